@@ -1,0 +1,480 @@
+"""The invitation machine: audioVideo, messaging, onlineMeeting, participant, phoneAudio.
+
+Theory of operation
+-------------------
+One table serves every invitation kind, UCWA rels and ``ms:rtc:saas:`` rels
+alike; what differs per kind is data (:data:`KIND_RULES`): the creating link,
+whether it can be incoming, which links accept it.
+
+States. The eight wire states of ``InvitationState`` (domain.md 1.1; note
+``Cancelled`` with two l, while the subcode is ``Canceled``) plus local ones:
+``idle`` (nothing known yet), ``sending`` (create POST sent, neither the 201
+nor ``started`` seen), one pending state per local request in flight
+(``accepting``, ``declining``, ``forwarding``, ``cancelling``), and the
+explicit hang-up of a connected invitation (``hanging_up`` -> ``hung_up``).
+
+Progress. ``started`` and ``updated`` move between the four progress states
+(Connecting, Alerting, TeamRing, Forwarded) as the embedded representation
+says; an event with no embedded state keeps the current one. Aggregation may
+skip any of them: ``completed`` is accepted from every non-final state, even
+``idle`` (a completed with no started), and ``started`` may come before the
+create's 201 (``created``): both orders end in the same state.
+
+Completion follows :mod:`fsm.outcome`: the embedded final state wins, else
+the status (Success -> Connected; Failure -> Cancelled / Declined by subcode,
+else Failed), and with neither the machine stays put and asks for a GET.
+
+Links gate actions: a local trigger needs the state to allow it AND the latest
+representation to carry its link (``acceptAndBridge`` and
+``acceptAndBridgeAudioVideo`` both count). phoneAudio cannot be accepted
+through the API; participantInvitation is never incoming.
+
+The cancel race: ``cancel`` puts an outgoing invitation in ``cancelling``. If
+``completed`` then says Success (the callee answered before the cancel took
+effect), the invitation did connect, and the machine moves to ``hanging_up``
+and asks for the modality to be terminated (POST ``cancel`` again, which on a
+connected invitation hangs up, domain.md 1.6). The 204 ends it in ``hung_up``.
+
+Connected is the invitation's success but not a dead end: in real traffic the
+``cancel`` link stays and hangs up the modality (``hanging_up`` -> ``hung_up``).
+
+Once completed, the invitation absorbs later channel events: they are
+recorded in the history (marked absorbed) and change neither state nor outcome.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from attrs import define, field, frozen
+
+from fsm.actions import NO_ACTIONS, Actions, FetchResource, PostLink, Properties, PropertyValue, StartOperation
+from fsm.engine import MachineDefinition, Transition, build_table
+from fsm.errors import InvalidInput, InvalidTrigger, LinkMissing
+from fsm.model import FsmModel
+from fsm.outcome import Completion, Outcome, classify_completion
+from fsm.reasons import CallDeclineReason, Reason, ReasonResource
+from fsm.wire import Direction, Link, Representation, bare_rel
+
+
+class InvitationState(Enum):
+    IDLE = "idle"
+    SENDING = "sending"
+    CONNECTING = "Connecting"
+    ALERTING = "Alerting"
+    TEAM_RING = "TeamRing"
+    FORWARDED = "Forwarded"
+    ACCEPTING = "accepting"
+    DECLINING = "declining"
+    FORWARDING = "forwarding"
+    CANCELLING = "cancelling"
+    CONNECTED = "Connected"
+    HANGING_UP = "hanging_up"
+    HUNG_UP = "hung_up"
+    DECLINED = "Declined"
+    CANCELLED = "Cancelled"
+    FAILED = "Failed"
+
+
+class InvitationTrigger(Enum):
+    # local: the app decides; each returns the actions to perform
+    SEND = "send"
+    ACCEPT = "accept"
+    ACCEPT_AND_BRIDGE = "accept_and_bridge"
+    DECLINE = "decline"
+    FORWARD = "forward"
+    CANCEL = "cancel"
+    # remote: responses to our requests, and events from the channel
+    CREATED = "created"
+    REQUEST_SUCCEEDED = "request_succeeded"
+    REQUEST_FAILED = "request_failed"
+    STARTED = "started"
+    UPDATED = "updated"
+    COMPLETED = "completed"
+
+
+class InvitationKind(Enum):
+    AUDIO_VIDEO = "audioVideoInvitation"
+    MESSAGING = "messagingInvitation"
+    ONLINE_MEETING = "onlineMeetingInvitation"
+    PARTICIPANT = "participantInvitation"
+    PHONE_AUDIO = "phoneAudioInvitation"
+
+    @classmethod
+    def from_rel(cls, rel: str) -> InvitationKind | None:
+        """The kind of a resource rel, UCWA or ``ms:rtc:saas:``; ``None`` if not an invitation."""
+        name = bare_rel(rel)
+        for member in cls:
+            if member.value == name:
+                return member
+        return None
+
+
+@frozen
+class KindRules:
+    """What differs between invitation kinds (domain.md 1.2, 1.4, 1.5)."""
+
+    create_rel: str
+    can_be_incoming: bool
+    #: Links that accept it without a body, in order of preference; empty:
+    #: it cannot be accepted through the API.
+    accept_rels: tuple[str, ...]
+    reason_resource: ReasonResource
+    #: The property that names the target of the creating POST.
+    target_property: str
+
+
+KIND_RULES: dict[InvitationKind, KindRules] = {
+    InvitationKind.AUDIO_VIDEO: KindRules(
+        "startAudioVideo", True, ("accept", "acceptWithPhoneAudio"), ReasonResource.AUDIO_VIDEO, "to"
+    ),
+    InvitationKind.MESSAGING: KindRules("startMessaging", True, ("accept",), ReasonResource.MESSAGING, "to"),
+    InvitationKind.ONLINE_MEETING: KindRules(
+        "joinOnlineMeeting", True, ("accept",), ReasonResource.ONLINE_MEETING, "onlineMeetingUri"
+    ),
+    InvitationKind.PARTICIPANT: KindRules("addParticipant", False, (), ReasonResource.PARTICIPANT, "to"),
+    InvitationKind.PHONE_AUDIO: KindRules("startPhoneAudio", True, (), ReasonResource.PHONE_AUDIO, "to"),
+}
+
+#: Property name -> maximum length (domain.md 1.3; ``callbackUrl`` from SaaS startAudio).
+MAX_LENGTHS: dict[str, int] = {
+    "operationId": 50,
+    "subject": 250,
+    "sessionContext": 50,
+    "anonymousDisplayName": 250,
+    "callbackUrl": 1024,
+    "onBehalfOf": 250,
+    "localParticipantDisplayName": 250,
+}
+
+BRIDGE_RELS = ("acceptAndBridge", "acceptAndBridgeAudioVideo")
+
+S = InvitationState
+T = InvitationTrigger
+C = Completion
+
+PROGRESS = (S.CONNECTING, S.ALERTING, S.TEAM_RING, S.FORWARDED)
+PENDING = (S.ACCEPTING, S.DECLINING, S.FORWARDING, S.CANCELLING)
+_COMPLETION_DEST = {C.CONNECTED: S.CONNECTED, C.DECLINED: S.DECLINED, C.CANCELLED: S.CANCELLED, C.FAILED: S.FAILED}
+_COMPLETION_NOTE = {
+    C.CONNECTED: "Success",
+    C.DECLINED: "Failure: Declined",
+    C.CANCELLED: "Failure: Canceled",
+    C.FAILED: "Failure: other reason",
+}
+#: Remote triggers that an ended invitation records and ignores.
+_LATE_EVENTS = (T.CREATED, T.STARTED, T.UPDATED, T.COMPLETED, T.REQUEST_SUCCEEDED, T.REQUEST_FAILED)
+
+
+def _completion_rows(source: S, *, race: bool = False) -> list[Transition[S, T]]:
+    rows = [
+        Transition(source, T.COMPLETED, dest, when=c, note=_COMPLETION_NOTE[c])
+        for c, dest in _COMPLETION_DEST.items()
+        if not (race and c is C.CONNECTED)
+    ]
+    if race:
+        rows.append(Transition(source, T.COMPLETED, S.HANGING_UP, when=C.CONNECTED, note="Success crossed the cancel"))
+    rows.append(Transition(source, T.COMPLETED, source, when=C.UNDETERMINED, note="no status, no state: GET it"))
+    return rows
+
+
+def _progress_rows(source: S, trigger: T) -> list[Transition[S, T]]:
+    return [Transition(source, trigger, dest, when=dest, note=f"state {dest.value}") for dest in PROGRESS]
+
+
+TABLE: tuple[Transition[S, T], ...] = build_table(
+    # -- nothing known yet: an outgoing invitation is sent; an incoming one starts
+    [
+        Transition(S.IDLE, T.SEND, S.SENDING),
+        *_progress_rows(S.IDLE, T.STARTED),
+        *_progress_rows(S.IDLE, T.UPDATED),  # its started was aggregated away
+        *_completion_rows(S.IDLE),  # completed with no started
+    ],
+    # -- create POST sent: the 201 and started may come in either order
+    [
+        Transition(S.SENDING, T.CREATED, S.CONNECTING),
+        *_progress_rows(S.SENDING, T.STARTED),
+        *_progress_rows(S.SENDING, T.UPDATED),
+        Transition(S.SENDING, T.REQUEST_FAILED, S.FAILED, note="create POST refused"),
+        *_completion_rows(S.SENDING),
+    ],
+    # -- ringing: the wire states that precede completion
+    *(
+        [
+            Transition(p, T.CREATED, p),
+            *_progress_rows(p, T.STARTED),
+            *_progress_rows(p, T.UPDATED),
+            *_completion_rows(p),
+            Transition(p, T.ACCEPT, S.ACCEPTING, note="link accept"),
+            Transition(p, T.ACCEPT_AND_BRIDGE, S.ACCEPTING, note="link acceptAndBridge"),
+            Transition(p, T.DECLINE, S.DECLINING, note="link decline"),
+            Transition(p, T.FORWARD, S.FORWARDING, note="link forward"),
+            Transition(p, T.CANCEL, S.CANCELLING, note="link cancel"),
+        ]
+        for p in PROGRESS
+    ),
+    # -- a local request is in flight; its 204 says nothing, completed decides
+    *(
+        [
+            Transition(x, T.CREATED, x),
+            Transition(x, T.STARTED, x),
+            Transition(x, T.UPDATED, x),
+            Transition(x, T.REQUEST_SUCCEEDED, x),
+            *[
+                Transition(x, T.REQUEST_FAILED, p, when=p, note=f"refused: back to {p.value}")
+                for p in PROGRESS
+            ],
+            *_completion_rows(x, race=x is S.CANCELLING),
+        ]
+        for x in PENDING
+    ),
+    # -- connected: success, but the cancel link can still hang up the modality
+    [
+        Transition(S.CONNECTED, T.CANCEL, S.HANGING_UP, note="link cancel: hang up"),
+        *[Transition(S.CONNECTED, t, S.CONNECTED, absorb=True) for t in _LATE_EVENTS],
+        Transition(S.HANGING_UP, T.REQUEST_SUCCEEDED, S.HUNG_UP),
+        Transition(S.HANGING_UP, T.REQUEST_FAILED, S.CONNECTED, note="hang-up refused"),
+        *[Transition(S.HANGING_UP, t, S.HANGING_UP, absorb=True) for t in _LATE_EVENTS[:4]],
+    ],
+    # -- ended: late events are recorded and change nothing
+    *([Transition(end, t, end, absorb=True) for t in _LATE_EVENTS] for end in (S.HUNG_UP, S.DECLINED, S.CANCELLED, S.FAILED)),
+)
+
+INVITATION: MachineDefinition[S, T] = MachineDefinition(
+    name="invitation",
+    summary="An audio/video, messaging, online meeting, participant or phone audio invitation, "
+    "from the create POST or the incoming started event to its completion and hang-up.",
+    states=S,
+    triggers=T,
+    initial=S.IDLE,
+    terminal=frozenset({S.HUNG_UP, S.DECLINED, S.CANCELLED, S.FAILED}),
+    local_triggers=frozenset({T.SEND, T.ACCEPT, T.ACCEPT_AND_BRIDGE, T.DECLINE, T.FORWARD, T.CANCEL}),
+    table=TABLE,
+    wire_names={s: s.value for s in (*PROGRESS, S.CONNECTED, S.DECLINED, S.CANCELLED, S.FAILED)},
+)
+
+_PROGRESS_BY_WIRE = {p.value.lower(): p for p in PROGRESS}
+
+
+def check_lengths(machine: str, properties: dict[str, PropertyValue]) -> None:
+    """Refuse any property longer than its documented maximum (nothing is sent)."""
+    for name, limit in MAX_LENGTHS.items():
+        value = properties.get(name)
+        if isinstance(value, str) and len(value) > limit:
+            raise InvalidInput(machine, name, f"{len(value)} characters, the maximum is {limit}")
+
+
+@define(slots=True, kw_only=True, eq=True)
+class Invitation(FsmModel):
+    """One live invitation. Every trigger takes ``now``, the caller's clock."""
+
+    DEFINITION = INVITATION
+
+    kind: InvitationKind
+    state: InvitationState = InvitationState.IDLE
+    href: str | None = None
+    operation_id: str | None = None
+    direction: Direction | None = None
+    representation: Representation = field(factory=Representation)
+    #: The last progress state the wire reported (where a refused request returns).
+    progress: InvitationState = InvitationState.CONNECTING
+    outcome: Outcome | None = None
+
+    @property
+    def rules(self) -> KindRules:
+        return KIND_RULES[self.kind]
+
+    # -- local triggers ------------------------------------------------------------
+
+    def send(
+        self,
+        *,
+        now: float,
+        href: str,
+        operation_id: str,
+        to: str | None = None,
+        subject: str | None = None,
+        importance: str | None = None,
+        thread_id: str | None = None,
+        extra: dict[str, PropertyValue] | None = None,
+    ) -> Actions:
+        """Create the invitation: POST the kind's creating link (``href``).
+
+        ``to`` is the target (for onlineMeeting: the meeting URI). ``extra``
+        carries kind-specific properties (``sessionContext``, ``callbackUrl``,
+        ``anonymousDisplayName``...); lengths are checked before anything is decided.
+        """
+        self._check(T.SEND)
+        if not operation_id:
+            raise InvalidInput(self.machine, "operationId", "an operation id is required")
+        properties: dict[str, PropertyValue] = {"operationId": operation_id}
+        for name, value in (
+            (self.rules.target_property, to),
+            ("subject", subject),
+            ("importance", importance),
+            ("threadId", thread_id),
+        ):
+            if value is not None:
+                properties[name] = value
+        properties.update(extra or {})
+        if self.rules.target_property not in properties:
+            raise InvalidInput(self.machine, self.rules.target_property, "the target is required")
+        check_lengths(self.machine, properties)
+        self._move(T.SEND, now)
+        self.direction = Direction.OUTGOING
+        self.operation_id = operation_id
+        body: Properties = tuple((k, v) for k, v in properties.items() if k != "operationId")
+        return (StartOperation(self.rules.create_rel, href, operation_id, body),)
+
+    def accept(
+        self, *, now: float, answer_sdp: str | None = None, session_context: str | None = None
+    ) -> Actions:
+        """Accept an incoming invitation (``acceptWithAnswer`` when an SDP answer is given)."""
+        self._check(T.ACCEPT)
+        if not self.rules.accept_rels:
+            raise InvalidTrigger(
+                self.machine, self.state, T.ACCEPT, f"a {self.kind.value} cannot be accepted through the API"
+            )
+        if answer_sdp is not None:
+            if session_context is None or len(session_context) > MAX_LENGTHS["sessionContext"]:
+                raise InvalidInput(self.machine, "sessionContext", "required with an SDP answer, at most 50 characters")
+            link = self._link(T.ACCEPT, ("acceptWithAnswer",))
+            action = PostLink(link.rel, link.href, (("sessionContext", session_context),), sdp=answer_sdp)
+        else:
+            link = self._link(T.ACCEPT, self.rules.accept_rels)
+            action = PostLink(link.rel, link.href)
+        self._move(T.ACCEPT, now)
+        return (action,)
+
+    def accept_and_bridge(
+        self, *, now: float, meeting_uri: str, display_name: str | None = None, to: str | None = None
+    ) -> Actions:
+        """Accept and bridge into a conference (SaaS; body names are [U], see README)."""
+        self._check(T.ACCEPT_AND_BRIDGE)
+        link = self._link(T.ACCEPT_AND_BRIDGE, BRIDGE_RELS)
+        properties: list[tuple[str, PropertyValue]] = [("meetingUri", meeting_uri)]
+        if display_name is not None:
+            properties.append(("localUserDisplayName", display_name))
+        if to is not None:
+            properties.append(("toUri", to))
+        self._move(T.ACCEPT_AND_BRIDGE, now)
+        return (PostLink(link.rel, link.href, tuple(properties)),)
+
+    def decline(self, *, now: float, reason: CallDeclineReason | None = None) -> Actions:
+        self._check(T.DECLINE)
+        link = self._link(T.DECLINE, ("decline",))
+        self._move(T.DECLINE, now, reason=None if reason is None else f"decline: {reason.value}")
+        return (PostLink(link.rel, link.href, () if reason is None else (("reason", reason.value),)),)
+
+    def forward(self, *, now: float, to: str) -> Actions:
+        self._check(T.FORWARD)
+        link = self._link(T.FORWARD, ("forward",))
+        self._move(T.FORWARD, now, reason=f"forward to {to}")
+        return (PostLink(link.rel, link.href, (("to", to),)),)
+
+    def cancel(self, *, now: float) -> Actions:
+        """Cancel an outgoing invitation, or hang up a connected one."""
+        self._check(T.CANCEL)
+        link = self._link(T.CANCEL, ("cancel",))
+        self._move(T.CANCEL, now)
+        return (PostLink(link.rel, link.href),)
+
+    # -- responses to our requests ---------------------------------------------------
+
+    def created(self, *, now: float, href: str) -> Actions:
+        """The create POST answered 201 with ``Location: href``."""
+        row = self._move(T.CREATED, now)
+        if not row.absorb and self.href is None:
+            self.href = href
+        return NO_ACTIONS
+
+    def request_succeeded(self, *, now: float) -> Actions:
+        self._move(T.REQUEST_SUCCEEDED, now)
+        return NO_ACTIONS
+
+    def request_failed(self, *, now: float, reason: Reason) -> Actions:
+        """A request we sent was refused synchronously (the HTTP error's code/subcode)."""
+        row = self._move(T.REQUEST_FAILED, now, branch=self.progress, reason=str(reason))
+        if row.dest is S.FAILED and not row.absorb:
+            self.outcome = Outcome(success=False, status=None, reason=reason)
+        return NO_ACTIONS
+
+    # -- events from the channel -------------------------------------------------
+
+    def started(self, *, now: float, href: str | None = None, representation: Representation | None = None) -> Actions:
+        if representation is not None and self.state is S.IDLE:
+            direction = Direction.parse(representation.direction)
+            if direction is Direction.INCOMING and not self.rules.can_be_incoming:
+                raise InvalidTrigger(
+                    self.machine, self.state, T.STARTED, f"a {self.kind.value} is never incoming"
+                )
+        return self._progress(T.STARTED, now, href, representation)
+
+    def updated(self, *, now: float, href: str | None = None, representation: Representation | None = None) -> Actions:
+        return self._progress(T.UPDATED, now, href, representation)
+
+    def completed(
+        self,
+        *,
+        now: float,
+        status: str | None = None,
+        reason: Reason | None = None,
+        representation: Representation | None = None,
+        href: str | None = None,
+    ) -> Actions:
+        embedded = representation.state if representation is not None else None
+        completion = classify_completion(status, reason, embedded)
+        source = self.state
+        row = self._move(
+            T.COMPLETED,
+            now,
+            branch=completion,
+            reason=str(reason) if reason is not None else (status or embedded),
+        )
+        if row.absorb:
+            return NO_ACTIONS
+        previous = self.representation
+        self._learn(href, representation)
+        if completion is C.UNDETERMINED:
+            target = self.href or href
+            return (FetchResource(target, "completed carried neither status nor state"),) if target else NO_ACTIONS
+        self.outcome = Outcome.of(completion, status, reason)
+        if source is S.CANCELLING and row.dest is S.HANGING_UP:
+            # completed usually carries the cancel (terminate) link; if not, the one we used
+            link = self.representation.link("cancel") or previous.link("cancel")
+            if link is not None:
+                return (PostLink(link.rel, link.href),)
+        return NO_ACTIONS
+
+    # -- helpers -----------------------------------------------------------------
+
+    def _progress(
+        self, trigger: InvitationTrigger, now: float, href: str | None, representation: Representation | None
+    ) -> Actions:
+        branch = self.progress
+        if representation is not None and representation.state is not None:
+            branch = _PROGRESS_BY_WIRE.get(representation.state.lower(), branch)
+        row = self._move(trigger, now, branch=branch)
+        if not row.absorb:
+            self._learn(href, representation)
+            if representation is not None and representation.state is not None:
+                self.progress = _PROGRESS_BY_WIRE.get(representation.state.lower(), self.progress)
+        return NO_ACTIONS
+
+    def _learn(self, href: str | None, representation: Representation | None) -> None:
+        if href is not None and self.href is None:
+            self.href = href
+        if representation is None:
+            return
+        self.representation = representation
+        if representation.operation_id is not None and self.operation_id is None:
+            self.operation_id = representation.operation_id
+        direction = Direction.parse(representation.direction)
+        if direction is not None:
+            self.direction = direction
+
+    def _link(self, trigger: InvitationTrigger, rels: tuple[str, ...]) -> Link:
+        link = self.representation.link(*rels)
+        if link is None:
+            raise LinkMissing(self.machine, self.state, trigger, rels)
+        return link
