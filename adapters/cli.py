@@ -1,0 +1,57 @@
+"""The ``callfsm`` command line.
+
+Each subcommand lives in its own module with ``add_arguments(parser)`` and
+``run(args) -> int``. Bad input never shows a traceback: a subcommand raises
+:class:`CliError` (or a :class:`fsm.errors.CallFsmError`) and this module
+prints one line on stderr and exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+from fsm.errors import CallFsmError
+
+#: subcommand -> (module, one-line help)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("adapters.cli_demo", "drive every machine through its documented scenarios"),
+    "diagrams": ("adapters.cli_diagrams", "write Graphviz and Mermaid diagrams of the machines"),
+}
+
+
+class CliError(Exception):
+    """Bad input to a subcommand: printed as one line, exit status 2."""
+
+
+def _load(name: str) -> ModuleType:
+    return importlib.import_module(SUBCOMMANDS[name][0])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="callfsm", description="Call-control invitation state machines.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (_module, help_text) in SUBCOMMANDS.items():
+        sub_parser = sub.add_parser(name, help=help_text, description=help_text)
+        _load(name).add_arguments(sub_parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result: int = _load(args.command).run(args)
+    except (CliError, CallFsmError) as exc:
+        print(f"callfsm {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())
