@@ -451,14 +451,14 @@ class Invitation(FsmModel):
     def _progress(
         self, trigger: InvitationTrigger, now: float, href: str | None, representation: Representation | None
     ) -> Actions:
-        branch = self.progress
+        # no embedded state: a ringing invitation stays put; one not yet ringing
+        # takes the last state the wire reported (Connecting by default)
+        branch = self.state if self.state in PROGRESS else self.progress
         if representation is not None and representation.state is not None:
             branch = _PROGRESS_BY_WIRE.get(representation.state.lower(), branch)
         row = self._move(trigger, now, branch=branch)
         if not row.absorb:
             self._learn(href, representation)
-            if representation is not None and representation.state is not None:
-                self.progress = _PROGRESS_BY_WIRE.get(representation.state.lower(), self.progress)
         return NO_ACTIONS
 
     def _learn(self, href: str | None, representation: Representation | None) -> None:
@@ -467,6 +467,8 @@ class Invitation(FsmModel):
         if representation is None:
             return
         self.representation = representation
+        if representation.state is not None:
+            self.progress = _PROGRESS_BY_WIRE.get(representation.state.lower(), self.progress)
         if representation.operation_id is not None and self.operation_id is None:
             self.operation_id = representation.operation_id
         direction = Direction.parse(representation.direction)

@@ -1,0 +1,413 @@
+"""The invitation machine's documented rules, one test (or table) per rule.
+
+Expected values come from domain.md (sections 1.1-1.7, 2.4, 9) and the seeds.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from fsm import (
+    CallDeclineReason,
+    FetchResource,
+    InvalidInput,
+    InvalidTrigger,
+    Invitation,
+    InvitationKind,
+    InvitationState,
+    Link,
+    LinkMissing,
+    PostLink,
+    Reason,
+    Representation,
+    SnapshotError,
+    StartOperation,
+)
+from fsm.snapshot import dumps, loads, restore, snapshot
+
+S = InvitationState
+K = InvitationKind
+
+# Links of an incoming SaaS audio/video invitation in Connecting (domain.md 1.6, S3 traffic).
+INCOMING_AV_LINKS = (
+    Link("ms:rtc:saas:accept", "/inv/1/accept"),
+    Link("ms:rtc:saas:decline", "/inv/1/decline"),
+    Link("ms:rtc:saas:forward", "/inv/1/forward"),
+    Link("ms:rtc:saas:acceptAndBridgeAudioVideo", "/inv/1/bridge"),
+    Link("ms:rtc:saas:audioVideo", "/conv/1/audioVideo"),
+    Link("ms:rtc:saas:conversation", "/conv/1"),
+)
+
+
+def incoming(kind: K = K.AUDIO_VIDEO, links: tuple[Link, ...] = INCOMING_AV_LINKS) -> Invitation:
+    inv = Invitation(kind=kind)
+    inv.started(
+        now=1.0, href="/inv/1", representation=Representation(state="Connecting", direction="Incoming", links=links)
+    )
+    return inv
+
+
+def outgoing(kind: K = K.AUDIO_VIDEO) -> Invitation:
+    inv = Invitation(kind=kind)
+    inv.send(now=0.0, href="/communication/start", operation_id="op-1", to="sip:bob@contoso.com")
+    inv.created(now=0.5, href="/inv/9")
+    inv.started(
+        now=0.6,
+        href="/inv/9",
+        representation=Representation(
+            state="Connecting", direction="Outgoing", links=[Link("cancel", "/inv/9/cancel"), Link("conversation", "/c")]
+        ),
+    )
+    return inv
+
+
+def frozen_view(inv: Invitation) -> tuple[object, ...]:
+    return (inv.state, list(inv.history), inv.outcome, inv.representation, inv.href)
+
+
+# -- links gate actions ---------------------------------------------------------------
+
+
+def test_accept_uses_the_link_as_the_server_wrote_it() -> None:
+    inv = incoming()
+    actions = inv.accept(now=2.0)
+    assert actions == (PostLink("ms:rtc:saas:accept", "/inv/1/accept"),)
+    assert inv.state is S.ACCEPTING
+
+
+def test_action_refused_when_link_missing_and_nothing_changes() -> None:
+    # Event_IncomingAudioCall_NoActionLinks: only audioVideo and conversation links.
+    inv = incoming(links=(Link("ms:rtc:saas:audioVideo", "/a"), Link("ms:rtc:saas:conversation", "/c")))
+    before = frozen_view(inv)
+    for action in (inv.accept, inv.cancel):
+        with pytest.raises(LinkMissing) as info:
+            action(now=2.0)
+        assert info.value.machine == "invitation"
+        assert info.value.state is S.CONNECTING
+    with pytest.raises(LinkMissing):
+        inv.decline(now=2.0, reason=CallDeclineReason.LOCAL)
+    assert frozen_view(inv) == before
+
+
+def test_incoming_messaging_without_accept_link_can_only_decline_or_bridge() -> None:
+    # Recorded incoming SaaS IM: decline, acceptAndBridge, no accept (domain.md 1.6).
+    links = (Link("ms:rtc:saas:decline", "/d"), Link("ms:rtc:saas:acceptAndBridge", "/b"))
+    inv = incoming(K.MESSAGING, links)
+    with pytest.raises(LinkMissing):
+        inv.accept(now=2.0)
+    assert inv.accept_and_bridge(now=2.0, meeting_uri="sip:m@x;gruu;opaque=app:conf:focus:id:1") == (
+        PostLink("ms:rtc:saas:acceptAndBridge", "/b", (("meetingUri", "sip:m@x;gruu;opaque=app:conf:focus:id:1"),)),
+    )
+
+
+@pytest.mark.parametrize("rel", ["ms:rtc:saas:acceptAndBridge", "ms:rtc:saas:acceptAndBridgeAudioVideo"])
+def test_both_bridge_rel_names_count(rel: str) -> None:
+    inv = incoming(links=(Link(rel, "/bridge"),))
+    (action,) = inv.accept_and_bridge(now=2.0, meeting_uri="sip:meeting")
+    assert isinstance(action, PostLink) and action.rel == rel
+
+
+def test_phone_audio_cannot_be_accepted_through_the_api() -> None:
+    inv = incoming(K.PHONE_AUDIO, (Link("accept", "/acc"), Link("decline", "/dec")))
+    with pytest.raises(InvalidTrigger, match="cannot be accepted"):
+        inv.accept(now=2.0)
+    assert inv.state is S.CONNECTING
+    assert inv.decline(now=2.0) == (PostLink("decline", "/dec"),)
+
+
+def test_participant_invitation_is_never_incoming() -> None:
+    inv = Invitation(kind=K.PARTICIPANT)
+    with pytest.raises(InvalidTrigger, match="never incoming"):
+        inv.started(now=1.0, href="/pi", representation=Representation(state="Connecting", direction="Incoming"))
+    assert inv.state is S.IDLE and inv.history == []
+
+
+def test_decline_sends_the_call_decline_reason() -> None:
+    inv = incoming()
+    assert inv.decline(now=2.0, reason=CallDeclineReason.GLOBAL) == (
+        PostLink("ms:rtc:saas:decline", "/inv/1/decline", (("reason", "Global"),)),
+    )
+
+
+def test_forward_sends_the_target() -> None:
+    inv = incoming()
+    assert inv.forward(now=2.0, to="sip:carol@contoso.com") == (
+        PostLink("ms:rtc:saas:forward", "/inv/1/forward", (("to", "sip:carol@contoso.com"),)),
+    )
+    assert inv.state is S.FORWARDING
+
+
+def test_accept_with_sdp_answer_uses_accept_with_answer() -> None:
+    inv = incoming(K.AUDIO_VIDEO, (Link("acceptWithAnswer", "/awa"),))
+    assert inv.accept(now=2.0, answer_sdp="v=0", session_context="ctx") == (
+        PostLink("acceptWithAnswer", "/awa", (("sessionContext", "ctx"),), sdp="v=0"),
+    )
+
+
+# -- completion ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "subcode", "embedded", "expected"),
+    [
+        ("Success", None, None, None, S.CONNECTED),
+        ("success", None, None, None, S.CONNECTED),  # status matching ignores case
+        ("SUCCESS", None, None, None, S.CONNECTED),
+        ("Failure", "LocalFailure", "Canceled", None, S.CANCELLED),  # one l on the wire subcode
+        ("Failure", "RemoteFailure", "Canceled", None, S.CANCELLED),
+        ("Failure", "Informational", "Canceled", None, S.CANCELLED),
+        ("Failure", "RemoteFailure", "Declined", None, S.DECLINED),
+        ("Failure", "LocalFailure", "Declined", None, S.DECLINED),
+        ("failure", "RemoteFailure", "Busy", None, S.FAILED),
+        ("Failure", "Timeout", None, None, S.FAILED),
+        ("Failure", "ServiceFailure", "SomethingNew", None, S.FAILED),
+        (None, None, None, "Connected", S.CONNECTED),  # missing status: embedded state
+        (None, None, None, "Failed", S.FAILED),
+        ("Success", None, None, "Failed", S.FAILED),  # embedded state wins
+        ("Failure", "RemoteFailure", "Declined", "Cancelled", S.CANCELLED),
+        ("Pending", None, None, "Declined", S.DECLINED),  # unknown status counts as missing
+    ],
+)
+def test_completion_rules(
+    status: str | None, code: str | None, subcode: str | None, embedded: str | None, expected: S
+) -> None:
+    inv = outgoing()
+    reason = None if code is None else Reason(code, subcode, "msg")
+    rep = None if embedded is None else Representation(state=embedded)
+    inv.completed(now=5.0, status=status, reason=reason, representation=rep)
+    assert inv.state is expected
+    assert inv.outcome is not None
+    assert inv.outcome.success is (expected is S.CONNECTED)
+    if not inv.outcome.success:
+        assert inv.outcome.reason is not None
+        if code is not None:
+            assert (inv.outcome.reason.code, inv.outcome.reason.subcode, inv.outcome.reason.message) == (
+                code,
+                subcode,
+                "msg",
+            )
+
+
+def test_failure_without_reason_still_records_one() -> None:
+    inv = outgoing()
+    inv.completed(now=5.0, status="Failure")
+    assert inv.state is S.FAILED
+    assert inv.outcome is not None and inv.outcome.reason is not None
+    assert inv.outcome.reason.code is None and inv.outcome.reason.undocumented
+
+
+def test_completed_with_neither_status_nor_state_asks_for_a_get() -> None:
+    inv = outgoing()
+    actions = inv.completed(now=5.0)
+    assert actions == (FetchResource("/inv/9", "completed carried neither status nor state"),)
+    assert inv.state is S.CONNECTING and inv.outcome is None
+    inv.completed(now=6.0, representation=Representation(state="Connected"))
+    assert inv.state is S.CONNECTED
+
+
+# -- aggregation and ordering -----------------------------------------------------------
+
+
+def test_completed_with_no_started() -> None:
+    inv = Invitation(kind=K.MESSAGING)
+    inv.completed(now=1.0, href="/m/1", status="Failure", reason=Reason("Informational", "Missed"))
+    assert inv.state is S.FAILED and inv.href == "/m/1"
+
+
+def test_started_before_the_201_and_after_give_the_same_state() -> None:
+    early = Invitation(kind=K.AUDIO_VIDEO)
+    early.send(now=0, href="/start", operation_id="op", to="sip:x")
+    early.started(now=1, href="/inv/1", representation=Representation(state="Connecting", operation_id="op"))
+    early.created(now=2, href="/inv/1")
+    late = Invitation(kind=K.AUDIO_VIDEO)
+    late.send(now=0, href="/start", operation_id="op", to="sip:x")
+    late.created(now=1, href="/inv/1")
+    late.started(now=2, href="/inv/1", representation=Representation(state="Connecting", operation_id="op"))
+    assert early.state is late.state is S.CONNECTING
+    assert early.href == late.href == "/inv/1"
+
+
+def test_progress_states_follow_the_embedded_state() -> None:
+    inv = outgoing()
+    inv.updated(now=1, representation=Representation(state="Alerting", links=[Link("cancel", "/c")]))
+    assert inv.state is S.ALERTING
+    inv.updated(now=2)  # no embedded resource: stays
+    assert inv.state is S.ALERTING
+    inv.updated(now=3, representation=Representation(state="TeamRing", links=[Link("cancel", "/c")]))
+    inv.updated(now=4, representation=Representation(state="Forwarded", links=[Link("cancel", "/c")]))
+    assert inv.state is S.FORWARDED
+
+
+def test_create_refused_synchronously_fails_with_the_reason() -> None:
+    inv = Invitation(kind=K.AUDIO_VIDEO)
+    inv.send(now=0, href="/start", operation_id="op", to="sip:x")
+    inv.request_failed(now=1, reason=Reason("BadRequest", "ParameterValidationFailure"))
+    assert inv.state is S.FAILED
+    assert inv.outcome is not None and inv.outcome.reason == Reason("BadRequest", "ParameterValidationFailure")
+
+
+def test_refused_request_returns_to_the_wire_state() -> None:
+    inv = outgoing()
+    inv.updated(now=1, representation=Representation(state="Alerting", links=[Link("cancel", "/c")]))
+    inv.cancel(now=2)
+    inv.request_failed(now=3, reason=Reason("Conflict", "None"))
+    assert inv.state is S.ALERTING
+    assert inv.cancel(now=4) == (PostLink("cancel", "/c"),)  # a retry is possible
+
+
+# -- the cancel race and hang-up ----------------------------------------------------------
+
+
+def test_cancel_then_canceled_ends_cancelled() -> None:
+    inv = outgoing()
+    assert inv.cancel(now=1) == (PostLink("cancel", "/inv/9/cancel"),)
+    inv.request_succeeded(now=1.1)
+    inv.completed(now=2, status="Failure", reason=Reason("LocalFailure", "Canceled"))
+    assert inv.state is S.CANCELLED
+
+
+def test_cancel_race_success_crossing_cancel_terminates_the_modality() -> None:
+    inv = outgoing()
+    inv.cancel(now=1)
+    terminate = Link("cancel", "/conv/1/audioVideo/terminate")  # S3: cancel href after Connected
+    actions = inv.completed(now=2, status="Success", representation=Representation(state="Connected", links=[terminate]))
+    assert actions == (PostLink("cancel", "/conv/1/audioVideo/terminate"),)
+    assert inv.state is S.HANGING_UP
+    assert inv.outcome is not None and inv.outcome.success
+    inv.request_succeeded(now=3)
+    assert inv.state is S.HUNG_UP and inv.is_terminal
+
+
+def test_cancel_race_without_new_link_reuses_the_cancel_link() -> None:
+    inv = outgoing()
+    inv.cancel(now=1)
+    assert inv.completed(now=2, status="Success") == (PostLink("cancel", "/inv/9/cancel"),)
+
+
+def test_connected_is_not_a_dead_end() -> None:
+    inv = outgoing()
+    inv.completed(
+        now=2, status="Success", representation=Representation(state="Connected", links=[Link("cancel", "/term")])
+    )
+    assert inv.state is S.CONNECTED and not inv.is_terminal
+    assert inv.cancel(now=3) == (PostLink("cancel", "/term"),)
+    inv.request_failed(now=4, reason=Reason("ServiceFailure", "CallbackChannelError"))
+    assert inv.state is S.CONNECTED
+    inv.cancel(now=5)
+    inv.request_succeeded(now=6)
+    assert inv.state is S.HUNG_UP
+
+
+# -- absorption ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("end", ["declined", "connected"])
+def test_completed_invitation_absorbs_late_events(end: str) -> None:
+    inv = outgoing()
+    if end == "declined":
+        inv.completed(now=2, status="Failure", reason=Reason("RemoteFailure", "Declined"))
+    else:
+        inv.completed(now=2, status="Success")
+    state, outcome, rep = inv.state, inv.outcome, inv.representation
+    steps = len(inv.history)
+    inv.updated(now=3, representation=Representation(state="Alerting", links=[Link("accept", "/a")]))
+    inv.completed(now=4, status="Failure", reason=Reason("ServiceFailure", "None"))
+    inv.started(now=5)
+    inv.request_succeeded(now=6)
+    assert (inv.state, inv.outcome, inv.representation) == (state, outcome, rep)
+    assert len(inv.history) == steps + 4
+    assert all(step.source is step.dest is state for step in inv.history[steps:])
+
+
+def test_terminal_states_refuse_local_actions() -> None:
+    inv = outgoing()
+    inv.completed(now=2, status="Failure", reason=Reason("RemoteFailure", "Busy"))
+    with pytest.raises(InvalidTrigger):
+        inv.cancel(now=3)
+
+
+# -- send and max lengths -------------------------------------------------------------------
+
+
+def test_send_builds_the_create_post() -> None:
+    inv = Invitation(kind=K.ONLINE_MEETING)
+    (action,) = inv.send(now=0, href="/communication/joinOnlineMeeting", operation_id="op", to="sip:meet", subject="s")
+    assert action == StartOperation(
+        "joinOnlineMeeting", "/communication/joinOnlineMeeting", "op", (("onlineMeetingUri", "sip:meet"), ("subject", "s"))
+    )
+    assert action.body() == {"operationId": "op", "onlineMeetingUri": "sip:meet", "subject": "s"}
+
+
+@pytest.mark.parametrize(
+    ("field", "limit"),
+    [("operationId", 50), ("subject", 250), ("sessionContext", 50), ("anonymousDisplayName", 250), ("callbackUrl", 1024)],
+)
+def test_max_lengths_refused_before_anything_is_decided(field: str, limit: int) -> None:
+    inv = Invitation(kind=K.AUDIO_VIDEO)
+    ok = "x" * limit
+    too_long = "x" * (limit + 1)
+    operation_id = too_long if field == "operationId" else "op"
+    subject = too_long if field == "subject" else None
+    extra = {field: too_long} if field not in {"operationId", "subject"} else {}
+    with pytest.raises(InvalidInput, match=field):
+        inv.send(now=0, href="/s", operation_id=operation_id, to="sip:x", subject=subject, extra=extra)
+    assert inv.state is S.IDLE and inv.history == []
+    # exactly at the limit is fine
+    Invitation(kind=K.AUDIO_VIDEO).send(
+        now=0,
+        href="/s",
+        operation_id=ok if field == "operationId" else "op",
+        to="sip:x",
+        subject=ok if field == "subject" else None,
+        extra={field: ok} if field not in {"operationId", "subject"} else {},
+    )
+
+
+def test_send_requires_a_target() -> None:
+    with pytest.raises(InvalidInput, match="target"):
+        Invitation(kind=K.MESSAGING).send(now=0, href="/s", operation_id="op")
+
+
+# -- history and snapshots ----------------------------------------------------------------------
+
+
+def test_history_records_from_trigger_to_reason_and_time() -> None:
+    inv = incoming()
+    inv.decline(now=7.5, reason=CallDeclineReason.LOCAL)
+    inv.completed(now=8.0, status="Failure", reason=Reason("LocalFailure", "Declined", "declined here"))
+    last = inv.history[-1]
+    assert (last.source, last.dest, last.at) == (S.DECLINING, S.DECLINED, 8.0)
+    assert last.reason is not None and "LocalFailure/Declined" in last.reason
+    assert inv.history[-2].reason == "decline: Local"
+
+
+def test_snapshot_round_trip_equal_model() -> None:
+    inv = outgoing()
+    inv.cancel(now=1)
+    inv.completed(now=2, status="Failure", reason=Reason("LocalFailure", "Canceled", "m"))
+    text = dumps(inv)
+    back = loads(text)
+    assert back == inv
+    assert snapshot(back) == snapshot(inv)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "words"),
+    [
+        (lambda d: d.update(version=99), "newer"),
+        (lambda d: d.update(format="other"), "not a callfsm snapshot"),
+        (lambda d: d.update(machine="nope"), "unknown machine"),
+        (lambda d: d["model"].update(state="Ringing"), "malformed|does not fit"),
+        (lambda d: d["model"].update(history=[["idle", "explode", "sending", None, 0.0]]), "malformed|does not fit"),
+    ],
+)
+def test_bad_snapshots_are_refused_clearly(mutate: object, words: str) -> None:
+    data = snapshot(outgoing())
+    mutate(data)  # type: ignore[operator]
+    with pytest.raises(SnapshotError, match=words):
+        restore(data)
+
+
+def test_snapshot_of_garbage_text() -> None:
+    with pytest.raises(SnapshotError, match="not JSON"):
+        loads("{nope")

@@ -1,0 +1,237 @@
+"""Stateful model test of the invitation machine against a small reference model.
+
+The reference below is written from domain.md's rules directly (plain strings
+and sets), not from fsm/invitation.py's table, so the two can disagree.
+"""
+
+from __future__ import annotations
+
+from hypothesis import note, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from fsm import InvalidTrigger, Invitation, InvitationKind, Link, PostLink, Reason, Representation
+
+PROGRESS = ["Connecting", "Alerting", "TeamRing", "Forwarded"]
+PENDING = {"accepting", "declining", "forwarding", "cancelling"}
+ENDED = {"hung_up", "Declined", "Cancelled", "Failed"}
+DONE = ENDED | {"Connected", "hanging_up"}
+FINALS = {"connected": "Connected", "declined": "Declined", "cancelled": "Cancelled", "failed": "Failed"}
+ACTION_RELS = ["accept", "decline", "forward", "cancel", "acceptAndBridge"]
+
+embedded_states = st.sampled_from([None, *PROGRESS, "Connected", "Declined", "Cancelled", "Failed", "Weird"])
+link_sets = st.frozensets(st.sampled_from(ACTION_RELS))
+statuses = st.sampled_from([None, "Success", "success", "Failure", "FAILURE", "Pending"])
+subcodes = st.sampled_from([None, "Canceled", "Declined", "Busy", "Timeout", "Brand-new"])
+
+
+def expected_completion(status: str | None, subcode: str | None, embedded: str | None) -> str | None:
+    if embedded is not None and embedded.lower() in FINALS:
+        return FINALS[embedded.lower()]
+    if status is not None and status.lower() == "success":
+        return "Connected"
+    if status is not None and status.lower() == "failure":
+        if subcode == "Canceled":
+            return "Cancelled"
+        if subcode == "Declined":
+            return "Declined"
+        return "Failed"
+    return None
+
+
+class Reference:
+    """What domain.md says should happen, as plain data."""
+
+    def __init__(self) -> None:
+        self.state = "idle"
+        self.progress = "Connecting"
+        self.links: frozenset[str] = frozenset()
+        self.outcome_set = False
+
+    def see(self, embedded: str | None, links: frozenset[str] | None) -> None:
+        if links is not None:
+            self.links = links
+        if embedded in PROGRESS:
+            self.progress = embedded
+
+    def progress_event(self, embedded: str | None, links: frozenset[str] | None) -> str | None:
+        if self.state in DONE:
+            return self.state
+        if self.state in PENDING:
+            self.see(embedded, links)
+            return self.state
+        self.see(embedded, links)
+        self.state = embedded if embedded in PROGRESS else (self.state if self.state in PROGRESS else self.progress)
+        return self.state
+
+    def completed(self, status: str | None, subcode: str | None, embedded: str | None, links: frozenset[str] | None) -> str:
+        if self.state in DONE:
+            return self.state
+        self.see(embedded, links)
+        result = expected_completion(status, subcode, embedded)
+        if result is None:
+            return self.state
+        self.outcome_set = True
+        self.state = "hanging_up" if (self.state == "cancelling" and result == "Connected") else result
+        return self.state
+
+    def local(self, rel: str) -> str | None:
+        """The state after a local action on ``rel``, or None when it must be refused."""
+        if rel == "cancel" and self.state == "Connected" and "cancel" in self.links:
+            return "hanging_up"
+        if self.state not in PROGRESS or rel not in self.links:
+            return None
+        return {
+            "accept": "accepting",
+            "acceptAndBridge": "accepting",
+            "decline": "declining",
+            "forward": "forwarding",
+            "cancel": "cancelling",
+        }[rel]
+
+
+def wire_state(inv: Invitation) -> str:
+    return inv.state.value
+
+
+class InvitationMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.inv = Invitation(kind=InvitationKind.AUDIO_VIDEO)
+        self.ref = Reference()
+        self.outcome_at_first: object = None
+
+    def representation(self, embedded: str | None, links: frozenset[str]) -> Representation:
+        return Representation(state=embedded, links=[Link(rel, f"/inv/{rel}") for rel in sorted(links)])
+
+    @initialize(outgoing=st.booleans())
+    def start(self, outgoing: bool) -> None:
+        if outgoing:
+            self.inv.send(now=0, href="/start", operation_id="op", to="sip:x")
+            self.ref.state = "sending"
+
+    @rule(embedded=embedded_states, links=st.none() | link_sets)
+    def started(self, embedded: str | None, links: frozenset[str] | None) -> None:
+        rep = None if links is None else self.representation(embedded, links)
+        expected = self.ref.progress_event(embedded if rep is not None else None, links)
+        self.inv.started(now=1, href="/inv", representation=rep)
+        assert wire_state(self.inv) == expected
+
+    @rule(embedded=embedded_states, links=st.none() | link_sets)
+    def updated(self, embedded: str | None, links: frozenset[str] | None) -> None:
+        rep = None if links is None else self.representation(embedded, links)
+        expected = self.ref.progress_event(embedded if rep is not None else None, links)
+        self.inv.updated(now=1, representation=rep)
+        assert wire_state(self.inv) == expected
+
+    @rule(status=statuses, subcode=subcodes, embedded=embedded_states, links=st.none() | link_sets)
+    def completed(self, status: str | None, subcode: str | None, embedded: str | None, links: frozenset[str] | None) -> None:
+        rep = None if links is None else self.representation(embedded, links)
+        reason = None if subcode is None else Reason("RemoteFailure", subcode)
+        expected = self.ref.completed(status, subcode, embedded if rep is not None else None, links)
+        actions = self.inv.completed(now=2, status=status, reason=reason, representation=rep)
+        note(f"completed -> {self.inv.state.value}, actions {actions}")
+        assert wire_state(self.inv) == expected
+
+    @rule()
+    def created(self) -> None:
+        before = self.ref.state
+        if before == "idle":
+            try:
+                self.inv.created(now=1, href="/inv")
+            except InvalidTrigger:
+                return
+            raise AssertionError("created accepted in idle")
+        self.inv.created(now=1, href="/inv")
+        assert wire_state(self.inv) == ("Connecting" if before == "sending" else before)
+        if before == "sending":
+            self.ref.state = "Connecting"
+
+    @rule(rel=st.sampled_from(ACTION_RELS))
+    def local_action(self, rel: str) -> None:
+        expected = self.ref.local(rel)
+        before = (self.inv.state, len(self.inv.history), self.inv.outcome)
+        method = {
+            "accept": lambda: self.inv.accept(now=3),
+            "acceptAndBridge": lambda: self.inv.accept_and_bridge(now=3, meeting_uri="sip:m"),
+            "decline": lambda: self.inv.decline(now=3),
+            "forward": lambda: self.inv.forward(now=3, to="sip:y"),
+            "cancel": lambda: self.inv.cancel(now=3),
+        }[rel]
+        try:
+            actions = method()
+        except InvalidTrigger:
+            assert expected is None, f"{rel} refused in {before[0].value} with links {sorted(self.ref.links)}"
+            assert (self.inv.state, len(self.inv.history), self.inv.outcome) == before
+            return
+        assert expected is not None, f"{rel} allowed in {before[0].value} with links {sorted(self.ref.links)}"
+        # an action is only ever produced for a link that is present
+        assert len(actions) == 1 and isinstance(actions[0], PostLink)
+        assert actions[0].href == f"/inv/{rel}"
+        self.ref.state = expected
+        assert wire_state(self.inv) == expected
+
+    @rule()
+    def request_succeeded(self) -> None:
+        state = self.ref.state
+        legal = state in PENDING or state in DONE
+        try:
+            self.inv.request_succeeded(now=4)
+        except InvalidTrigger:
+            assert not legal
+            return
+        assert legal
+        if state == "hanging_up":
+            self.ref.state = "hung_up"
+        assert wire_state(self.inv) == self.ref.state
+
+    @rule()
+    def request_failed(self) -> None:
+        state = self.ref.state
+        legal = state in PENDING or state in DONE or state == "sending"
+        try:
+            self.inv.request_failed(now=4, reason=Reason("Conflict", "None"))
+        except InvalidTrigger:
+            assert not legal
+            return
+        assert legal
+        if state in PENDING:
+            self.ref.state = self.ref.progress
+        elif state == "hanging_up":
+            self.ref.state = "Connected"
+        elif state == "sending":
+            self.ref.state = "Failed"
+            self.ref.outcome_set = True
+        assert wire_state(self.inv) == self.ref.state
+
+    @invariant()
+    def at_most_one_outcome(self) -> None:
+        if self.outcome_at_first is None and self.inv.outcome is not None:
+            self.outcome_at_first = self.inv.outcome
+        if self.outcome_at_first is not None:
+            assert self.inv.outcome == self.outcome_at_first
+        assert (self.inv.outcome is not None) == self.ref.outcome_set
+
+    @invariant()
+    def failed_outcome_has_reason(self) -> None:
+        if self.inv.outcome is not None and not self.inv.outcome.success:
+            assert self.inv.outcome.reason is not None
+
+    @invariant()
+    def nothing_leaves_a_terminal_state(self) -> None:
+        if self.inv.is_terminal:
+            assert self.ref.state in ENDED
+        seen_terminal = False
+        for step in self.inv.history:
+            if seen_terminal:
+                assert step.source is step.dest
+            if step.dest.value in ENDED:
+                seen_terminal = True
+
+
+TestInvitationMachine = InvitationMachine.TestCase
+# The cancel race needs four specific steps in a row: give this machine more
+# examples than the ci profile's default (still a few seconds).
+TestInvitationMachine.settings = settings(
+    settings.default, max_examples=max(300, settings.default.max_examples), stateful_step_count=40
+)
