@@ -31,18 +31,22 @@ def _load(name: str) -> ModuleType:
     return importlib.import_module(SUBCOMMANDS[name][0])
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``only``, just that subcommand's module is imported."""
     parser = argparse.ArgumentParser(prog="callfsm", description="Call-control invitation state machines.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (_module, help_text) in SUBCOMMANDS.items():
         sub_parser = sub.add_parser(name, help=help_text, description=help_text)
-        _load(name).add_arguments(sub_parser)
+        if only is None or name == only:
+            _load(name).add_arguments(sub_parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # import only the chosen subcommand: a slow or optional import elsewhere costs nothing
+    chosen = argv[0] if argv and argv[0] in SUBCOMMANDS else None
+    args = build_parser(chosen).parse_args(argv)
     try:
         result: int = _load(args.command).run(args)
     except (CliError, CallFsmError) as exc:
@@ -50,6 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # the reader went away (``callfsm demo | head``): not an error of ours
+        sys.stderr.close()
+        return 0
     return result
 
 

@@ -225,9 +225,7 @@ class MachineDefinition(Generic[S, T]):
             if row.when is branch:
                 return row
         shown = "none" if branch is None else branch.value
-        raise InvalidTrigger(
-            self.name, state, trigger, f"no transition for the case '{shown}' from this state"
-        )
+        raise InvalidTrigger(self.name, state, trigger, f"no transition for the case '{shown}' from this state")
 
     def fire(self, model: Any, row: Transition[S, T]) -> None:
         """Run a selected row through the shared transitions engine."""
@@ -240,4 +238,3 @@ class MachineDefinition(Generic[S, T]):
 def build_table(*groups: Iterable[Transition[S, T]]) -> tuple[Transition[S, T], ...]:
     """Concatenate table sections (kept as separate literal blocks for reading)."""
     return tuple(row for group in groups for row in group)
-

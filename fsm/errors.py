@@ -44,10 +44,7 @@ class InvalidTrigger(CallFsmError):
         self.state = state
         self.trigger = trigger
         self.why = why or "the transition table has no such transition"
-        super().__init__(
-            f"{machine}: trigger '{trigger.value}' is not allowed in state "
-            f"'{state.value}': {self.why}"
-        )
+        super().__init__(f"{machine}: trigger '{trigger.value}' is not allowed in state '{state.value}': {self.why}")
 
 
 class LinkMissing(InvalidTrigger):
@@ -60,9 +57,7 @@ class LinkMissing(InvalidTrigger):
     def __init__(self, machine: str, state: Enum, trigger: Enum, rels: tuple[str, ...]) -> None:
         self.rels = rels
         wanted = " or ".join(repr(r) for r in rels)
-        super().__init__(
-            machine, state, trigger, f"the latest representation carries no {wanted} link"
-        )
+        super().__init__(machine, state, trigger, f"the latest representation carries no {wanted} link")
 
 
 class NotDue(InvalidTrigger):

@@ -220,10 +220,7 @@ TABLE: tuple[Transition[S, T], ...] = build_table(
             Transition(x, T.STARTED, x),
             Transition(x, T.UPDATED, x),
             Transition(x, T.REQUEST_SUCCEEDED, x),
-            *[
-                Transition(x, T.REQUEST_FAILED, p, when=p, note=f"refused: back to {p.value}")
-                for p in PROGRESS
-            ],
+            *[Transition(x, T.REQUEST_FAILED, p, when=p, note=f"refused: back to {p.value}") for p in PROGRESS],
             *_completion_rows(x, race=x is S.CANCELLING),
         ]
         for x in PENDING
@@ -237,7 +234,10 @@ TABLE: tuple[Transition[S, T], ...] = build_table(
         *[Transition(S.HANGING_UP, t, S.HANGING_UP, absorb=True) for t in _LATE_EVENTS[:4]],
     ],
     # -- ended: late events are recorded and change nothing
-    *([Transition(end, t, end, absorb=True) for t in _LATE_EVENTS] for end in (S.HUNG_UP, S.DECLINED, S.CANCELLED, S.FAILED)),
+    *(
+        [Transition(end, t, end, absorb=True) for t in _LATE_EVENTS]
+        for end in (S.HUNG_UP, S.DECLINED, S.CANCELLED, S.FAILED)
+    ),
 )
 
 INVITATION: MachineDefinition[S, T] = MachineDefinition(
@@ -326,9 +326,7 @@ class Invitation(FsmModel):
         body: Properties = tuple((k, v) for k, v in properties.items() if k != "operationId")
         return (StartOperation(self.rules.create_rel, href, operation_id, body),)
 
-    def accept(
-        self, *, now: float, answer_sdp: str | None = None, session_context: str | None = None
-    ) -> Actions:
+    def accept(self, *, now: float, answer_sdp: str | None = None, session_context: str | None = None) -> Actions:
         """Accept an incoming invitation (``acceptWithAnswer`` when an SDP answer is given)."""
         self._check(T.ACCEPT)
         if not self.rules.accept_rels:
@@ -405,9 +403,7 @@ class Invitation(FsmModel):
         if representation is not None and self.state is S.IDLE:
             direction = Direction.parse(representation.direction)
             if direction is Direction.INCOMING and not self.rules.can_be_incoming:
-                raise InvalidTrigger(
-                    self.machine, self.state, T.STARTED, f"a {self.kind.value} is never incoming"
-                )
+                raise InvalidTrigger(self.machine, self.state, T.STARTED, f"a {self.kind.value} is never incoming")
         return self._progress(T.STARTED, now, href, representation)
 
     def updated(self, *, now: float, href: str | None = None, representation: Representation | None = None) -> Actions:

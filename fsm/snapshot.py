@@ -18,12 +18,13 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from cattrs import Converter
+from cattrs import Converter, transform_error
 from cattrs.errors import BaseValidationError, ClassValidationError
 
 from fsm.engine import Step
 from fsm.errors import SnapshotError
 from fsm.model import FsmModel
+from fsm.registry import MODELS
 
 FORMAT = "callfsm.snapshot"
 VERSION = 1
@@ -46,8 +47,6 @@ def snapshot(model: FsmModel) -> dict[str, Any]:
 
 def restore(data: Any) -> FsmModel:
     """Rebuild a model from :func:`snapshot` output; raises :class:`SnapshotError`."""
-    from fsm.registry import MODELS
-
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise SnapshotError(f"not a callfsm snapshot (expected format {FORMAT!r})")
     version = data.get("version")
@@ -74,8 +73,6 @@ def restore(data: Any) -> FsmModel:
         ]
         model = converter.structure(body, cls)
     except (BaseValidationError, ClassValidationError) as exc:
-        from cattrs import transform_error
-
         raise SnapshotError(f"{machine} snapshot does not fit the model: {'; '.join(transform_error(exc))}") from None
     except (ValueError, TypeError, KeyError) as exc:
         raise SnapshotError(f"{machine} snapshot is malformed: {exc}") from None

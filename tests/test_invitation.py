@@ -55,7 +55,9 @@ def outgoing(kind: K = K.AUDIO_VIDEO) -> Invitation:
         now=0.6,
         href="/inv/9",
         representation=Representation(
-            state="Connecting", direction="Outgoing", links=[Link("cancel", "/inv/9/cancel"), Link("conversation", "/c")]
+            state="Connecting",
+            direction="Outgoing",
+            links=[Link("cancel", "/inv/9/cancel"), Link("conversation", "/c")],
         ),
     )
     return inv
@@ -104,7 +106,8 @@ def test_incoming_messaging_without_accept_link_can_only_decline_or_bridge() -> 
 def test_both_bridge_rel_names_count(rel: str) -> None:
     inv = incoming(links=(Link(rel, "/bridge"),))
     (action,) = inv.accept_and_bridge(now=2.0, meeting_uri="sip:meeting")
-    assert isinstance(action, PostLink) and action.rel == rel
+    assert isinstance(action, PostLink)
+    assert action.rel == rel
 
 
 def test_phone_audio_cannot_be_accepted_through_the_api() -> None:
@@ -119,7 +122,8 @@ def test_participant_invitation_is_never_incoming() -> None:
     inv = Invitation(kind=K.PARTICIPANT)
     with pytest.raises(InvalidTrigger, match="never incoming"):
         inv.started(now=1.0, href="/pi", representation=Representation(state="Connecting", direction="Incoming"))
-    assert inv.state is S.IDLE and inv.history == []
+    assert inv.state is S.IDLE
+    assert inv.history == []
 
 
 def test_decline_sends_the_call_decline_reason() -> None:
@@ -192,15 +196,18 @@ def test_failure_without_reason_still_records_one() -> None:
     inv = outgoing()
     inv.completed(now=5.0, status="Failure")
     assert inv.state is S.FAILED
-    assert inv.outcome is not None and inv.outcome.reason is not None
-    assert inv.outcome.reason.code is None and inv.outcome.reason.undocumented
+    assert inv.outcome is not None
+    assert inv.outcome.reason is not None
+    assert inv.outcome.reason.code is None
+    assert inv.outcome.reason.undocumented
 
 
 def test_completed_with_neither_status_nor_state_asks_for_a_get() -> None:
     inv = outgoing()
     actions = inv.completed(now=5.0)
     assert actions == (FetchResource("/inv/9", "completed carried neither status nor state"),)
-    assert inv.state is S.CONNECTING and inv.outcome is None
+    assert inv.state is S.CONNECTING
+    assert inv.outcome is None
     inv.completed(now=6.0, representation=Representation(state="Connected"))
     assert inv.state is S.CONNECTED
 
@@ -211,7 +218,8 @@ def test_completed_with_neither_status_nor_state_asks_for_a_get() -> None:
 def test_completed_with_no_started() -> None:
     inv = Invitation(kind=K.MESSAGING)
     inv.completed(now=1.0, href="/m/1", status="Failure", reason=Reason("Informational", "Missed"))
-    assert inv.state is S.FAILED and inv.href == "/m/1"
+    assert inv.state is S.FAILED
+    assert inv.href == "/m/1"
 
 
 def test_started_before_the_201_and_after_give_the_same_state() -> None:
@@ -243,7 +251,8 @@ def test_create_refused_synchronously_fails_with_the_reason() -> None:
     inv.send(now=0, href="/start", operation_id="op", to="sip:x")
     inv.request_failed(now=1, reason=Reason("BadRequest", "ParameterValidationFailure"))
     assert inv.state is S.FAILED
-    assert inv.outcome is not None and inv.outcome.reason == Reason("BadRequest", "ParameterValidationFailure")
+    assert inv.outcome is not None
+    assert inv.outcome.reason == Reason("BadRequest", "ParameterValidationFailure")
 
 
 def test_refused_request_returns_to_the_wire_state() -> None:
@@ -270,12 +279,16 @@ def test_cancel_race_success_crossing_cancel_terminates_the_modality() -> None:
     inv = outgoing()
     inv.cancel(now=1)
     terminate = Link("cancel", "/conv/1/audioVideo/terminate")  # S3: cancel href after Connected
-    actions = inv.completed(now=2, status="Success", representation=Representation(state="Connected", links=[terminate]))
+    actions = inv.completed(
+        now=2, status="Success", representation=Representation(state="Connected", links=[terminate])
+    )
     assert actions == (PostLink("cancel", "/conv/1/audioVideo/terminate"),)
     assert inv.state is S.HANGING_UP
-    assert inv.outcome is not None and inv.outcome.success
+    assert inv.outcome is not None
+    assert inv.outcome.success
     inv.request_succeeded(now=3)
-    assert inv.state is S.HUNG_UP and inv.is_terminal
+    assert inv.state is S.HUNG_UP
+    assert inv.is_terminal
 
 
 def test_cancel_race_without_new_link_reuses_the_cancel_link() -> None:
@@ -289,7 +302,8 @@ def test_connected_is_not_a_dead_end() -> None:
     inv.completed(
         now=2, status="Success", representation=Representation(state="Connected", links=[Link("cancel", "/term")])
     )
-    assert inv.state is S.CONNECTED and not inv.is_terminal
+    assert inv.state is S.CONNECTED
+    assert not inv.is_terminal
     assert inv.cancel(now=3) == (PostLink("cancel", "/term"),)
     inv.request_failed(now=4, reason=Reason("ServiceFailure", "CallbackChannelError"))
     assert inv.state is S.CONNECTED
@@ -333,14 +347,23 @@ def test_send_builds_the_create_post() -> None:
     inv = Invitation(kind=K.ONLINE_MEETING)
     (action,) = inv.send(now=0, href="/communication/joinOnlineMeeting", operation_id="op", to="sip:meet", subject="s")
     assert action == StartOperation(
-        "joinOnlineMeeting", "/communication/joinOnlineMeeting", "op", (("onlineMeetingUri", "sip:meet"), ("subject", "s"))
+        "joinOnlineMeeting",
+        "/communication/joinOnlineMeeting",
+        "op",
+        (("onlineMeetingUri", "sip:meet"), ("subject", "s")),
     )
     assert action.body() == {"operationId": "op", "onlineMeetingUri": "sip:meet", "subject": "s"}
 
 
 @pytest.mark.parametrize(
     ("field", "limit"),
-    [("operationId", 50), ("subject", 250), ("sessionContext", 50), ("anonymousDisplayName", 250), ("callbackUrl", 1024)],
+    [
+        ("operationId", 50),
+        ("subject", 250),
+        ("sessionContext", 50),
+        ("anonymousDisplayName", 250),
+        ("callbackUrl", 1024),
+    ],
 )
 def test_max_lengths_refused_before_anything_is_decided(field: str, limit: int) -> None:
     inv = Invitation(kind=K.AUDIO_VIDEO)
@@ -351,7 +374,8 @@ def test_max_lengths_refused_before_anything_is_decided(field: str, limit: int) 
     extra = {field: too_long} if field not in {"operationId", "subject"} else {}
     with pytest.raises(InvalidInput, match=field):
         inv.send(now=0, href="/s", operation_id=operation_id, to="sip:x", subject=subject, extra=extra)
-    assert inv.state is S.IDLE and inv.history == []
+    assert inv.state is S.IDLE
+    assert inv.history == []
     # exactly at the limit is fine
     Invitation(kind=K.AUDIO_VIDEO).send(
         now=0,
@@ -377,7 +401,8 @@ def test_history_records_from_trigger_to_reason_and_time() -> None:
     inv.completed(now=8.0, status="Failure", reason=Reason("LocalFailure", "Declined", "declined here"))
     last = inv.history[-1]
     assert (last.source, last.dest, last.at) == (S.DECLINING, S.DECLINED, 8.0)
-    assert last.reason is not None and "LocalFailure/Declined" in last.reason
+    assert last.reason is not None
+    assert "LocalFailure/Declined" in last.reason
     assert inv.history[-2].reason == "decline: Local"
 
 

@@ -64,7 +64,9 @@ class Reference:
         self.state = embedded if embedded in PROGRESS else (self.state if self.state in PROGRESS else self.progress)
         return self.state
 
-    def completed(self, status: str | None, subcode: str | None, embedded: str | None, links: frozenset[str] | None) -> str:
+    def completed(
+        self, status: str | None, subcode: str | None, embedded: str | None, links: frozenset[str] | None
+    ) -> str:
         if self.state in DONE:
             return self.state
         self.see(embedded, links)
@@ -125,7 +127,9 @@ class InvitationMachine(RuleBasedStateMachine):
         assert wire_state(self.inv) == expected
 
     @rule(status=statuses, subcode=subcodes, embedded=embedded_states, links=st.none() | link_sets)
-    def completed(self, status: str | None, subcode: str | None, embedded: str | None, links: frozenset[str] | None) -> None:
+    def completed(
+        self, status: str | None, subcode: str | None, embedded: str | None, links: frozenset[str] | None
+    ) -> None:
         rep = None if links is None else self.representation(embedded, links)
         reason = None if subcode is None else Reason("RemoteFailure", subcode)
         expected = self.ref.completed(status, subcode, embedded if rep is not None else None, links)
@@ -166,7 +170,8 @@ class InvitationMachine(RuleBasedStateMachine):
             return
         assert expected is not None, f"{rel} allowed in {before[0].value} with links {sorted(self.ref.links)}"
         # an action is only ever produced for a link that is present
-        assert len(actions) == 1 and isinstance(actions[0], PostLink)
+        assert len(actions) == 1
+        assert isinstance(actions[0], PostLink)
         assert actions[0].href == f"/inv/{rel}"
         self.ref.state = expected
         assert wire_state(self.inv) == expected

@@ -45,7 +45,8 @@ def test_every_pair(name: str, state: enum.Enum, trigger: enum.Enum) -> None:
         assert info.value.machine == name
         assert info.value.state is state
         assert info.value.trigger is trigger
-        assert state.value in str(info.value) and trigger.value in str(info.value)
+        assert state.value in str(info.value)
+        assert trigger.value in str(info.value)
         assert model.state is state
         return
     for row in rows:
