@@ -49,7 +49,7 @@ def play(machines: Iterable[str], out: TextIO) -> dict[str, set[str]]:
             out.write(format_history(model))
             seen.update(step.dest.value for step in model.history)
         missing = [s.value for s in definition.states if s.value not in seen]
-        out.write(f"\nstates reached: {len(seen)} of {len(list(definition.states))}")
+        out.write(f"\nstates reached: {len(seen)} of {len(seen) + len(missing)}")
         out.write(f" (not shown: {', '.join(missing)})\n" if missing else "\n")
     return reached
 

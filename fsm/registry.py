@@ -12,9 +12,13 @@ from typing import Any
 
 from fsm.engine import MachineDefinition
 from fsm.invitation import Invitation
+from fsm.lobby_participant import LobbyParticipant
+from fsm.meeting_series import MeetingSeries
 from fsm.model import FsmModel
+from fsm.online_meeting import OnlineMeetingJoin
+from fsm.renegotiation import Renegotiation
 
-_MODELS: tuple[type[FsmModel], ...] = (Invitation,)
+_MODELS: tuple[type[FsmModel], ...] = (Invitation, OnlineMeetingJoin, LobbyParticipant, Renegotiation, MeetingSeries)
 
 #: Machine name -> the model class that runs it.
 MODELS: Mapping[str, type[FsmModel]] = MappingProxyType({cls.DEFINITION.name: cls for cls in _MODELS})
