@@ -44,9 +44,10 @@ def play(machines: Iterable[str], out: TextIO) -> dict[str, set[str]]:
         for scenario in (s for s in scenarios if s.machine == name):
             model = scenario.make()
             seen.add(model.state.value)  # type: ignore[attr-defined]
-            scenario.steps(model)
+            notes = scenario.steps(model) or []
             out.write(f"\n-- {scenario.title}\n")
             out.write(format_history(model))
+            out.writelines(f"  {line}\n" for line in notes)
             seen.update(step.dest.value for step in model.history)
         missing = [s.value for s in definition.states if s.value not in seen]
         out.write(f"\nstates reached: {len(seen)} of {len(seen) + len(missing)}")

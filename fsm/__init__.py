@@ -17,9 +17,19 @@ from fsm.actions import (
 from fsm.engine import MachineDefinition, Step, Transition
 from fsm.errors import CallFsmError, DefinitionError, InvalidInput, InvalidTrigger, LinkMissing, NotDue, SnapshotError
 from fsm.invitation import Invitation, InvitationKind, InvitationState, InvitationTrigger
+from fsm.lobby_participant import LobbyParticipant, LobbyParticipantState, LobbyParticipantTrigger
+from fsm.meeting_series import HuaweiError, MeetingSeries, MeetingSeriesState, MeetingSeriesTrigger
+from fsm.online_meeting import OnlineMeetingJoin, OnlineMeetingState, OnlineMeetingTrigger
 from fsm.outcome import Completion, CompletionStatus, Outcome, classify_completion
 from fsm.reasons import CallDeclineReason, ErrorCode, Reason, ReNegotiationDeclineReason
 from fsm.registry import MACHINES, MODELS
+from fsm.renegotiation import (
+    AudioVideoSession,
+    Renegotiation,
+    RenegotiationInFlight,
+    RenegotiationState,
+    RenegotiationTrigger,
+)
 from fsm.wire import Direction, Link, Representation
 
 __all__ = [
@@ -27,6 +37,7 @@ __all__ = [
     "MODELS",
     "Action",
     "Actions",
+    "AudioVideoSession",
     "CallDeclineReason",
     "CallFsmError",
     "Completion",
@@ -37,6 +48,7 @@ __all__ = [
     "Direction",
     "ErrorCode",
     "FetchResource",
+    "HuaweiError",
     "InvalidInput",
     "InvalidTrigger",
     "Invitation",
@@ -45,13 +57,26 @@ __all__ = [
     "InvitationTrigger",
     "Link",
     "LinkMissing",
+    "LobbyParticipant",
+    "LobbyParticipantState",
+    "LobbyParticipantTrigger",
     "MachineDefinition",
+    "MeetingSeries",
+    "MeetingSeriesState",
+    "MeetingSeriesTrigger",
     "NotDue",
+    "OnlineMeetingJoin",
+    "OnlineMeetingState",
+    "OnlineMeetingTrigger",
     "Outcome",
     "PostLink",
     "PostRenegotiation",
     "ReNegotiationDeclineReason",
     "Reason",
+    "Renegotiation",
+    "RenegotiationInFlight",
+    "RenegotiationState",
+    "RenegotiationTrigger",
     "Representation",
     "SnapshotError",
     "StartOperation",
