@@ -20,7 +20,10 @@ from fsm.errors import CallFsmError
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("adapters.cli_demo", "drive every machine through its documented scenarios"),
     "diagrams": ("adapters.cli_diagrams", "write Graphviz and Mermaid diagrams of the machines"),
-    "scenarios": ("adapters.cli_scenarios", "shortest paths to every state and a transition cover, as trigger sequences"),
+    "scenarios": (
+        "adapters.cli_scenarios",
+        "shortest paths to every state and a transition cover, as trigger sequences",
+    ),
 }
 
 

@@ -1,0 +1,619 @@
+"""One object per UCWA application: the event channel, the dispatcher, the machines, the sender.
+
+Theory of operation
+-------------------
+:class:`UcwaClient` (sync, ``httpx.Client``) and :class:`AsyncUcwaClient`
+(asyncio, ``httpx.AsyncClient``) put the pieces together for an app:
+
+- ``connect()`` GETs the application resource and reads its links (the
+  ``events`` link, and the ``communication`` links such as
+  ``startAudioVideo``, wherever they are embedded). Creating the application
+  (``POST applications``) stays the app's business, as does recreating it
+  after a 404 (``on_application_not_found``).
+- a local call (``start_audio_video``, ``accept``, ``decline``, ``cancel``,
+  or :meth:`~UcwaClient.perform` for any machine's actions) fires the
+  machine's trigger first, so a refused trigger or an over-long value raises
+  before anything is sent; then each action becomes a request
+  (:mod:`adapters.requests`), and its response is fed back to the same
+  machine (201 -> ``created``, 204 -> ``request_succeeded``, 4xx/5xx ->
+  ``request_failed`` and a raised :class:`~adapters.ucwa_errors.UcwaError`).
+- an outgoing invitation is tracked by the dispatcher under its operation id
+  *before* its POST goes out, so a ``started`` that beats the 201 finds it.
+- the event channel (:mod:`adapters.channel`) feeds the
+  :class:`~adapters.dispatcher.Dispatcher`; what the machines then ask for
+  (a GET after a bare ``completed``, a glare dismiss) is performed at once;
+  after a ``resume``/``resync`` every unsettled resource is read again.
+- every step a machine takes, whatever caused it, reaches the app as a
+  :class:`StateChange`: through ``on_change``, and in asyncio also through
+  ``client.changes()``, an async iterator (subscribe before you act).
+
+The sync client starts no thread: the app drives it with
+:meth:`UcwaClient.poll_once`, :meth:`UcwaClient.run_until` or
+:meth:`UcwaClient.run`. One poll blocks until the server answers the P-GET
+(at most its ``timeout``, 180 s by default), so ``run_until``'s timeout is
+checked between answers. The asyncio client runs the channel as a task from
+``async with`` (or :meth:`AsyncUcwaClient.start`) until ``aclose``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+import weakref
+from collections.abc import Awaitable, Callable, Iterable
+from enum import Enum
+from typing import Any, Final
+
+import httpx
+from attrs import field, frozen
+
+from adapters.channel import AsyncEventChannel, Backoff, ChannelEnd, ChannelReset, EventChannel
+from adapters.dispatcher import Dispatcher, DispatchResult
+from adapters.events import ParseError, parse_resource
+from adapters.http import AsyncSender, AsyncTokenSource, SyncSender, TokenSource
+from adapters.requests import Applied, Failed, HttpResponse, Unexpected, apply_response, build_request, loggable_url
+from adapters.ucwa_errors import UcwaError, parse_error
+from fsm.actions import Action, Actions, FetchResource
+from fsm.engine import Step
+from fsm.invitation import Invitation, InvitationKind
+from fsm.model import FsmModel
+from fsm.outcome import Outcome
+from fsm.reasons import CallDeclineReason
+from fsm.wire import bare_rel
+
+log = logging.getLogger("callfsm.client")
+
+#: How long a plain request may take (the P-GET has its own, longer timeout).
+REQUEST_TIMEOUT: Final = httpx.Timeout(15.0, connect=10.0)
+
+
+class ClientError(Exception):
+    """The client cannot do what was asked (not connected, a link the application lacks...)."""
+
+
+@frozen(eq=False)
+class StateChange:
+    """One step of one machine, as the app sees it."""
+
+    model: FsmModel
+    step: Step[Any, Any]
+
+    @property
+    def source(self) -> Enum:
+        return self.step.source  # type: ignore[no-any-return]
+
+    @property
+    def dest(self) -> Enum:
+        return self.step.dest  # type: ignore[no-any-return]
+
+    @property
+    def trigger(self) -> Enum:
+        return self.step.trigger  # type: ignore[no-any-return]
+
+    @property
+    def moved(self) -> bool:
+        return self.step.source is not self.step.dest
+
+    def __str__(self) -> str:
+        href = getattr(self.model, "href", None)
+        where = f" {href}" if href else ""
+        why = f" ({self.step.reason})" if self.step.reason else ""
+        return f"{self.model.machine}{where}: {self.source.value} -[{self.trigger.value}]-> {self.dest.value}{why}"
+
+
+class _Steps:
+    """How much of each model's history the app has been shown (weak: a dropped model is forgotten)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[int, tuple[weakref.ref[FsmModel], int]] = {}
+
+    def _forget(self, ident: int) -> Callable[[weakref.ref[FsmModel]], None]:
+        def forget(_: weakref.ref[FsmModel]) -> None:
+            self._seen.pop(ident, None)
+
+        return forget
+
+    def new(self, model: FsmModel) -> list[StateChange]:
+        ident = id(model)
+        entry = self._seen.get(ident)
+        start = entry[1] if entry is not None and entry[0]() is model else 0
+        steps = model.history[start:]
+        if steps or entry is None:
+            self._seen[ident] = (weakref.ref(model, self._forget(ident)), len(model.history))
+        return [StateChange(model, step) for step in steps]
+
+
+@frozen
+class ApplicationLinks:
+    """The links of the application resource that the client uses (bare rel -> href)."""
+
+    self_href: str
+    events: str
+    links: dict[str, str] = field(factory=dict)
+
+    def href(self, rel: str) -> str:
+        found = self.links.get(bare_rel(rel))
+        if found is None:
+            raise ClientError(f"the application resource has no {rel!r} link (it has: {sorted(self.links)})")
+        return found
+
+
+def read_application(url: str, response: HttpResponse) -> ApplicationLinks:
+    """The links of an application resource (JSON or XML), its own and its embedded resources'."""
+    if response.status != 200:
+        raise parse_error(response.status, response.body, response.content_type)
+    try:
+        resource = parse_resource(response.body, response.content_type)
+    except ParseError as exc:
+        raise ClientError(f"the application resource at {loggable_url(url)} is unreadable: {exc}") from None
+    links: dict[str, str] = {}
+    _collect_links(resource, links, depth=0)
+    events = links.get("events")
+    if events is None:
+        raise ClientError(f"the application resource at {loggable_url(url)} has no events link")
+    return ApplicationLinks(links.get("self", url), events, links)
+
+
+def _collect_links(resource: object, out: dict[str, str], depth: int) -> None:
+    if not isinstance(resource, dict) or depth > 4:
+        return
+    raw = resource.get("_links")
+    if isinstance(raw, dict):
+        for rel, value in raw.items():
+            item = value[0] if isinstance(value, list) and value else value
+            if isinstance(item, dict) and isinstance(item.get("href"), str) and isinstance(rel, str):
+                # the application's own links win over an embedded resource's "self"
+                out.setdefault(bare_rel(rel), item["href"])
+    embedded = resource.get("_embedded")
+    if isinstance(embedded, dict):
+        for value in embedded.values():
+            for item in value if isinstance(value, list) else [value]:
+                _collect_links(item, out, depth + 1)
+
+
+def new_operation_id() -> str:
+    """32 hexadecimal characters (the limit is 50)."""
+    return uuid.uuid4().hex
+
+
+def _raise_for(applied: Applied) -> None:
+    if isinstance(applied.outcome, Failed):
+        raise applied.outcome.error
+    if isinstance(applied.outcome, Unexpected):
+        log.warning("unexpected answer: %s", applied.outcome.why)
+
+
+class _Core:
+    """What both clients share: the dispatcher, change bookkeeping, action ownership."""
+
+    def __init__(self, url: str, base_url: str | None, on_change: Callable[[StateChange], object] | None) -> None:
+        self.url = url
+        self.dispatcher = Dispatcher(base_url=base_url)
+        self.on_change = on_change
+        self.links: ApplicationLinks | None = None
+        self.ended: ChannelEnd | None = None
+        self._steps = _Steps()
+
+    @property
+    def models(self) -> tuple[FsmModel, ...]:
+        """The live machines the dispatcher holds."""
+        return self.dispatcher.models
+
+    def _changes(self, models: Iterable[FsmModel]) -> list[StateChange]:
+        out: list[StateChange] = []
+        seen: set[int] = set()
+        for model in models:
+            if id(model) not in seen:
+                seen.add(id(model))
+                out.extend(self._steps.new(model))
+        return out
+
+    def _owner(self, action: Action, default: FsmModel | None = None) -> FsmModel | None:
+        """The model an action from a dispatch result belongs to (the one holding that link or href)."""
+        href = getattr(action, "href", None)
+        if not isinstance(href, str):
+            return default
+        found = self.dispatcher.model_for(href)
+        if found is not None:
+            return found
+        key = self.dispatcher.key(href)
+        for model in self.dispatcher.models:
+            representation = getattr(model, "representation", None)
+            links = getattr(representation, "links", ())
+            if any(self.dispatcher.key(link.href) == key for link in links):
+                return model
+        return default
+
+    def _outgoing(
+        self, to: str, href: str, *, operation_id: str | None, subject: str | None, now: float, extra: dict[str, Any]
+    ) -> tuple[Invitation, Actions]:
+        invitation = Invitation(kind=InvitationKind.AUDIO_VIDEO)
+        actions = invitation.send(
+            now=now, href=href, operation_id=operation_id or new_operation_id(), to=to, subject=subject, extra=extra
+        )
+        # before the POST: the started event may beat the 201
+        self.dispatcher.track(invitation, operation_id=invitation.operation_id)
+        return invitation, actions
+
+
+def _links_or_raise(links: ApplicationLinks | None) -> ApplicationLinks:
+    if links is None:
+        raise ClientError("not connected: call connect() first (or use the client as a context manager)")
+    return links
+
+
+class UcwaClient(_Core):
+    """A UCWA application, driven from a plain script.
+
+    ``url`` is the application resource (``.../ucwa/v1/applications/<id>``);
+    ``token`` a bearer token, or a callable that returns the current one.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: TokenSource,
+        client: httpx.Client | None = None,
+        body_format: str = "json",
+        on_change: Callable[[StateChange], object] | None = None,
+        on_application_not_found: Callable[[UcwaError], str | None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], object] = time.sleep,
+        backoff: Backoff | None = None,
+    ) -> None:
+        super().__init__(url, url, on_change)
+        self._own_client = client is None
+        self.http = client or httpx.Client(timeout=REQUEST_TIMEOUT)
+        self.sender = SyncSender(self.http, token, base_url=url, body_format=body_format)
+        self.clock = clock
+        self.sleep = sleep
+        self.backoff = backoff
+        self.on_application_not_found = on_application_not_found
+        self.channel: EventChannel[DispatchResult] | None = None
+
+    def __repr__(self) -> str:
+        return f"UcwaClient({loggable_url(self.url)!r}, models={len(self.models)})"
+
+    def __enter__(self) -> UcwaClient:
+        self.connect()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.channel is not None:
+            self.channel.stop()
+        if self._own_client:
+            self.http.close()
+
+    # -- setup ----------------------------------------------------------------------------
+
+    def connect(self) -> ApplicationLinks:
+        """GET the application resource, read its links, prepare the event channel."""
+        request = build_request(
+            FetchResource(self.url, "read the application"),
+            base_url=self.url,
+            token=self.sender.token(),
+            body_format=self.sender.body_format,
+        )
+        self.links = read_application(self.url, self.sender.send(request))
+        self.channel = EventChannel(
+            self.sender,
+            self.dispatcher,
+            self.links.events,
+            on_result=self._dispatched,
+            on_reset=self._reset,
+            on_application_not_found=self.on_application_not_found,
+            clock=self.clock,
+            sleep=self.sleep,
+            backoff=self.backoff,
+        )
+        return self.links
+
+    # -- the app's calls ----------------------------------------------------------------------
+
+    def start_audio_video(
+        self, to: str, *, subject: str | None = None, operation_id: str | None = None, **extra: Any
+    ) -> Invitation:
+        """Call ``to``: POST ``startAudioVideo``; returns the invitation, already fed its 201."""
+        links = _links_or_raise(self.links)
+        invitation, actions = self._outgoing(
+            to, links.href("startAudioVideo"), operation_id=operation_id, subject=subject, now=self.clock(), extra=extra
+        )
+        self.perform(invitation, actions)
+        return invitation
+
+    def accept(self, invitation: Invitation) -> None:
+        self.perform(invitation, invitation.accept(now=self.clock()))
+
+    def decline(self, invitation: Invitation, reason: CallDeclineReason | None = None) -> None:
+        self.perform(invitation, invitation.decline(now=self.clock(), reason=reason))
+
+    def cancel(self, invitation: Invitation) -> None:
+        """Cancel an outgoing invitation, or hang up a connected one."""
+        self.perform(invitation, invitation.cancel(now=self.clock()))
+
+    def perform(self, model: FsmModel, actions: Actions) -> list[Applied]:
+        """Send ``actions`` (from ``model``'s trigger), feed each response back; raise the first error."""
+        applied: list[Applied] = []
+        self._emit([model])
+        for action in actions:
+            response = self.sender.perform(action)
+            result = apply_response(model, action, response, now=self.clock())
+            applied.append(result)
+            self._emit([model])
+            if result.actions:
+                applied.extend(self.perform(model, result.actions))
+            _raise_for(result)
+        return applied
+
+    # -- the event loop ------------------------------------------------------------------------
+
+    def _channel(self) -> EventChannel[DispatchResult]:
+        if self.channel is None:
+            raise ClientError("not connected: call connect() first (or use the client as a context manager)")
+        return self.channel
+
+    def poll_once(self) -> DispatchResult | None:
+        """One P-GET and everything it causes."""
+        channel = self._channel()
+        result = channel.poll_once()
+        self.ended = channel.ended
+        return result
+
+    def run_until(self, predicate: Callable[[], object], timeout: float) -> bool:
+        """Poll until ``predicate()`` is true (True) or ``timeout`` seconds passed (False)."""
+        deadline = self.clock() + timeout
+        while not predicate():
+            if self.ended is not None or self.clock() >= deadline:
+                return bool(predicate())
+            self.poll_once()
+        return True
+
+    def wait_for_outcome(self, invitation: Invitation, timeout: float = 60.0) -> Outcome | None:
+        """Poll until ``invitation`` has an outcome (or is terminal); returns it."""
+        self.run_until(lambda: invitation.outcome is not None or invitation.is_terminal, timeout)
+        return invitation.outcome
+
+    def run(self) -> ChannelEnd:
+        """Run the event channel until :meth:`stop`, a takeover or the application's end."""
+        self.ended = self._channel().run()
+        return self.ended
+
+    def stop(self) -> None:
+        self._channel().stop()
+
+    # -- hooks -----------------------------------------------------------------------------------
+
+    def _dispatched(self, result: DispatchResult) -> None:
+        self._emit(change.model for change in result.changes)
+        for action in result.actions:
+            owner = self._owner(action)
+            if owner is None:
+                log.warning("no machine owns %s; not sent", type(action).__name__)
+                continue
+            try:
+                self.perform(owner, (action,))
+            except UcwaError as error:
+                log.warning("%s refused: %s", type(action).__name__, error)
+
+    def _reset(self, reset: ChannelReset) -> None:
+        for href in self.dispatcher.hrefs_to_refetch():
+            model = self.dispatcher.model_for(href)
+            if model is not None:
+                with contextlib.suppress(UcwaError):
+                    self.perform(model, (FetchResource(href, f"re-read after {reset.kind.value}"),))
+
+    def _emit(self, models: Iterable[FsmModel]) -> None:
+        for change in self._changes(models):
+            if self.on_change is not None:
+                self.on_change(change)
+
+
+class Subscription:
+    """An async iterator of :class:`StateChange`; changes are queued from its creation on."""
+
+    def __init__(self, owner: AsyncUcwaClient) -> None:
+        self._owner = owner
+        self._queue: asyncio.Queue[StateChange | None] = asyncio.Queue()
+        owner._subscriptions.add(self)
+        if owner._task is not None and owner._task.done():
+            self.put(None)  # the channel has already ended: iteration ends at once
+
+    def put(self, change: StateChange | None) -> None:
+        self._queue.put_nowait(change)
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> StateChange:
+        item = await self._queue.get()
+        if item is None:
+            self._owner._subscriptions.discard(self)
+            if self._owner.failure is not None:
+                raise self._owner.failure
+            raise StopAsyncIteration
+        return item
+
+    def close(self) -> None:
+        self._owner._subscriptions.discard(self)
+
+
+class AsyncUcwaClient(_Core):
+    """A UCWA application in asyncio code. ``async with`` connects and runs the event channel."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: AsyncTokenSource,
+        client: httpx.AsyncClient | None = None,
+        body_format: str = "json",
+        on_change: Callable[[StateChange], object] | None = None,
+        on_application_not_found: Callable[[UcwaError], str | Awaitable[str | None] | None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        backoff: Backoff | None = None,
+    ) -> None:
+        super().__init__(url, url, on_change)
+        self._own_client = client is None
+        self.http = client or httpx.AsyncClient(timeout=REQUEST_TIMEOUT)
+        self.sender = AsyncSender(self.http, token, base_url=url, body_format=body_format)
+        self.clock = clock
+        self.sleep = sleep
+        self.backoff = backoff
+        self.on_application_not_found = on_application_not_found
+        self.channel: AsyncEventChannel[DispatchResult] | None = None
+        self.failure: BaseException | None = None
+        self._task: asyncio.Task[ChannelEnd] | None = None
+        self._subscriptions: set[Subscription] = set()
+
+    def __repr__(self) -> str:
+        return f"AsyncUcwaClient({loggable_url(self.url)!r}, models={len(self.models)})"
+
+    async def __aenter__(self) -> AsyncUcwaClient:
+        await self.connect()
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def connect(self) -> ApplicationLinks:
+        """GET the application resource, read its links, prepare the event channel."""
+        request = build_request(
+            FetchResource(self.url, "read the application"),
+            base_url=self.url,
+            token=await self.sender.token(),
+            body_format=self.sender.body_format,
+        )
+        self.links = read_application(self.url, await self.sender.send(request))
+        self.channel = AsyncEventChannel(
+            self.sender,
+            self.dispatcher,
+            self.links.events,
+            on_result=self._dispatched,
+            on_reset=self._reset,
+            on_application_not_found=self.on_application_not_found,
+            clock=self.clock,
+            sleep=self.sleep,
+            backoff=self.backoff,
+        )
+        return self.links
+
+    def start(self) -> asyncio.Task[ChannelEnd]:
+        """Run the event channel as a task (``async with`` does it for you)."""
+        if self.channel is None:
+            raise ClientError("not connected: await connect() first (or use async with)")
+        if self._task is None:
+            self._task = asyncio.ensure_future(self.channel.run())
+            self._task.add_done_callback(self._channel_done)
+        return self._task
+
+    def _channel_done(self, task: asyncio.Task[ChannelEnd]) -> None:
+        if task.cancelled():
+            self.ended = ChannelEnd.STOPPED
+        elif task.exception() is not None:
+            self.failure = task.exception()
+            log.error("event channel failed: %s", self.failure)
+        else:
+            self.ended = task.result()
+        for subscription in list(self._subscriptions):
+            subscription.put(None)
+
+    async def aclose(self) -> None:
+        """Stop the event channel (the GET in flight is cancelled) and close what the client opened."""
+        if self.channel is not None:
+            self.channel.stop()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self._own_client:
+            await self.http.aclose()
+
+    # -- the app's calls ------------------------------------------------------------------------
+
+    def changes(self) -> Subscription:
+        """An async iterator of every :class:`StateChange` from now on (ends when the channel ends)."""
+        return Subscription(self)
+
+    async def start_audio_video(
+        self, to: str, *, subject: str | None = None, operation_id: str | None = None, **extra: Any
+    ) -> Invitation:
+        links = _links_or_raise(self.links)
+        invitation, actions = self._outgoing(
+            to, links.href("startAudioVideo"), operation_id=operation_id, subject=subject, now=self.clock(), extra=extra
+        )
+        await self.perform(invitation, actions)
+        return invitation
+
+    async def accept(self, invitation: Invitation) -> None:
+        await self.perform(invitation, invitation.accept(now=self.clock()))
+
+    async def decline(self, invitation: Invitation, reason: CallDeclineReason | None = None) -> None:
+        await self.perform(invitation, invitation.decline(now=self.clock(), reason=reason))
+
+    async def cancel(self, invitation: Invitation) -> None:
+        await self.perform(invitation, invitation.cancel(now=self.clock()))
+
+    async def perform(self, model: FsmModel, actions: Actions) -> list[Applied]:
+        applied: list[Applied] = []
+        self._emit([model])
+        for action in actions:
+            response = await self.sender.perform(action)
+            result = apply_response(model, action, response, now=self.clock())
+            applied.append(result)
+            self._emit([model])
+            if result.actions:
+                applied.extend(await self.perform(model, result.actions))
+            _raise_for(result)
+        return applied
+
+    async def wait_for_outcome(self, invitation: Invitation, timeout: float = 60.0) -> Outcome | None:
+        """Wait until ``invitation`` has an outcome (or is terminal); returns it."""
+        subscription = self.changes()
+        try:
+            async with asyncio.timeout(timeout):
+                while invitation.outcome is None and not invitation.is_terminal:
+                    await anext(subscription)
+        except (TimeoutError, StopAsyncIteration):
+            pass
+        finally:
+            subscription.close()
+        if self.failure is not None and invitation.outcome is None:
+            raise self.failure
+        return invitation.outcome
+
+    # -- hooks ------------------------------------------------------------------------------------
+
+    async def _dispatched(self, result: DispatchResult) -> None:
+        self._emit(change.model for change in result.changes)
+        for action in result.actions:
+            owner = self._owner(action)
+            if owner is None:
+                log.warning("no machine owns %s; not sent", type(action).__name__)
+                continue
+            try:
+                await self.perform(owner, (action,))
+            except UcwaError as error:
+                log.warning("%s refused: %s", type(action).__name__, error)
+
+    async def _reset(self, reset: ChannelReset) -> None:
+        for href in self.dispatcher.hrefs_to_refetch():
+            model = self.dispatcher.model_for(href)
+            if model is not None:
+                with contextlib.suppress(UcwaError):
+                    await self.perform(model, (FetchResource(href, f"re-read after {reset.kind.value}"),))
+
+    def _emit(self, models: Iterable[FsmModel]) -> None:
+        for change in self._changes(models):
+            if self.on_change is not None:
+                self.on_change(change)
+            for subscription in list(self._subscriptions):
+                subscription.put(change)
+

@@ -1,0 +1,772 @@
+"""Route parsed channel events to the live machines that they concern.
+
+Theory of operation
+-------------------
+The :class:`Dispatcher` holds the live models of one application and turns
+each :class:`~adapters.events.Event` of an :class:`~adapters.events.EventsResponse`
+into (at most) one trigger of one model. :meth:`Dispatcher.feed` never raises
+because of what the server sent: everything it could not apply is reported in
+its :class:`DispatchResult`.
+
+Finding the model, in order:
+
+1. by the target href (``link.href``, normalised: see below);
+2. by ``operationId``, read from the embedded resource, for models the app
+   :meth:`~Dispatcher.track`\\ ed before the create's 201 arrived (the
+   ``started`` may beat the 201, domain.md 2.2); the href is then bound to the
+   model, so the 201 and the event agree whichever comes first;
+3. the join's context: conversation ``updated`` and local-participant events
+   go to the :class:`~fsm.online_meeting.OnlineMeetingJoin` whose OMI named
+   that conversation;
+4. creation: ``started`` of an unknown invitation href (kind from the rel,
+   :meth:`~fsm.invitation.InvitationKind.from_rel`) creates an
+   :class:`~fsm.invitation.Invitation` unless the embedded resource says it
+   is ``Outgoing`` (someone else's, or ours from before a restart: not ours
+   to drive); ``started`` of an unknown renegotiation creates a
+   :class:`~fsm.renegotiation.Renegotiation` through its audio/video
+   session (:class:`~fsm.renegotiation.AudioVideoSession`, the glare rule);
+   a lobby ``added``/``updated`` (``in: lobby``) creates a
+   :class:`~fsm.lobby_participant.LobbyParticipant`;
+5. otherwise the event is :class:`Unrouted`: reported, not applied.
+
+A created model whose first trigger is refused is dropped again (nothing was
+created). A refused trigger on a live model is a :class:`Violation` carrying
+the :class:`~fsm.errors.InvalidTrigger` message; the model is unchanged (the
+fsm guarantees it). Unknown event types are never applied.
+
+Duplicates. UCWA delivers every event exactly once, in order (domain.md
+2.2), but copies still reach an app: a webhook POST retried because our 200
+was lost, a P-GET re-sent with the same ``next`` after a network error, a
+response re-read after a crash. An exact copy carries nothing new, so it is
+dropped: the key is (href, type, status, reason, ``in``, a digest of the
+embedded resource), remembered for the last ``dedupe_window`` events. Two
+events that differ in anything, even one property of the embedded body, both
+act. A genuine repeat with identical content would be a no-op for every
+machine anyway (same state, same links), so dropping it loses nothing.
+
+Hrefs are compared after resolving them against a base, then dropping scheme
+and host: ``https://h/ucwa/x`` and ``/ucwa/x`` are the same resource, as a
+``Location`` header and an event may write it either way. The base is the
+latest ``baseuri`` a response carried (Trusted Application API: event hrefs
+are relative to it, domain.md 2.1), else the ``base_url`` given to the
+dispatcher. [U] The docs do not say whether a baseuri can change; when it
+does, every index is rebuilt from the models' own hrefs, so a key never
+differs from what the same href gives now.
+
+Memory. A model that has settled (terminal, or with an outcome: an invitation
+that connected) is kept for ``grace`` seconds of the caller's clock, so that
+late events and duplicates still find it and are absorbed, then forgotten on
+a later :meth:`~Dispatcher.feed` or :meth:`~Dispatcher.sweep`. The app keeps
+its own reference if it wants more (a connected invitation it may hang up;
+the responses to its requests go to the model directly, not through here).
+
+Resume and resync. The server reset its transient state: :meth:`drop_transient`
+forgets the duplicate window and the per-response caches but keeps every
+model, and :meth:`hrefs_to_refetch` lists the resources to GET again
+(renegotiations excluded: they exist only on the event channel).
+
+Extension: :meth:`Dispatcher.route` registers the handler for another model
+class (a handler maps one event to one trigger call, or ``None``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final, TypeAlias
+from urllib.parse import urljoin, urlsplit
+
+from attrs import frozen
+
+from adapters.events import Event, EventsResponse, EventType
+from fsm.actions import Action, Actions, FetchResource
+from fsm.errors import CallFsmError
+from fsm.invitation import Invitation, InvitationKind
+from fsm.lobby_participant import LobbyParticipant
+from fsm.model import FsmModel
+from fsm.online_meeting import OnlineMeetingJoin
+from fsm.outcome import CompletionStatus
+from fsm.reasons import Reason
+from fsm.renegotiation import AudioVideoSession, Renegotiation
+from fsm.wire import Direction, Representation
+
+#: Rels (bare) of the resources a renegotiation model stands for.
+RENEGOTIATION_RELS: Final = frozenset({"audioVideoRenegotiation", "applicationSharingRenegotiation"})
+_PARTICIPANT_RELS: Final = frozenset({"participant", "localParticipant"})
+
+
+@frozen(eq=False)
+class Change:
+    """One event applied to one model (``source`` may equal ``dest``: links or data changed)."""
+
+    model: FsmModel
+    source: Any
+    dest: Any
+    event: Event
+    #: The index of the event in the response (sender by sender, in order).
+    index: int
+
+    @property
+    def moved(self) -> bool:
+        return bool(self.source is not self.dest)
+
+
+@frozen
+class Violation:
+    """An event that a machine refused: recorded, not raised. The model is unchanged."""
+
+    response: str | None
+    index: int
+    href: str
+    machine: str
+    state: str
+    event_type: str
+    message: str
+
+
+@frozen
+class Unrouted:
+    """An event no machine takes: unknown href, unknown type, nothing to trigger."""
+
+    response: str | None
+    index: int
+    href: str
+    rel: str
+    event_type: str
+    why: str
+
+
+@frozen(eq=False)
+class DispatchResult:
+    changes: tuple[Change, ...] = ()
+    #: What the machines ask for, in order (FetchResource, a glare dismiss...).
+    actions: Actions = ()
+    violations: tuple[Violation, ...] = ()
+    unknown: tuple[Unrouted, ...] = ()
+    #: Indexes of the events dropped as exact duplicates.
+    duplicates: tuple[int, ...] = ()
+    #: Models created by this response (also in ``changes``).
+    created: tuple[FsmModel, ...] = ()
+
+
+@frozen
+class RouteContext:
+    """What a handler gets besides the model and the event."""
+
+    now: float
+    #: The event's embedded target as a representation, or ``None``.
+    representation: Representation | None
+    reason: Reason | None
+    #: The dispatcher (for handlers that index more hrefs, like the join's conversation).
+    dispatcher: Dispatcher
+
+
+#: A handler maps one event to one trigger call; ``None``: the event means nothing to this model.
+Handler: TypeAlias = Callable[[Any, Event, RouteContext], Actions | None]
+
+
+class DispatcherError(CallFsmError, ValueError):
+    """The app used the dispatcher wrongly (e.g. tracked a model with nothing to find it by)."""
+
+
+def _truthy(value: object) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return None
+
+
+# -- handlers ---------------------------------------------------------------------------
+
+
+def _invitation_like(model: Any, event: Event, ctx: RouteContext) -> Actions | None:
+    kind = event.event_type
+    href = event.link.href
+    if kind is EventType.STARTED:
+        return model.started(now=ctx.now, href=href, representation=ctx.representation)  # type: ignore[no-any-return]
+    if kind is EventType.UPDATED:
+        return model.updated(now=ctx.now, href=href, representation=ctx.representation)  # type: ignore[no-any-return]
+    if kind is EventType.COMPLETED:
+        return model.completed(  # type: ignore[no-any-return]
+            now=ctx.now, status=event.status, reason=ctx.reason, representation=ctx.representation, href=href
+        )
+    return None
+
+
+def route_invitation(model: Invitation, event: Event, ctx: RouteContext) -> Actions | None:
+    """started / updated / completed of the invitation itself."""
+    return _invitation_like(model, event, ctx)
+
+
+def route_online_meeting(model: OnlineMeetingJoin, event: Event, ctx: RouteContext) -> Actions | None:
+    """The OMI's own events, its conversation's updates, the local participant's events."""
+    name = event.link.name
+    kind = event.event_type
+    if InvitationKind.from_rel(event.link.rel) is InvitationKind.ONLINE_MEETING:
+        return _invitation_like(model, event, ctx)
+    if name == "conversation" and kind is EventType.UPDATED:
+        state = ctx.representation.state if ctx.representation is not None else None
+        return model.conversation_updated(now=ctx.now, state=state)
+    if name in _PARTICIPANT_RELS and event.in_ is None:
+        local = name == "localParticipant" or (
+            model.participant_href is not None
+            and ctx.dispatcher.key(event.link.href) == ctx.dispatcher.key(model.participant_href)
+        )
+        if not local:
+            return None
+        if kind is EventType.ADDED:
+            return model.roster_added(now=ctx.now, href=event.link.href)
+        if kind is EventType.UPDATED:
+            resource = event.resource
+            in_lobby = None if resource is None else _truthy(resource.get("inLobby"))
+            return model.participant_updated(now=ctx.now, in_lobby=in_lobby)
+    return None
+
+
+def route_lobby_participant(model: LobbyParticipant, event: Event, ctx: RouteContext) -> Actions | None:
+    """Lobby added / updated / deleted (``in: lobby``) and the roster ``added`` (no ``in``)."""
+    kind = event.event_type
+    resource = event.resource
+    name = resource.get("name") if resource is not None else None
+    display_name = name if isinstance(name, str) else None
+    in_lobby = event.in_ is not None and event.in_.name == "lobby"
+    if in_lobby and kind is EventType.ADDED:
+        return model.added(
+            now=ctx.now, href=event.link.href, representation=ctx.representation, display_name=display_name
+        )
+    if in_lobby and kind is EventType.UPDATED:
+        return model.updated(
+            now=ctx.now, href=event.link.href, representation=ctx.representation, display_name=display_name
+        )
+    if in_lobby and kind is EventType.DELETED:
+        return model.deleted(now=ctx.now)
+    if event.in_ is None and kind is EventType.ADDED:
+        return model.roster_added(now=ctx.now, href=event.link.href)
+    return None
+
+
+def route_renegotiation(model: Renegotiation, event: Event, ctx: RouteContext) -> Actions | None:
+    """``started`` (documented); [I] a later ``updated``/``completed`` carrying ``mediaAnswer`` or a failure."""
+    kind = event.event_type
+    representation = ctx.representation or Representation()
+    answer = representation.link("mediaAnswer")
+    if kind is EventType.STARTED:
+        offer = representation.link("mediaOffer")
+        return model.started(
+            now=ctx.now,
+            representation=representation,
+            href=event.link.href,
+            media_offer=None if offer is None else offer.href,
+        )
+    if kind in (EventType.UPDATED, EventType.COMPLETED) and answer is not None:
+        return model.remote_answered(now=ctx.now, media_answer=answer.href)
+    if kind is EventType.COMPLETED and event.completion_status is CompletionStatus.FAILURE:
+        return model.remote_rejected(now=ctx.now, reason=ctx.reason)
+    return None
+
+
+DEFAULT_ROUTES: Final[Mapping[type[FsmModel], Handler]] = {
+    Invitation: route_invitation,
+    OnlineMeetingJoin: route_online_meeting,
+    LobbyParticipant: route_lobby_participant,
+    Renegotiation: route_renegotiation,
+}
+
+
+# -- the dispatcher -------------------------------------------------------------------------
+
+
+def _digest(event: Event) -> str:
+    reason = event.reason
+    body = {
+        "embedded": None if event.embedded is None else dict(event.embedded),
+        "reason": None if reason is None else [reason.code, reason.subcode, reason.message],
+        "in": None if event.in_ is None else [event.in_.rel, event.in_.href],
+        "rel": event.link.rel,
+    }
+    text = json.dumps(body, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class Dispatcher:
+    """The live models of one application, and the routing of channel events to them.
+
+    ``now`` is always the caller's clock; the dispatcher reads none.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        grace: float = 60.0,
+        dedupe_window: int = 1024,
+        renegotiation_timeout: float | None = None,
+        create_lobby_participants: bool = True,
+    ) -> None:
+        if dedupe_window < 0:
+            raise DispatcherError("dedupe_window must be >= 0")
+        self.base_url = base_url
+        #: Seconds (caller's clock) a settled model is kept for late events.
+        self.grace = grace
+        self.dedupe_window = dedupe_window
+        #: Deadline given to an incoming renegotiation (``now + timeout``), or none.
+        self.renegotiation_timeout = renegotiation_timeout
+        self.create_lobby_participants = create_lobby_participants
+        self._routes: dict[type[FsmModel], Handler] = dict(DEFAULT_ROUTES)
+        self._models: dict[int, FsmModel] = {}
+        self._by_href: dict[str, FsmModel] = {}
+        self._by_operation: dict[str, FsmModel] = {}
+        self._conversations: dict[str, OnlineMeetingJoin] = {}
+        self._sessions: dict[str, AudioVideoSession] = {}
+        #: session key -> the href it was asked for (to rebuild keys when the base changes)
+        self._session_hrefs: dict[str, str] = {}
+        self._keys: dict[int, set[tuple[str, str]]] = {}
+        self._settled_at: dict[int, float] = {}
+        self._seen: deque[tuple[str, str, str | None, str]] = deque()
+        self._seen_set: set[tuple[str, str, str | None, str]] = set()
+        #: The latest ``baseuri`` a response carried; hrefs resolve against it first.
+        self.baseuri: str | None = None
+        #: Tracked models not yet indexed by href.
+        self._pending: dict[int, FsmModel] = {}
+        self._last_sweep: float | None = None
+
+    # -- configuration --------------------------------------------------------------
+
+    def route(self, model_type: type[FsmModel], handler: Handler) -> None:
+        """Register (or replace) the handler for a model class: the extension point."""
+        self._routes[model_type] = handler
+
+    # -- models -----------------------------------------------------------------------
+
+    @property
+    def models(self) -> tuple[FsmModel, ...]:
+        return tuple(self._models.values())
+
+    def model_for(self, href: str) -> FsmModel | None:
+        return self._by_href.get(self.key(href))
+
+    def track(self, model: FsmModel, href: str | None = None, operation_id: str | None = None) -> FsmModel:
+        """Register a model the app created (before the 201: by its operation id).
+
+        ``href`` and ``operation_id`` default to the model's own. A model with
+        neither is kept and indexed as soon as one of them appears (the
+        transport calls ``created(href=Location)`` on it).
+        """
+        if type(model) not in self._routes and not any(isinstance(model, t) for t in self._routes):
+            raise DispatcherError(f"no route for {type(model).__name__}: register one with Dispatcher.route")
+        self._models[id(model)] = model
+        self._keys.setdefault(id(model), set())
+        self._index(model, href=href, operation_id=operation_id)
+        return model
+
+    def forget(self, model: FsmModel) -> None:
+        """Drop a model and everything that points to it."""
+        ident = id(model)
+        self._models.pop(ident, None)
+        self._settled_at.pop(ident, None)
+        self._pending.pop(ident, None)
+        for space, key in self._keys.pop(ident, set()):
+            if space == "session":
+                session_key = self.key(key)  # stored as the href: keys may have been rebuilt
+                session = self._sessions.get(session_key)
+                if session is not None and session.current is model:
+                    self._drop_session(session_key)
+                continue
+            tables: dict[str, dict[str, Any]] = {
+                "href": self._by_href,
+                "op": self._by_operation,
+                "conv": self._conversations,
+            }
+            table = tables[space]
+            if table.get(key) is model:
+                del table[key]
+
+    def av_session(self, href: str) -> AudioVideoSession:
+        """The :class:`AudioVideoSession` for an ``audioVideoSession`` href (created on first use).
+
+        Offer renegotiations through it (``session.offer(...)``) and :meth:`track`
+        the model, so that an incoming offer crossing ours is dismissed (glare).
+        A session is dropped by :meth:`sweep` once its current renegotiation
+        is no longer tracked.
+        """
+        key = self.key(href)
+        session = self._sessions.get(key)
+        if session is None:
+            session = self._sessions[key] = AudioVideoSession()
+            self._session_hrefs[key] = href
+        return session
+
+    def _drop_session(self, key: str) -> None:
+        self._sessions.pop(key, None)
+        self._session_hrefs.pop(key, None)
+
+    def sweep(self, now: float) -> tuple[FsmModel, ...]:
+        """Notice models settled outside the dispatcher, forget those settled ``grace`` ago; returns them.
+
+        Looks at every live model: :meth:`feed` calls it at most every
+        ``grace / 4`` seconds of the caller's clock, so a feed stays cheap
+        with many live models.
+        """
+        self._last_sweep = now
+        for model in self._models.values():
+            self._note_settled(model, now)
+        gone = [self._models[i] for i, at in self._settled_at.items() if now - at >= self.grace and i in self._models]
+        for model in gone:
+            self.forget(model)
+        # a session lives as long as its current renegotiation is tracked
+        for key, session in list(self._sessions.items()):
+            if session.current is None or id(session.current) not in self._models:
+                self._drop_session(key)
+        return tuple(gone)
+
+    def drop_transient(self) -> tuple[str, ...]:
+        """After ``resume``/``resync``: forget the duplicate window and caches, keep the models.
+
+        Returns :meth:`hrefs_to_refetch`, the resources to read again.
+        """
+        self._seen.clear()
+        self._seen_set.clear()
+        return self.hrefs_to_refetch()
+
+    def hrefs_to_refetch(self) -> tuple[str, ...]:
+        """Hrefs of live, unsettled models to GET again after a resume or resync."""
+        out: list[str] = []
+        for model in self._models.values():
+            href = getattr(model, "href", None)
+            if _settled(model) or isinstance(model, Renegotiation) or not isinstance(href, str):
+                continue
+            out.append(href)
+        return tuple(out)
+
+    # -- hrefs ----------------------------------------------------------------------------
+
+    def key(self, href: str) -> str:
+        """The form hrefs are compared in: resolved, then without scheme and host."""
+        base = self.baseuri or self.base_url
+        parts = urlsplit(urljoin(base, href) if base else href)
+        return f"{parts.path}?{parts.query}" if parts.query else parts.path
+
+    def _index(self, model: FsmModel, *, href: str | None = None, operation_id: str | None = None) -> None:
+        keys = self._keys.setdefault(id(model), set())
+        own_href = href or getattr(model, "href", None)
+        if isinstance(own_href, str):
+            key = self.key(own_href)
+            self._by_href[key] = model
+            keys.add(("href", key))
+            self._pending.pop(id(model), None)
+        elif id(model) in self._models:
+            self._pending[id(model)] = model
+        own_op = operation_id or getattr(model, "operation_id", None)
+        if isinstance(own_op, str) and own_op:
+            self._by_operation[own_op] = model
+            keys.add(("op", own_op))
+        if isinstance(model, OnlineMeetingJoin):
+            self._index_conversation(model)
+
+    def _index_conversation(self, model: OnlineMeetingJoin) -> None:
+        link = model.representation.link("conversation")
+        if link is not None:
+            key = self.key(link.href)
+            self._conversations[key] = model
+            self._keys.setdefault(id(model), set()).add(("conv", key))
+
+    def _rebase(self, baseuri: str) -> None:
+        """A new base: rebuild every href index from the models' own hrefs."""
+        self.baseuri = baseuri
+        sessions = [(href, self._sessions[key]) for key, href in self._session_hrefs.items()]
+        self._by_href.clear()
+        self._conversations.clear()
+        self._sessions.clear()
+        self._session_hrefs.clear()
+        for ident in self._keys:
+            self._keys[ident] = {entry for entry in self._keys[ident] if entry[0] in ("op", "session")}
+        for model in self._models.values():
+            self._index(model)
+        for href, session in sessions:
+            key = self.key(href)
+            self._sessions[key] = session
+            self._session_hrefs[key] = href
+
+    def _refresh(self) -> None:
+        # tracked models that learned their href outside (created(href=Location)) since the last feed
+        for model in list(self._pending.values()):
+            if isinstance(getattr(model, "href", None), str):
+                self._index(model)
+
+    def _note_settled(self, model: FsmModel, now: float) -> None:
+        if _settled(model):
+            self._settled_at.setdefault(id(model), now)
+        else:
+            self._settled_at.pop(id(model), None)
+
+    # -- feeding ----------------------------------------------------------------------------
+
+    def feed(self, response: EventsResponse, now: float) -> DispatchResult:
+        """Apply every event of ``response`` in order. Never raises for what the server sent."""
+        if response.baseuri and response.baseuri != self.baseuri:
+            self._rebase(response.baseuri)
+        self._refresh()
+        if self._last_sweep is None or now - self._last_sweep >= self.grace / 4:
+            self.sweep(now)
+        run = _Run(self, response, now)
+        for index, event in enumerate(response.events):
+            run.event(index, event)
+        return run.result()
+
+    def _remember(self, event: Event) -> bool:
+        """True if this exact event was seen within the window (then it is a duplicate)."""
+        if self.dedupe_window == 0:
+            return False
+        key = (self.key(event.link.href), event.type.strip().lower(), event.status, _digest(event))
+        if key in self._seen_set:
+            return True
+        self._seen.append(key)
+        self._seen_set.add(key)
+        while len(self._seen) > self.dedupe_window:
+            self._seen_set.discard(self._seen.popleft())
+        return False
+
+    def _find(self, event: Event) -> FsmModel | None:
+        key = self.key(event.link.href)
+        model = self._by_href.get(key)
+        if model is not None:
+            return model
+        operation_id = event.operation_id
+        if operation_id is not None:
+            model = self._by_operation.get(operation_id)
+            if model is not None and _owns(model, event, self):
+                self._index(model, href=event.link.href)
+                return model
+        if event.link.name == "conversation":
+            return self._conversations.get(key)
+        if event.link.name in _PARTICIPANT_RELS and event.in_ is None:
+            for candidate in (key.split("/participants/", 1)[0], key.rsplit("/", 1)[0]):
+                join = self._conversations.get(candidate)
+                if join is not None:
+                    return join
+        return None
+
+
+def _settled(model: FsmModel) -> bool:
+    """Ended, or with an outcome (a connected invitation): only late events can still concern it."""
+    return model.is_terminal or getattr(model, "outcome", None) is not None
+
+
+def _owns(model: FsmModel, event: Event, dispatcher: Dispatcher) -> bool:
+    """Whether an operationId match really is this model's resource.
+
+    Operation ids are the app's, and an app may reuse one across resources (a
+    message sent in the conversation it started): the rel must be of the
+    model's kind, and a model that already knows its href keeps it.
+    """
+    href = getattr(model, "href", None)
+    if isinstance(href, str) and dispatcher.key(href) != dispatcher.key(event.link.href):
+        return False
+    if isinstance(model, Invitation):
+        return InvitationKind.from_rel(event.link.rel) is model.kind
+    if isinstance(model, OnlineMeetingJoin):
+        return InvitationKind.from_rel(event.link.rel) is InvitationKind.ONLINE_MEETING
+    if isinstance(model, Renegotiation):
+        return event.link.name in RENEGOTIATION_RELS
+    return True
+
+
+class _Run:
+    """The bookkeeping of one :meth:`Dispatcher.feed` call."""
+
+    def __init__(self, dispatcher: Dispatcher, response: EventsResponse, now: float) -> None:
+        self.d = dispatcher
+        self.response = response
+        self.now = now
+        self.changes: list[Change] = []
+        self.actions: list[Action] = []
+        self.violations: list[Violation] = []
+        self.unknown: list[Unrouted] = []
+        self.duplicates: list[int] = []
+        self.created: list[FsmModel] = []
+
+    def result(self) -> DispatchResult:
+        return DispatchResult(
+            changes=tuple(self.changes),
+            actions=tuple(self.actions),
+            violations=tuple(self.violations),
+            unknown=tuple(self.unknown),
+            duplicates=tuple(self.duplicates),
+            created=tuple(self.created),
+        )
+
+    def unrouted(self, index: int, event: Event, why: str) -> None:
+        self.unknown.append(Unrouted(self.response.self_href, index, event.link.href, event.link.rel, event.type, why))
+
+    def event(self, index: int, event: Event) -> None:
+        if not event.known:
+            self.unrouted(index, event, f"unknown event type {event.type!r}: kept, not applied")
+            return
+        if self.d._remember(event):
+            self.duplicates.append(index)
+            return
+        ctx = RouteContext(
+            now=self.now,
+            representation=event.representation(),
+            reason=None if event.reason is None else event.reason.to_reason(),
+            dispatcher=self.d,
+        )
+        model = self.d._find(event)
+        if model is not None:
+            self.apply(index, event, model, ctx, created=False)
+            return
+        if not self.create(index, event, ctx):
+            self.unrouted(index, event, "no live machine for this href, and this event does not create one")
+
+    # -- applying ------------------------------------------------------------------------
+
+    def apply(self, index: int, event: Event, model: FsmModel, ctx: RouteContext, *, created: bool) -> bool:
+        handler = self._handler(model)
+        source = model.state  # type: ignore[attr-defined]
+        if handler is None:
+            self.unrouted(index, event, f"no route for {type(model).__name__}")
+            return False
+        try:
+            actions = handler(model, event, ctx)
+        except CallFsmError as refused:
+            self.violations.append(
+                Violation(
+                    self.response.self_href,
+                    index,
+                    event.link.href,
+                    model.machine,
+                    str(getattr(source, "value", source)),
+                    event.type,
+                    str(refused),
+                )
+            )
+            return False
+        if actions is None:
+            self.unrouted(index, event, f"means nothing to the {model.machine} machine in state {source.value}")
+            return False
+        self.commit(index, event, model, source, actions, created=created)
+        return True
+
+    def commit(
+        self, index: int, event: Event, model: FsmModel, source: Any, actions: Iterable[Action], *, created: bool
+    ) -> None:
+        d = self.d
+        if created:
+            d._models[id(model)] = model
+            self.created.append(model)
+        d._index(model, href=event.link.href if created else None)
+        d._note_settled(model, self.now)
+        self.changes.append(Change(model, source, model.state, event, index))  # type: ignore[attr-defined]
+        self.actions.extend(actions)
+
+    def _handler(self, model: FsmModel) -> Handler | None:
+        handler = self.d._routes.get(type(model))
+        if handler is not None:
+            return handler
+        for model_type, candidate in self.d._routes.items():
+            if isinstance(model, model_type):
+                return candidate
+        return None
+
+    # -- creating ----------------------------------------------------------------------------
+
+    def create(self, index: int, event: Event, ctx: RouteContext) -> bool:
+        """Handle an event for an unknown href that may create a model; False: it does not."""
+        kind = event.event_type
+        name = event.link.name
+        invitation_kind = InvitationKind.from_rel(event.link.rel)
+        if invitation_kind is not None and kind is EventType.STARTED:
+            return self.create_invitation(index, event, ctx, invitation_kind)
+        if name in RENEGOTIATION_RELS and kind is EventType.STARTED:
+            return self.create_renegotiation(index, event, ctx)
+        in_lobby = event.in_ is not None and event.in_.name == "lobby"
+        if (
+            self.d.create_lobby_participants
+            and in_lobby
+            and name == "participant"
+            and kind in (EventType.ADDED, EventType.UPDATED)
+        ):
+            self.apply(index, event, LobbyParticipant(), ctx, created=True)
+            return True
+        return False
+
+    def create_invitation(
+        self, index: int, event: Event, ctx: RouteContext, kind: InvitationKind
+    ) -> bool:
+        representation = ctx.representation
+        direction = None if representation is None else Direction.parse(representation.direction)
+        if direction is Direction.OUTGOING:
+            self.unrouted(
+                index, event, "started of an outgoing invitation no tracked model owns (no matching operationId)"
+            )
+            return True
+        model = Invitation(kind=kind)
+        if self.apply(index, event, model, ctx, created=True) and representation is None:
+            # links gate every action: without the resource the app could not accept
+            self.actions.append(FetchResource(event.link.href, "started carried no embedded resource"))
+        return True
+
+    def create_renegotiation(self, index: int, event: Event, ctx: RouteContext) -> bool:
+        representation = ctx.representation
+        if representation is None:
+            self.unrouted(index, event, "renegotiation started without its resource: its direction is unknown")
+            return True
+        direction = Direction.parse(representation.direction)
+        if direction is Direction.OUTGOING:
+            self.unrouted(index, event, "started of an outgoing renegotiation no tracked model owns")
+            return True
+        offer = representation.link("mediaOffer")
+        deadline = None if self.d.renegotiation_timeout is None else self.now + self.d.renegotiation_timeout
+        session_link = representation.link("audioVideoSession")
+        session = None if session_link is None else self.d.av_session(session_link.href)
+        try:
+            if session is not None:
+                model, actions = session.incoming(
+                    now=self.now,
+                    representation=representation,
+                    href=event.link.href,
+                    media_offer=None if offer is None else offer.href,
+                    deadline=deadline,
+                )
+            else:
+                model = Renegotiation()
+                actions = model.started(
+                    now=self.now,
+                    representation=representation,
+                    href=event.link.href,
+                    media_offer=None if offer is None else offer.href,
+                    deadline=deadline,
+                )
+        except CallFsmError as refused:
+            self.violations.append(
+                Violation(
+                    self.response.self_href, index, event.link.href, "renegotiation", "idle", event.type, str(refused)
+                )
+            )
+            return True
+        self.commit(index, event, model, _IDLE_RENEGOTIATION, actions, created=True)
+        if session is not None and session_link is not None:
+            self.d._keys.setdefault(id(model), set()).add(("session", session_link.href))
+        return True
+
+
+_IDLE_RENEGOTIATION: Final = Renegotiation().state
+
+__all__ = [
+    "DEFAULT_ROUTES",
+    "Change",
+    "DispatchResult",
+    "Dispatcher",
+    "DispatcherError",
+    "Handler",
+    "RouteContext",
+    "Unrouted",
+    "Violation",
+    "route_invitation",
+    "route_lobby_participant",
+    "route_online_meeting",
+    "route_renegotiation",
+]

@@ -1,0 +1,763 @@
+"""Event-channel responses, JSON or XML, as typed values.
+
+Theory of operation
+-------------------
+:func:`parse_events` takes the bytes of one event-channel response (a P-GET
+answer, or a Trusted Application API webhook POST) and its ``Content-Type``,
+and returns an :class:`EventsResponse`: the ``self``/``next``/``resume``/
+``resync`` links, the senders in order, each with its events in order.
+
+One reader, two formats. An XML body (root ``<events>``, events as elements
+named by their type, domain.md 2.2 and 6) is first turned into the JSON shape
+(``adapters.xml`` does the resources), then both go through the same walk.
+So a document and its XML translation give equal values by construction,
+and the tests check it on the documentation samples.
+
+Strict about shape, tolerant about vocabulary:
+
+- the envelope and every event must have the documented shape: a truncated
+  body, an array where an object belongs (``_links`` as a list, ``sender`` as
+  a string), a missing or non-string ``href``... raise :class:`EventParseError`
+  saying what was wrong and where (``$.sender[0].events[2].link.href``).
+  When the envelope's links could be read, the error carries them, so the
+  P-GET loop can go on past a poisoned response instead of fetching it again;
+- what is well-formed but not known is kept and reported in
+  :attr:`EventsResponse.unknown`: an unknown event type (kept as an event
+  with ``known=False``), an unknown target rel, an unknown field, a status
+  other than Success/Failure, a reason code outside ``ErrorCode``. None of
+  these stops the channel.
+
+Bodies larger than :data:`MAX_EVENTS_BODY` are refused before any parsing.
+XML goes through defusedxml only (entity expansion and external entities are
+refused, see :mod:`adapters.xml`).
+
+The leaf records (links, reasons) are structured by cattrs with a strict
+string hook, so a wrong type is an error with its path instead of a silent
+``str()`` conversion.
+
+Choices where the docs are silent ([U]):
+
+- XML ``status``: the ``status`` attribute of the event element, or a
+  ``<status>`` child; XML ``in``: an ``<in rel href/>`` child. No XML sample
+  of either exists.
+- A response with no ``_links``, or with neither ``next``, ``resume`` nor
+  ``resync``, is an error for the P-GET loop (it could not go on). Webhook
+  POSTs need no continuation: pass ``require_links=False``.
+- ``reason.parameters`` has no documented shape: a list of ``{name, value}``
+  objects, a list of names, or a ``{name: value}`` object are all read.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+from collections.abc import Mapping
+from enum import Enum
+from types import MappingProxyType
+from typing import Any, Final, TypeVar
+
+import cattrs
+from attrs import field, frozen
+from cattrs.gen import make_dict_structure_fn, override
+
+from adapters import xml as uxml
+from fsm.errors import CallFsmError
+from fsm.outcome import CompletionStatus
+from fsm.reasons import Reason, parse_error_code
+from fsm.wire import Link, Representation, bare_rel
+
+#: Largest event response accepted, in bytes (4 MiB). A real response holds a
+#: few dozen events of a few KiB each; anything near this limit is an attack
+#: or a bug, and is refused before it is parsed.
+MAX_EVENTS_BODY: Final = 4 * 1024 * 1024
+
+#: Largest resource body (GET of a resource, 201 of a renegotiation) accepted.
+MAX_RESOURCE_BODY: Final = 4 * 1024 * 1024
+
+_MISSING: Final = object()
+
+
+class ParseError(CallFsmError, ValueError):
+    """A body from the server could not be read. ``where`` is a JSON path or an XML location."""
+
+    def __init__(self, what: str, where: str, why: str) -> None:
+        self.what = what
+        self.where = where
+        self.why = why
+        super().__init__(f"{what}: {where}: {why}")
+
+
+class EventParseError(ParseError):
+    """An event-channel response is unreadable: nothing in it was applied.
+
+    ``next_href``/``resume_href``/``resync_href`` are set when the envelope's
+    links could be read before the error was found.
+    """
+
+    def __init__(
+        self,
+        where: str,
+        why: str,
+        *,
+        next_href: str | None = None,
+        resume_href: str | None = None,
+        resync_href: str | None = None,
+    ) -> None:
+        self.next_href = next_href
+        self.resume_href = resume_href
+        self.resync_href = resync_href
+        super().__init__("event response", where, why)
+
+
+class ResourceParseError(ParseError):
+    """A resource body (GET, 201 with a body) is unreadable."""
+
+    def __init__(self, where: str, why: str) -> None:
+        super().__init__("resource", where, why)
+
+
+class EventType(Enum):
+    """``events[].type``: resources are added/updated/deleted, operations started/updated/completed."""
+
+    ADDED = "added"
+    UPDATED = "updated"
+    DELETED = "deleted"
+    STARTED = "started"
+    COMPLETED = "completed"
+
+    @classmethod
+    def parse(cls, text: str) -> EventType | None:
+        """The member for a wire type, ignoring case; ``None`` when unknown."""
+        lowered = text.strip().lower()
+        for member in cls:
+            if member.value == lowered:
+                return member
+        return None
+
+
+#: Rels (compared without the ``ms:rtc:saas:`` prefix) that the event channel
+#: documents (domain.md 2.3 and the samples of S1 ``EventChannelDetails.md``).
+#: Anything else is kept and reported.
+KNOWN_RELS: Final = frozenset(
+    {
+        "audioVideoInvitation",
+        "messagingInvitation",
+        "onlineMeetingInvitation",
+        "participantInvitation",
+        "phoneAudioInvitation",
+        "audioVideoRenegotiation",
+        "applicationSharingRenegotiation",
+        "audioVideoNegotiation",
+        "participant",
+        "localParticipant",
+        "conversation",
+        "communication",
+        "audioVideo",
+        "messaging",
+        "phoneAudio",
+        "applicationSharing",
+        "dataCollaboration",
+        "audioVideoSession",
+        "onlineMeeting",
+        "lobby",
+        "message",
+        "application",
+        "me",
+        "presence",
+        "note",
+        "location",
+        "prompt",
+        "audioVideoFlow",
+    }
+)
+
+_ENVELOPE_RELS = ("self", "next", "resume", "resync")
+_TOP_FIELDS = frozenset({"_links", "sender", "baseuri"})
+_SENDER_FIELDS = frozenset({"rel", "href", "title", "events"})
+_EVENT_FIELDS = frozenset({"link", "in", "type", "status", "reason", "_embedded"})
+_REASON_FIELDS = frozenset({"code", "subcode", "message", "debugInfo", "parameters", "link"})
+
+
+@frozen
+class EventLink:
+    """An event's ``link`` (its target) or ``in`` (the collection), as the server wrote it."""
+
+    rel: str
+    href: str
+    title: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The rel without the Trusted Application API prefix."""
+        return bare_rel(self.rel)
+
+
+@frozen
+class _EnvelopeLink:
+    href: str
+    title: str | None = None
+
+
+@frozen
+class ReasonParameter:
+    """One entry of ``reason.parameters`` (e.g. a property that failed validation)."""
+
+    name: str
+    value: str | None = None
+
+
+@frozen
+class ReasonBody:
+    """A ``reason`` block, verbatim: the common UCWA error structure."""
+
+    code: str | None = None
+    subcode: str | None = None
+    message: str | None = None
+    #: Opaque diagnostics: log it, never interpret it.
+    debug_info: str | None = None
+    parameters: tuple[ReasonParameter, ...] = ()
+
+    def to_reason(self) -> Reason:
+        return Reason(code=self.code, subcode=self.subcode, message=self.message)
+
+
+def _frozen_mapping(value: Mapping[str, object] | None) -> Mapping[str, object] | None:
+    return None if value is None else MappingProxyType(dict(value))
+
+
+@frozen
+class Event:
+    """One event, in the order the channel delivered it."""
+
+    #: The target resource.
+    link: EventLink
+    #: The collection the resource was added to or removed from (``lobby``...).
+    in_: EventLink | None
+    #: The type exactly as the wire wrote it.
+    type: str
+    status: str | None = None
+    reason: ReasonBody | None = None
+    #: The raw ``_embedded`` object, keyed by rel (read-only view). Not hashed.
+    embedded: Mapping[str, object] | None = field(default=None, converter=_frozen_mapping, hash=False)
+    #: False when ``type`` is not an :class:`EventType`: kept, reported, never applied.
+    known: bool = True
+
+    @property
+    def event_type(self) -> EventType | None:
+        return EventType.parse(self.type)
+
+    @property
+    def completion_status(self) -> CompletionStatus | None:
+        return CompletionStatus.parse(self.status)
+
+    @property
+    def resource(self) -> Mapping[str, object] | None:
+        """The embedded representation of the target: by its rel, else the only one embedded."""
+        if not self.embedded:
+            return None
+        for key in (self.link.rel, self.link.name):
+            value = self.embedded.get(key)
+            if isinstance(value, Mapping):
+                return value
+        for key, value in self.embedded.items():
+            if isinstance(value, Mapping) and bare_rel(key) == self.link.name:
+                return value
+        objects = [v for v in self.embedded.values() if isinstance(v, Mapping)]
+        return objects[0] if len(objects) == 1 else None
+
+    def representation(self) -> Representation | None:
+        """The embedded target as a :class:`~fsm.wire.Representation`, or ``None``."""
+        resource = self.resource
+        return None if resource is None else representation_of(resource)
+
+    @property
+    def operation_id(self) -> str | None:
+        resource = self.resource
+        value = None if resource is None else resource.get("operationId")
+        return value if isinstance(value, str) else None
+
+
+@frozen
+class Sender:
+    rel: str
+    href: str
+    events: tuple[Event, ...]
+
+
+@frozen
+class EventsResponse:
+    """One event-channel response."""
+
+    self_href: str | None
+    next_href: str | None
+    resume_href: str | None
+    resync_href: str | None
+    senders: tuple[Sender, ...]
+    #: Trusted Application API: relative hrefs resolve against this.
+    baseuri: str | None = None
+    #: What was kept but not understood, one line each, with its location.
+    unknown: tuple[str, ...] = ()
+
+    @property
+    def events(self) -> tuple[Event, ...]:
+        """Every event, sender by sender, in delivery order."""
+        return tuple(event for sender in self.senders for event in sender.events)
+
+    @property
+    def continuation(self) -> str | None:
+        """Where the next P-GET goes: ``resync`` wins, then ``resume``, then ``next``."""
+        return self.resync_href or self.resume_href or self.next_href
+
+
+# -- representations -----------------------------------------------------------------
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def representation_of(resource: Mapping[str, object]) -> Representation:
+    """The parts of a resource (JSON shape, from JSON or XML) that the machines read.
+
+    Tolerant: a property of the wrong type is read as absent, a link without a
+    string ``href`` is skipped. A rel whose value is an array gives one link each.
+    """
+    links: list[Link] = []
+    raw = resource.get("_links")
+    if isinstance(raw, Mapping):
+        for rel, value in raw.items():
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, Mapping) and isinstance(item.get("href"), str) and isinstance(rel, str):
+                    links.append(Link(rel, item["href"]))
+    return Representation(
+        state=_text(resource.get("state")),
+        direction=_text(resource.get("direction")),
+        operation_id=_text(resource.get("operationId")),
+        links=tuple(links),
+    )
+
+
+# -- cattrs: the leaf records ----------------------------------------------------------
+
+_converter = cattrs.Converter(forbid_extra_keys=False)
+
+
+class _ShapeError(ValueError):
+    """Raised by the structure hooks: its message is already the clear one."""
+
+
+def _strict_str(value: object, _: object) -> str:
+    if not isinstance(value, str):
+        raise _ShapeError(f"expected a string, got {_kind(value)}")
+    return value
+
+
+def _opaque_text(value: object, _: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _param_value(value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _parameters(value: object, _: object) -> tuple[ReasonParameter, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, Mapping):
+        return tuple(ReasonParameter(str(k), _param_value(v)) for k, v in value.items())
+    if isinstance(value, list):
+        out: list[ReasonParameter] = []
+        for item in value:
+            if isinstance(item, str):
+                out.append(ReasonParameter(item))
+            elif isinstance(item, Mapping) and isinstance(item.get("name"), str):
+                out.append(ReasonParameter(item["name"], _param_value(item.get("value"))))
+            else:
+                raise _ShapeError(f"a parameter must be a name or a {{name, value}} object, got {_kind(item)}")
+        return tuple(out)
+    raise _ShapeError(f"expected an array or an object, got {_kind(value)}")
+
+
+_converter.register_structure_hook(str, _strict_str)
+_converter.register_structure_hook(
+    ReasonBody,
+    make_dict_structure_fn(
+        ReasonBody,
+        _converter,
+        debug_info=override(rename="debugInfo", struct_hook=_opaque_text),
+        parameters=override(struct_hook=_parameters),
+    ),
+)
+
+R = TypeVar("R")
+
+
+def _structure(raw: object, cls: type[R], path: str) -> R:
+    """cattrs, with its errors turned into a message that names the path."""
+    if not isinstance(raw, Mapping):
+        raise _Fail(path, f"expected an object, got {_kind(raw)}")
+    try:
+        return _converter.structure(raw, cls)
+    except (cattrs.BaseValidationError, TypeError, ValueError) as exc:
+        if isinstance(exc, cattrs.BaseValidationError):
+            first = cattrs.transform_error(exc, path=path, format_exception=_format)[0]
+            why, _, where = first.rpartition(" @ ")
+            raise _Fail(where or path, why or first) from None
+        raise _Fail(path, str(exc)) from None
+
+
+def _format(exc: BaseException, type_: type | None) -> str:
+    if isinstance(exc, _ShapeError):
+        return str(exc)
+    # cattrs says "invalid value for type, expected str | None"; keep it, minus the jargon
+    return cattrs.v.format_exception(exc, type_).replace("invalid value for type, ", "wrong type, ")
+
+
+def parse_reason_object(raw: object, path: str = "$") -> ReasonBody:
+    """A ``reason`` object (JSON shape) as a :class:`ReasonBody`; raises :class:`ParseError`."""
+    try:
+        return _structure(raw, ReasonBody, path)
+    except _Fail as fail:
+        raise ParseError("reason", fail.where, fail.why) from None
+
+
+# -- the walk -------------------------------------------------------------------------
+
+
+class _Fail(Exception):
+    """Internal: a shape error at a path; becomes an EventParseError with the links known so far."""
+
+    def __init__(self, where: str, why: str) -> None:
+        self.where = where
+        self.why = why
+        super().__init__(f"{where}: {why}")
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, Mapping):
+        return "an object"
+    return type(value).__name__
+
+
+class _Walk:
+    def __init__(self, unknown: list[str]) -> None:
+        self.unknown = unknown
+        self.links: dict[str, str] = {}
+
+    def note(self, text: str) -> None:
+        self.unknown.append(text)
+
+    def fail(self, fail: _Fail) -> EventParseError:
+        return EventParseError(
+            fail.where,
+            fail.why,
+            next_href=self.links.get("next"),
+            resume_href=self.links.get("resume"),
+            resync_href=self.links.get("resync"),
+        )
+
+    def response(self, doc: object, require_links: bool) -> EventsResponse:
+        if not isinstance(doc, Mapping):
+            raise _Fail("$", f"expected an object, got {_kind(doc)}")
+        self.envelope_links(doc.get("_links", _MISSING), require_links)
+        baseuri = doc.get("baseuri")
+        if baseuri is not None and not isinstance(baseuri, str):
+            raise _Fail("$.baseuri", f"expected a string, got {_kind(baseuri)}")
+        raw_senders = doc.get("sender")
+        if raw_senders is None:
+            raw_senders = []
+        if not isinstance(raw_senders, list):
+            raise _Fail("$.sender", f"expected an array of senders, got {_kind(raw_senders)}")
+        senders = tuple(self.sender(raw, f"$.sender[{i}]") for i, raw in enumerate(raw_senders))
+        for key in doc:
+            if key not in _TOP_FIELDS:
+                self.note(f"$: unknown field {key!r} ignored")
+        return EventsResponse(
+            self_href=self.links.get("self"),
+            next_href=self.links.get("next"),
+            resume_href=self.links.get("resume"),
+            resync_href=self.links.get("resync"),
+            senders=senders,
+            baseuri=baseuri,
+            unknown=tuple(self.unknown),
+        )
+
+    def envelope_links(self, raw: object, require_links: bool) -> None:
+        if raw is _MISSING or raw is None:
+            if require_links:
+                raise _Fail("$._links", "missing: an event response must carry its next (or resume/resync) link")
+            return
+        if not isinstance(raw, Mapping):
+            raise _Fail("$._links", f"expected an object (rel -> link), got {_kind(raw)}")
+        for rel, value in raw.items():
+            if rel not in _ENVELOPE_RELS:
+                self.note(f"$._links: unknown rel {rel!r} ignored")
+                continue
+            self.links[rel] = _structure(value, _EnvelopeLink, f"$._links.{rel}").href
+        if require_links and not any(rel in self.links for rel in ("next", "resume", "resync")):
+            raise _Fail("$._links", "has no next, resume or resync link: the channel could not go on")
+
+    def sender(self, raw: object, path: str) -> Sender:
+        if not isinstance(raw, Mapping):
+            raise _Fail(path, f"expected a sender object, got {_kind(raw)}")
+        rel = raw.get("rel", _MISSING)
+        href = raw.get("href", _MISSING)
+        for name, value in (("rel", rel), ("href", href)):
+            if value is _MISSING:
+                raise _Fail(f"{path}.{name}", "missing")
+            if not isinstance(value, str):
+                raise _Fail(f"{path}.{name}", f"expected a string, got {_kind(value)}")
+        raw_events = raw.get("events")
+        if raw_events is None:
+            raw_events = []
+            self.note(f"{path}: sender with no events")
+        if not isinstance(raw_events, list):
+            raise _Fail(f"{path}.events", f"expected an array of events, got {_kind(raw_events)}")
+        for key in raw:
+            if key not in _SENDER_FIELDS:
+                self.note(f"{path}: unknown field {key!r} ignored")
+        events = tuple(self.event(ev, f"{path}.events[{i}]") for i, ev in enumerate(raw_events))
+        return Sender(rel=str(rel), href=str(href), events=events)
+
+    def event(self, raw: object, path: str) -> Event:
+        if not isinstance(raw, Mapping):
+            raise _Fail(path, f"expected an event object, got {_kind(raw)}")
+        if "link" not in raw:
+            raise _Fail(f"{path}.link", "missing: an event must name its target")
+        link = _structure(raw["link"], EventLink, f"{path}.link")
+        in_raw = raw.get("in")
+        in_ = None if in_raw is None else _structure(in_raw, EventLink, f"{path}.in")
+        type_ = raw.get("type", _MISSING)
+        if type_ is _MISSING:
+            raise _Fail(f"{path}.type", "missing")
+        if not isinstance(type_, str):
+            raise _Fail(f"{path}.type", f"expected a string, got {_kind(type_)}")
+        status = raw.get("status")
+        if status is not None and not isinstance(status, str):
+            raise _Fail(f"{path}.status", f"expected a string, got {_kind(status)}")
+        reason_raw = raw.get("reason")
+        reason = None if reason_raw is None else _structure(reason_raw, ReasonBody, f"{path}.reason")
+        embedded = raw.get("_embedded")
+        if embedded is not None and not isinstance(embedded, Mapping):
+            raise _Fail(f"{path}._embedded", f"expected an object (rel -> resource), got {_kind(embedded)}")
+        known = EventType.parse(type_) is not None
+        if not known:
+            self.note(f"{path}: unknown event type {type_!r} kept, not applied")
+        if link.name not in KNOWN_RELS:
+            self.note(f"{path}.link: unknown rel {link.rel!r}")
+        if status is not None and CompletionStatus.parse(status) is None:
+            self.note(f"{path}.status: unknown status {status!r} (neither Success nor Failure)")
+        if reason is not None:
+            if reason.code is not None and parse_error_code(reason.code) is None:
+                self.note(f"{path}.reason.code: unknown code {reason.code!r}")
+            if isinstance(reason_raw, Mapping):
+                for key in reason_raw:
+                    if key not in _REASON_FIELDS:
+                        self.note(f"{path}.reason: unknown field {key!r} ignored")
+        for key in raw:
+            if key not in _EVENT_FIELDS:
+                self.note(f"{path}: unknown field {key!r} ignored")
+        return Event(
+            link=link,
+            in_=in_,
+            type=type_,
+            status=status,
+            reason=reason,
+            embedded=embedded,
+            known=known,
+        )
+
+
+# -- content types and decoding ---------------------------------------------------------
+
+JSON_TYPES: Final = frozenset({"application/json", "application/vnd.microsoft.com.ucwa+json"})
+XML_TYPES: Final = frozenset({"application/xml", "text/xml", "application/vnd.microsoft.com.ucwa+xml"})
+
+
+def media_type(content_type: str | None) -> tuple[str, dict[str, str]]:
+    """Split a Content-Type into its lower-cased media type and its parameters.
+
+    ``'application/json; type="x"; charset=utf-8'`` -> ``("application/json", {"type": "x", "charset": "utf-8"})``.
+    """
+    if not content_type:
+        return "", {}
+    head, *params = content_type.split(";")
+    out: dict[str, str] = {}
+    for param in params:
+        key, sep, value = param.partition("=")
+        if sep:
+            out[key.strip().lower()] = value.strip().strip('"')
+    return head.strip().lower(), out
+
+
+def body_format(content_type: str | None) -> str | None:
+    """``"json"``, ``"xml"`` or ``None`` for a Content-Type."""
+    kind, _ = media_type(content_type)
+    if kind in JSON_TYPES or kind.endswith("+json"):
+        return "json"
+    if kind in XML_TYPES or kind.endswith("+xml"):
+        return "xml"
+    return None
+
+
+def _load_json(body: bytes, charset: str | None) -> Any:
+    try:
+        if charset and codecs.lookup(charset).name not in ("utf-8", "utf-16", "utf-32"):
+            return json.loads(body.decode(charset))
+        return json.loads(body)
+    except LookupError:
+        raise _Fail("Content-Type", f"unknown charset {charset!r}") from None
+    except json.JSONDecodeError as exc:
+        ended = exc.pos >= len(exc.doc.rstrip()) - 1
+        hint = " (the body ends early: truncated?)" if ended else ""
+        raise _Fail("$", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}{hint}") from None
+    except UnicodeDecodeError as exc:
+        raise _Fail("$", f"not valid text in its charset: {exc.reason} at byte {exc.start}") from None
+    except RecursionError:
+        raise _Fail("$", "nested too deeply") from None
+
+
+def _check_size(body: bytes, limit: int, what: str) -> _Fail | None:
+    if len(body) > limit:
+        mib = limit / (1024 * 1024)
+        return _Fail("body", f"{len(body)} bytes, above the {what} limit of {limit} bytes ({mib:g} MiB)")
+    return None
+
+
+def parse_events(body: bytes, content_type: str, *, require_links: bool = True) -> EventsResponse:
+    """Parse one event-channel response; raises only :class:`EventParseError`.
+
+    ``require_links=False`` for webhook POSTs, which need no ``next``.
+    """
+    too_big = _check_size(body, MAX_EVENTS_BODY, "MAX_EVENTS_BODY")
+    if too_big is not None:
+        raise EventParseError(too_big.where, too_big.why)
+    fmt = body_format(content_type)
+    if fmt is None:
+        raise EventParseError(
+            "Content-Type", f"unsupported content type {content_type!r}: expected a UCWA JSON or XML type"
+        )
+    unknown: list[str] = []
+    walk = _Walk(unknown)
+    try:
+        if fmt == "json":
+            doc = _load_json(body, media_type(content_type)[1].get("charset"))
+        else:
+            doc = _xml_events(body, unknown)
+        return walk.response(doc, require_links)
+    except _Fail as fail:
+        raise walk.fail(fail) from None
+    except uxml.XmlError as exc:
+        raise EventParseError("<events>", exc.why) from None
+
+
+def parse_resource(body: bytes, content_type: str | None) -> dict[str, object]:
+    """A resource body (JSON, or XML ``<resource>``) in the JSON shape; raises :class:`ResourceParseError`.
+
+    Feed the result to :func:`representation_of`.
+    """
+    too_big = _check_size(body, MAX_RESOURCE_BODY, "MAX_RESOURCE_BODY")
+    if too_big is not None:
+        raise ResourceParseError(too_big.where, too_big.why)
+    fmt = body_format(content_type)
+    try:
+        if fmt == "json":
+            doc = _load_json(body, media_type(content_type)[1].get("charset"))
+            if not isinstance(doc, dict):
+                raise _Fail("$", f"expected an object, got {_kind(doc)}")
+            return doc
+        if fmt == "xml":
+            root = uxml.parse_xml(body, what="resource")
+            if uxml.local_name(root) != "resource":
+                raise _Fail("<resource>", f"the root element is <{root.tag}>, not a UCWA <resource>")
+            return uxml.resource_to_dict(root)
+    except _Fail as fail:
+        raise ResourceParseError(fail.where, fail.why) from None
+    except uxml.XmlError as exc:
+        raise ResourceParseError("<resource>", exc.why) from None
+    raise ResourceParseError("Content-Type", f"unsupported content type {content_type!r}")
+
+
+# -- XML events into the JSON shape ----------------------------------------------------------
+
+
+def _xml_events(body: bytes, unknown: list[str]) -> dict[str, object]:
+    root = uxml.parse_xml(body, what="event response")
+    if uxml.local_name(root) != "events":
+        raise _Fail("<events>", f"the root element is <{root.tag}>, not a UCWA <events>")
+    doc: dict[str, object] = {}
+    links: dict[str, object] = {}
+    href = root.get("href")
+    if href is not None:
+        links["self"] = {"href": href}
+    senders: list[object] = []
+    for name, child in uxml.children(root):
+        if name == "link" and child.get("rel"):
+            links[child.get("rel", "")] = uxml.link_to_dict(child)
+        elif name == "sender":
+            senders.append(_xml_sender(child, f"<events>/sender[{len(senders)}]", unknown))
+        elif name == "property" and child.get("name") == "baseuri":
+            doc["baseuri"] = uxml.text_of(child)
+        else:
+            unknown.append(f"<events>: unknown element <{child.tag}> ignored")
+    if links:
+        doc["_links"] = links
+    if senders:
+        doc["sender"] = senders
+    return doc
+
+
+def _attrs(element: Any, names: tuple[str, ...]) -> dict[str, object]:
+    return {name: element.get(name) for name in names if element.get(name) is not None}
+
+
+def _xml_sender(element: Any, where: str, unknown: list[str]) -> dict[str, object]:
+    out = _attrs(element, ("rel", "href", "title"))
+    events: list[object] = []
+    for name, child in uxml.children(element):
+        if name is None:
+            unknown.append(f"{where}: element <{child.tag}> in a foreign namespace ignored")
+            continue
+        events.append(_xml_event(name, child, f"{where}/{name}[{len(events)}]", unknown))
+    out["events"] = events
+    return out
+
+
+def _xml_event(name: str, element: Any, where: str, unknown: list[str]) -> dict[str, object]:
+    out: dict[str, object] = {"type": name, "link": _attrs(element, ("rel", "href", "title"))}
+    status = element.get("status")
+    if status is not None:
+        out["status"] = status
+    for attr in element.attrib:
+        if attr not in ("rel", "href", "title", "status"):
+            unknown.append(f"{where}: unknown attribute {attr!r} ignored")
+    embedded: dict[str, object] = {}
+    for child_name, child in uxml.children(element):
+        if child_name == "resource":
+            rel = child.get("rel") or element.get("rel") or ""
+            uxml.add_repeated(embedded, rel, uxml.resource_to_dict(child, unknown=unknown, where=f"{where}/resource"))
+        elif child_name == "reason":
+            out["reason"] = uxml.fields_to_dict(child, unknown=unknown, where=f"{where}/reason")
+        elif child_name == "in":
+            out["in"] = _attrs(child, ("rel", "href", "title"))
+        elif child_name == "status":
+            out["status"] = uxml.text_of(child)
+        else:
+            unknown.append(f"{where}: unknown element <{child.tag}> ignored")
+    if embedded:
+        out["_embedded"] = embedded
+    return out

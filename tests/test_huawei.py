@@ -1,0 +1,338 @@
+"""Huawei Cloud Meeting against a loopback fake (Starlette under uvicorn, real HTTP).
+
+Expected values: domain.md 7.1 (App ID auth: HMAC-SHA256 over
+``appId:userId:expireTime:nonce`` keyed by the app key, clientType 72, nonce
+32-64; X-Access-Token; deprecated headers), 7.3 (error bodies) and seed 004
+(DELETE cycleconferences, type=1, 200/401/403/500). The expected signature is
+computed here with hmac/hashlib, independently of adapters.huawei.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import threading
+from collections import deque
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from ucwa_fake import serve
+
+from adapters.huawei import (
+    AppIdCredentials,
+    AsyncHuaweiClient,
+    HuaweiAuthError,
+    HuaweiClient,
+    signature,
+)
+from fsm.errors import InvalidTrigger
+from fsm.meeting_series import MeetingSeries, MeetingSeriesState
+
+APP_ID = "fdb8e4699586458bbd10c834872dcc62"
+APP_KEY = "K3y-0f-the-app-9a8b7c"
+USER_ID = "alice"
+NONCE = "0123456789abcdef0123456789abcdef"  # 32 characters, the documented minimum
+T0 = 1_700_000_000.0
+DEPRECATED = {"x-authorization-type", "x-site-id", "useruuid"}
+
+
+class HuaweiFake:
+    """The two Huawei endpoints: App ID auth, and the two DELETEs."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.reset()
+        self.app = Starlette(
+            routes=[
+                Route("/v2/usg/acs/auth/appauth", self.appauth, methods=["POST"]),
+                Route("/v1/mmc/management/cycleconferences", self.delete, methods=["DELETE"]),
+                Route("/v1/mmc/management/conferences/cyclesubconf", self.delete, methods=["DELETE"]),
+            ]
+        )
+
+    def reset(self) -> None:
+        with self.lock:
+            self.auths: list[dict[str, Any]] = []
+            self.deletes: list[dict[str, Any]] = []
+            self.valid: set[str] = set()
+            self.issued = 0
+            #: Statuses to answer the next DELETEs with, whatever the token (then normal behaviour).
+            self.forced: deque[tuple[int, dict[str, str]]] = deque()
+            #: Tokens issued but refused anyway (a token revoked server-side).
+            self.refuse_all_tokens = False
+            self.expire_time: int = int(T0) + 3600
+
+    async def appauth(self, request: Request) -> Response:
+        body = json.loads(await request.body())
+        header = request.headers.get("authorization", "")
+        with self.lock:
+            self.auths.append({"headers": dict(request.headers), "body": body})
+        expected = hmac.new(
+            APP_KEY.encode(),
+            f"{body.get('appId')}:{body.get('userId', '')}:{body.get('expireTime')}:{body.get('nonce')}".encode(),
+            hashlib.sha256,
+        ).hexdigest()
+        if not header.startswith(f"HMAC-SHA256 signature={expected}"):
+            return JSONResponse({"error_code": "USG.000000004", "error_msg": "signature check failed"}, 401)
+        with self.lock:
+            self.issued += 1
+            token = f"hw-token-{self.issued}-Zq81"
+            self.valid.add(token)
+        return JSONResponse({"accessToken": token, "validPeriod": 3600, "expireTime": self.expire_time})
+
+    async def delete(self, request: Request) -> Response:
+        body = await request.body()
+        with self.lock:
+            self.deletes.append(
+                {
+                    "path": request.url.path,
+                    "query": dict(parse_qsl(request.url.query)),
+                    "headers": {k.lower(): v for k, v in request.headers.items()},
+                    "body": json.loads(body) if body else None,
+                }
+            )
+            forced = self.forced.popleft() if self.forced else None
+            token_ok = request.headers.get("x-access-token") in self.valid and not self.refuse_all_tokens
+        if forced is not None:
+            return JSONResponse(forced[1], forced[0])
+        if not token_ok:
+            return JSONResponse({"error_code": "USG.201040001", "error_msg": "token invalid"}, 401)
+        return Response(b"", 200, media_type="application/json;charset=UTF-8")
+
+
+@pytest.fixture(scope="module")
+def huawei() -> Iterator[tuple[HuaweiFake, str]]:
+    fake = HuaweiFake()
+    with serve(fake.app) as base_url:
+        yield fake, base_url
+
+
+@pytest.fixture
+def fake(huawei: tuple[HuaweiFake, str]) -> HuaweiFake:
+    huawei[0].reset()
+    return huawei[0]
+
+
+class Clock:
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def credentials(key: str = APP_KEY) -> AppIdCredentials:
+    return AppIdCredentials(APP_ID, key, USER_ID)
+
+
+@pytest.fixture
+def client(huawei: tuple[HuaweiFake, str], fake: HuaweiFake) -> Iterator[HuaweiClient]:
+    with httpx.Client() as http:
+        yield HuaweiClient(http, credentials(), base_url=huawei[1], clock=Clock(), nonce=lambda: NONCE)
+
+
+# -- authentication ------------------------------------------------------------------------------------
+
+
+def test_signature_matches_the_documented_formula() -> None:
+    expected = hmac.new(b"key", b"app:user:1700000600:" + NONCE.encode(), hashlib.sha256).hexdigest()
+    got = signature(app_id="app", user_id="user", expire_time=1700000600, nonce=NONCE, app_key="key")
+    assert got.reveal() == expected
+
+
+def test_app_id_auth_request_is_as_documented(client: HuaweiClient, fake: HuaweiFake) -> None:
+    client.cancel_series(MeetingSeries(conference_id="984697426"))
+    (auth,) = fake.auths
+    body = auth["body"]
+    expire_time = int(T0) + 600  # the signature's own lifetime, from the injected clock
+    assert body == {"appId": APP_ID, "clientType": 72, "expireTime": expire_time, "nonce": NONCE, "userId": USER_ID}
+    message = f"{APP_ID}:{USER_ID}:{expire_time}:{NONCE}".encode()
+    hexsig = hmac.new(APP_KEY.encode(), message, hashlib.sha256).hexdigest()
+    access = base64.b64encode(APP_ID.encode()).decode()
+    assert auth["headers"]["authorization"] == f"HMAC-SHA256 signature={hexsig},access={access}"
+
+
+def test_nonce_length_is_checked() -> None:
+    with httpx.Client() as http:
+        short = HuaweiClient(http, credentials(), base_url="http://127.0.0.1:9", nonce=lambda: "x" * 31)
+        with pytest.raises(ValueError, match="32 to 64"):
+            short.access_token()
+
+
+def test_corp_id_is_sent_only_when_given(huawei: tuple[HuaweiFake, str], fake: HuaweiFake) -> None:
+    with httpx.Client() as http:
+        sp = HuaweiClient(http, AppIdCredentials(APP_ID, APP_KEY, USER_ID, corp_id="corp-9"), base_url=huawei[1],
+                          clock=Clock(), nonce=lambda: NONCE)
+        sp.access_token()
+    assert fake.auths[0]["body"]["corpId"] == "corp-9"
+
+
+def test_token_is_renewed_before_it_expires(client: HuaweiClient, fake: HuaweiFake) -> None:
+    clock = client.clock
+    assert isinstance(clock, Clock)
+    first = client.access_token()
+    clock.now = fake.expire_time - 301  # still outside the 300 s margin: kept
+    assert client.access_token() == first
+    assert len(fake.auths) == 1
+    clock.now = fake.expire_time - 299  # inside the margin: renewed before use
+    second = client.access_token()
+    assert second != first
+    assert len(fake.auths) == 2
+
+
+# -- cancelling ------------------------------------------------------------------------------------------
+
+
+def test_cancel_series_200(client: HuaweiClient, fake: HuaweiFake) -> None:
+    series = MeetingSeries(conference_id="984697426")
+    result = client.cancel_series(series)
+    assert result.ok
+    assert series.state is MeetingSeriesState.CANCELLED
+    (delete,) = fake.deletes
+    assert delete["path"] == "/v1/mmc/management/cycleconferences"
+    assert delete["query"] == {"conferenceID": "984697426"}
+    assert delete["headers"]["x-access-token"] in fake.valid
+    assert DEPRECATED.isdisjoint(delete["headers"])
+    assert "authorization" not in delete["headers"]
+
+
+def test_cancel_held_series_needs_type_1(client: HuaweiClient, fake: HuaweiFake) -> None:
+    series = MeetingSeries(conference_id="42")
+    series.conference_state_observed(now=T0, conference_state="Created")
+    with pytest.raises(InvalidTrigger):
+        client.cancel_series(series)
+    assert fake.deletes == []  # refused locally: nothing sent
+    client.cancel_series(series, cancel_ongoing=True)
+    assert fake.deletes[0]["query"] == {"conferenceID": "42", "type": "1"}
+    assert series.state is MeetingSeriesState.CANCELLED
+
+
+def test_cancel_sub_meetings(client: HuaweiClient, fake: HuaweiFake) -> None:
+    series = MeetingSeries(conference_id="42")
+    client.cancel_sub_meetings(series, ["sub-1", "sub-2"])
+    (delete,) = fake.deletes
+    assert delete["path"] == "/v1/mmc/management/conferences/cyclesubconf"
+    assert delete["body"] == {"cycleSubConfIDs": ["sub-1", "sub-2"]}
+    assert series.cancelled_sub_meetings == ("sub-1", "sub-2")
+    assert series.state is MeetingSeriesState.SCHEDULED
+
+
+def test_401_reauthenticates_once_and_retries_once(client: HuaweiClient, fake: HuaweiFake) -> None:
+    client.access_token()
+    fake.forced.append((401, {"error_code": "USG.201040001", "error_msg": "token expired"}))
+    series = MeetingSeries(conference_id="7")
+    result = client.cancel_series(series)
+    assert result.reauthenticated == 1
+    assert len(fake.auths) == 2
+    assert len(fake.deletes) == 2
+    # the retry carried the fresh token
+    assert fake.deletes[1]["headers"]["x-access-token"] != fake.deletes[0]["headers"]["x-access-token"]
+    assert series.state is MeetingSeriesState.CANCELLED
+
+
+def test_a_second_401_is_an_error_not_a_loop(client: HuaweiClient, fake: HuaweiFake) -> None:
+    fake.refuse_all_tokens = True
+    series = MeetingSeries(conference_id="7")
+    with pytest.raises(HuaweiAuthError, match="not retrying again") as caught:
+        client.cancel_series(series)
+    assert caught.value.status == 401
+    assert (len(fake.auths), len(fake.deletes)) == (2, 2)
+    # the machine heard the refusal: back where it was, the error kept
+    assert series.state is MeetingSeriesState.SCHEDULED
+    assert series.last_error is not None
+    assert (series.last_error.status, series.last_error.error_code) == (401, "USG.201040001")
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "message"),
+    [(403, "MMC.111070002", "insufficient permissions"), (500, "MMC.111070003", "system processing failure")],
+)
+def test_403_and_500_fail_the_cancel_without_reauthenticating(
+    client: HuaweiClient, fake: HuaweiFake, status: int, code: str, message: str
+) -> None:
+    fake.forced.append((status, {"error_code": code, "error_msg": message}))
+    series = MeetingSeries(conference_id="7")
+    result = client.cancel_series(series)
+    assert not result.ok
+    assert result.reauthenticated == 0
+    assert len(fake.auths) == 1
+    assert series.state is MeetingSeriesState.SCHEDULED
+    assert series.last_error is not None
+    assert (series.last_error.status, series.last_error.error_code, series.last_error.error_msg) == (
+        status,
+        code,
+        message,
+    )
+
+
+def test_refused_authentication_tells_the_machine_and_raises(huawei: tuple[HuaweiFake, str], fake: HuaweiFake) -> None:
+    series = MeetingSeries(conference_id="7")
+    with httpx.Client() as http:
+        wrong = HuaweiClient(http, credentials("not-the-key"), base_url=huawei[1], clock=Clock(), nonce=lambda: NONCE)
+        with pytest.raises(HuaweiAuthError, match=r"USG\.000000004") as caught:
+            wrong.cancel_series(series)
+    assert "not-the-key" not in str(caught.value)
+    assert fake.deletes == []
+    assert series.state is MeetingSeriesState.SCHEDULED
+    assert series.last_error is not None
+    assert series.last_error.status == 401
+
+
+async def test_async_cancel_with_one_reauthentication(huawei: tuple[HuaweiFake, str], fake: HuaweiFake) -> None:
+    async with httpx.AsyncClient() as http:
+        client = AsyncHuaweiClient(http, credentials(), base_url=huawei[1], clock=Clock(), nonce=lambda: NONCE)
+        await client.access_token()
+        fake.forced.append((401, {"error_code": "USG.201040001", "error_msg": "token expired"}))
+        series = MeetingSeries(conference_id="8")
+        result = await client.cancel_series(series, cancel_ongoing=True)
+        assert result.reauthenticated == 1
+        assert series.state is MeetingSeriesState.CANCELLED
+        fake.refuse_all_tokens = True
+        other = MeetingSeries(conference_id="9")
+        with pytest.raises(HuaweiAuthError):
+            await client.cancel_series(other)
+    assert fake.deletes[0]["query"] == {"conferenceID": "8", "type": "1"}
+    assert len(fake.deletes) == 4  # 8: refused + retried; 9: refused + retried once, no more
+
+
+# -- secrets ---------------------------------------------------------------------------------------------
+
+
+def test_no_token_or_key_in_logs_reprs_or_errors(
+    client: HuaweiClient, fake: HuaweiFake, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    series = MeetingSeries(conference_id="7")
+    fake.forced.append((401, {"error_code": "USG.201040001", "error_msg": "token expired"}))
+    result = client.cancel_series(series)
+    fake.refuse_all_tokens = True
+    with pytest.raises(HuaweiAuthError) as caught:
+        client.cancel_series(MeetingSeries(conference_id="8"))
+    issued = [f"hw-token-{n}-Zq81" for n in range(1, fake.issued + 1)]
+    assert issued  # tokens were issued, so the check below means something
+    token = client.auth.token
+    assert token is not None
+    texts = [
+        caplog.text,
+        repr(client),
+        repr(client.auth),
+        repr(token),
+        repr(result),
+        repr(result.response),
+        str(caught.value),
+        repr(caught.value),
+        repr(credentials()),
+    ]
+    for text in texts:
+        for secret in [*issued, APP_KEY]:
+            assert secret not in text, (secret, text)
