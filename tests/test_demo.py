@@ -69,7 +69,9 @@ def test_demo_reaches_every_state_of_every_machine() -> None:
     for name, definition in MACHINES.items():
         assert reached[name] == {s.value for s in definition.states}, name
     text = out.getvalue()
-    assert "from" in text and "trigger" in text and "reason" in text
+    assert "from" in text
+    assert "trigger" in text
+    assert "reason" in text
     assert "RemoteFailure/Declined" in text  # reasons are printed
 
 
@@ -78,4 +80,6 @@ def test_demo_cli(capsys: pytest.CaptureFixture[str]) -> None:
     assert "InsufficientBandwidth" in capsys.readouterr().out
     assert main(["demo", "no_such_machine"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "unknown machine" in err and "Traceback" not in err
+    assert err.count("\n") == 1
+    assert "unknown machine" in err
+    assert "Traceback" not in err
