@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "adapters.cli_scenarios",
         "shortest paths to every state and a transition cover, as trigger sequences",
     ),
+    "replay": ("adapters.cli_replay", "check a recorded event stream against the machines"),
 }
 
 

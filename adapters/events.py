@@ -618,7 +618,8 @@ def _load_json(body: bytes, charset: str | None) -> Any:
     try:
         if charset and codecs.lookup(charset).name not in ("utf-8", "utf-16", "utf-32"):
             return json.loads(body.decode(charset))
-        return json.loads(body)
+        # decode strictly ourselves: json.loads(bytes) lets lone surrogates through
+        return json.loads(body.decode(json.detect_encoding(body)))
     except LookupError:
         raise _Fail("Content-Type", f"unknown charset {charset!r}") from None
     except json.JSONDecodeError as exc:
@@ -629,6 +630,8 @@ def _load_json(body: bytes, charset: str | None) -> Any:
         raise _Fail("$", f"not valid text in its charset: {exc.reason} at byte {exc.start}") from None
     except RecursionError:
         raise _Fail("$", "nested too deeply") from None
+    except ValueError as exc:  # CPython's int-digit limit raises it outside JSONDecodeError
+        raise _Fail("$", f"not valid JSON: {exc}") from None
 
 
 def _check_size(body: bytes, limit: int, what: str) -> _Fail | None:

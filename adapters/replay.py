@@ -1,0 +1,516 @@
+"""Replay: check a recorded event stream against the machines.
+
+Theory of operation
+-------------------
+A recording is a sequence of event-channel responses. :class:`Replay` feeds
+every event, in order, through one :class:`~adapters.dispatcher.Dispatcher`,
+exactly as a live application would, and keeps what the machines said:
+
+- every resource a machine took charge of, in order of first appearance, with
+  its final state (by its wire name where the machine has one, such as
+  ``Connected``; else the state's value, such as ``remote_offered``) and, for a
+  failed outcome, the status, code and subcode;
+- every *violation*: an event that a machine refused (the dispatcher's
+  :class:`~adapters.dispatcher.Violation`: which response, which event, the
+  href, the state it was in, the event type, why), and every response that
+  :func:`~adapters.events.parse_events` rejected (response index and the
+  parser's message; its event, href, state and type are ``None``). A corrupt
+  response in a long recording is one violation, and the rest is still checked;
+- what was not applied and why (unknown hrefs, unknown event types, events
+  that mean nothing to a machine) and the exact duplicates the dispatcher
+  dropped: reported, never violations (UCWA vocabulary is open, domain.md 5.1).
+
+Indexes: ``response`` counts the responses of the whole input from 0 (across
+every file, in the order given); ``event`` counts the events of one response
+from 0, sender by sender, as the dispatcher numbers them.
+
+Time. Nothing here reads a clock. Each response is fed at a synthetic time: its
+record's ``t`` when it has one, else its index. The dispatcher is built with
+an infinite ``grace`` (its sweep never forgets a settled model, so late events
+still find theirs and every resource is in the report) and no renegotiation
+deadline.
+
+Adoption [I]. A recording is one application's channel, so an *outgoing*
+invitation, online meeting join or renegotiation in it is the app's own: it
+sent the create POST, which the recording does not show. The dispatcher will
+not create a model for an outgoing resource it was not told about, so before
+an event is fed the replay adopts its resource when the dispatcher has none
+for the href: an ``Outgoing`` invitation (or OMI, or renegotiation) gets the
+model the app would have made (``send``/``offer`` called with the operation id
+the resource carries, then tracked), so all its events are checked; an
+invitation whose first event is ``updated`` or ``completed`` (its ``started``
+was aggregated away, or the recording began mid-call) gets a fresh one.
+``adopt=False`` turns this off (the dispatcher alone decides).
+
+Input (:func:`read_records`). A file holds JSON Lines (one response per line),
+a JSON array of responses, or one response. Each response is either an
+events document (an object with ``_links`` and/or ``sender``) or a record
+``{"t": 12.5, "response": ..., "content_type": ...}``: ``t`` (optional) is a
+finite number, the time on the recorder's clock; ``response`` is the events
+document, or the raw body as a string (JSON or XML as received, so that a
+body the server got wrong can be replayed as it came); ``content_type``
+(optional) defaults to JSON, or XML for a string body starting with ``<``.
+[U] Continuation links are not required (webhook POSTs have none).
+Anything else is a :class:`ReplayInputError`, naming the file and line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from typing import Any, Final
+
+from attrs import define, evolve, field, frozen
+
+from adapters.dispatcher import RENEGOTIATION_RELS, Dispatcher, DispatchResult
+from adapters.events import Event, EventParseError, EventType, Sender, parse_events
+from fsm.errors import CallFsmError
+from fsm.invitation import MAX_LENGTHS, Invitation, InvitationKind
+from fsm.model import FsmModel
+from fsm.online_meeting import OnlineMeetingJoin
+from fsm.renegotiation import Renegotiation
+from fsm.wire import Direction
+
+JSON_TYPE: Final = "application/json"
+XML_TYPE: Final = "application/xml"
+_RECORD_KEYS: Final = frozenset({"t", "response", "content_type"})
+#: What an adopted resource's create is given where the recording has no value.
+_UNKNOWN: Final = "unknown (adopted by replay)"
+
+
+class ReplayInputError(CallFsmError, ValueError):
+    """The input cannot be read: not JSON, or not event-channel responses. Names the file and line."""
+
+
+@frozen
+class Record:
+    """One recorded event-channel response."""
+
+    body: bytes
+    content_type: str = JSON_TYPE
+    #: The recorder's time, if it gave one.
+    t: float | None = None
+    #: Where it was read (``file:line``).
+    source: str | None = None
+
+
+@frozen
+class ReplayViolation:
+    """A refused event, or (``event`` is ``None``) a response the parser rejected."""
+
+    response: int
+    event: int | None
+    href: str | None
+    state: str | None
+    type: str | None
+    message: str
+    machine: str | None = None
+    source: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "response": self.response,
+            "event": self.event,
+            "href": self.href,
+            "state": self.state,
+            "type": self.type,
+            "message": self.message,
+        }
+
+
+@frozen
+class NotApplied:
+    """An event no machine took (reported, not a violation)."""
+
+    response: int
+    event: int
+    href: str
+    rel: str
+    type: str
+    why: str
+
+
+@frozen
+class FailedOutcome:
+    status: str | None
+    code: str | None
+    subcode: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": self.status, "code": self.code, "subcode": self.subcode}
+
+
+@frozen
+class ResourceReport:
+    href: str
+    rel: str
+    machine: str
+    #: The wire name of the final state where it has one, else the state's value.
+    state: str
+    outcome: FailedOutcome | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "href": self.href,
+            "rel": self.rel,
+            "machine": self.machine,
+            "state": self.state,
+            "outcome": None if self.outcome is None else self.outcome.to_json(),
+        }
+
+
+@frozen
+class ReplayReport:
+    resources: tuple[ResourceReport, ...]
+    violations: tuple[ReplayViolation, ...]
+    events: int
+    responses: int
+    not_applied: tuple[NotApplied, ...] = ()
+    duplicates: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"resources": [...], "violations": [...], "events": N}``, nothing more."""
+        return {
+            "resources": [r.to_json() for r in self.resources],
+            "violations": [v.to_json() for v in self.violations],
+            "events": self.events,
+        }
+
+
+@define
+class _Entry:
+    model: FsmModel
+    rel: str
+    href: str
+
+
+def state_name(model: FsmModel) -> str:
+    """The model's state by its wire name where the machine has one, else its value."""
+    state = model.state  # type: ignore[attr-defined]
+    return model.DEFINITION.wire_name(state) or str(state.value)
+
+
+def failed_outcome(model: FsmModel) -> FailedOutcome | None:
+    outcome = getattr(model, "outcome", None)
+    if outcome is None or outcome.success:
+        return None
+    reason = outcome.reason
+    if reason is None:
+        return FailedOutcome(outcome.status, None, None)
+    return FailedOutcome(outcome.status, reason.code, reason.subcode)
+
+
+@define
+class Replay:
+    """Feeds recorded responses through one dispatcher and collects the verdict (sans-IO)."""
+
+    base_url: str | None = None
+    adopt: bool = True
+    dispatcher: Dispatcher = field(init=False)
+    responses: int = field(init=False, default=0)
+    events: int = field(init=False, default=0)
+    violations: list[ReplayViolation] = field(init=False, factory=list)
+    not_applied: list[NotApplied] = field(init=False, factory=list)
+    duplicates: int = field(init=False, default=0)
+    _entries: dict[int, _Entry] = field(init=False, factory=dict)
+
+    def __attrs_post_init__(self) -> None:
+        # infinite grace: a settled model is never forgotten, late events still find it
+        self.dispatcher = Dispatcher(base_url=self.base_url, grace=math.inf)
+
+    def feed_record(self, record: Record) -> tuple[ReplayViolation, ...]:
+        return self.feed(record.body, record.content_type, t=record.t, source=record.source)
+
+    def feed(
+        self, body: bytes, content_type: str = JSON_TYPE, *, t: float | None = None, source: str | None = None
+    ) -> tuple[ReplayViolation, ...]:
+        """Feed one response; returns the violations it caused."""
+        index = self.responses
+        self.responses += 1
+        now = float(index) if t is None else t
+        before = len(self.violations)
+        try:
+            response = parse_events(body, content_type, require_links=False)
+        except (EventParseError, ValueError) as exc:
+            # ValueError too: json's integer-length limit raises it outside JSONDecodeError
+            self.violations.append(
+                ReplayViolation(index, None, None, None, None, f"unreadable response: {exc}", source=source)
+            )
+            return tuple(self.violations[before:])
+        number = 0
+        for sender in response.senders:
+            for event in sender.events:
+                self.events += 1
+                if self.adopt:
+                    self._adopt(event, now)
+                # one event at a time, so that adoption sees the dispatcher as the event will
+                single = evolve(response, senders=(Sender(sender.rel, sender.href, (event,)),))
+                self._collect(self.dispatcher.feed(single, now), index, number, source)
+                number += 1
+        return tuple(self.violations[before:])
+
+    def report(self) -> ReplayReport:
+        resources = tuple(
+            ResourceReport(
+                href=_own_href(entry),
+                rel=entry.rel,
+                machine=entry.model.machine,
+                state=state_name(entry.model),
+                outcome=failed_outcome(entry.model),
+            )
+            for entry in self._entries.values()
+        )
+        return ReplayReport(
+            resources, tuple(self.violations), self.events, self.responses, tuple(self.not_applied), self.duplicates
+        )
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _register(self, model: FsmModel, rel: str, href: str) -> None:
+        if id(model) not in self._entries:
+            self._entries[id(model)] = _Entry(model, rel, href)
+
+    def _collect(self, result: DispatchResult, index: int, number: int, source: str | None) -> None:
+        for change in result.changes:
+            self._register(change.model, change.event.link.rel, change.event.link.href)
+        for v in result.violations:
+            self.violations.append(
+                ReplayViolation(index, number, v.href, v.state, v.event_type, v.message, v.machine, source)
+            )
+        for u in result.unknown:
+            self.not_applied.append(NotApplied(index, number, u.href, u.rel, u.event_type, u.why))
+        self.duplicates += len(result.duplicates)
+
+    def _adopt(self, event: Event, now: float) -> None:
+        href = event.link.href
+        kind = event.event_type
+        if kind not in (EventType.STARTED, EventType.UPDATED, EventType.COMPLETED):
+            return
+        if self.dispatcher.model_for(href) is not None:
+            return
+        representation = event.representation()
+        direction = None if representation is None else Direction.parse(representation.direction)
+        invitation_kind = InvitationKind.from_rel(event.link.rel)
+        outgoing = direction is Direction.OUTGOING
+        operation_id = event.operation_id
+        if not operation_id or len(operation_id) > MAX_LENGTHS["operationId"]:
+            operation_id = f"replay-{self.responses}-{self.events}"
+        resource = event.resource or {}
+        model: FsmModel
+        try:
+            if invitation_kind is InvitationKind.ONLINE_MEETING and outgoing:
+                join = OnlineMeetingJoin()
+                uri = resource.get("onlineMeetingUri")
+                uri = uri if isinstance(uri, str) and uri else _UNKNOWN
+                join.send(now=now, href=href, operation_id=operation_id, online_meeting_uri=uri)
+                model = join
+            elif invitation_kind is not None and outgoing:
+                invitation = Invitation(kind=invitation_kind)
+                target = resource.get(invitation.rules.target_property)
+                invitation.send(
+                    now=now, href=href, operation_id=operation_id, to=target if isinstance(target, str) else _UNKNOWN
+                )
+                model = invitation
+            elif invitation_kind is not None and kind is not EventType.STARTED:
+                model = Invitation(kind=invitation_kind)
+            elif event.link.name in RENEGOTIATION_RELS and outgoing:
+                renegotiation = Renegotiation()
+                offer = representation.link("mediaOffer") if representation is not None else None
+                renegotiation.offer(
+                    now=now, href=href, operation_id=operation_id, sdp="" if offer is None else offer.href
+                )
+                model = renegotiation
+            else:
+                return
+        except CallFsmError:
+            # the recording's values do not make a valid create: the dispatcher decides alone
+            return
+        self.dispatcher.track(model, href=href)
+        self._register(model, event.link.rel, href)
+
+
+def _own_href(entry: _Entry) -> str:
+    href = getattr(entry.model, "href", None)
+    return href if isinstance(href, str) else entry.href
+
+
+def replay(records: Iterable[Record], *, base_url: str | None = None, adopt: bool = True) -> ReplayReport:
+    """Replay ``records`` in order and return the report."""
+    run = Replay(base_url=base_url, adopt=adopt)
+    for record in records:
+        run.feed_record(record)
+    return run.report()
+
+
+# -- reading recordings ---------------------------------------------------------------------
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if value is None:
+        return "null"
+    return "an object"
+
+
+def read_records(data: bytes | str, name: str) -> list[Record]:
+    """The responses of one recording (JSON Lines, a JSON array, or one document); raises :class:`ReplayInputError`."""
+    if isinstance(data, bytes):
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            raise ReplayInputError(f"{name}:{line}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    else:
+        text = data
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if not text.strip():
+        raise ReplayInputError(f"{name}: empty: no event-channel response in it")
+    items = _items(text, name)
+    return [_record(value, f"{name}:{line}") for value, line in items]
+
+
+def _items(text: str, name: str) -> list[tuple[object, int]]:
+    """Each top-level document with the line it starts on."""
+    try:
+        whole = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        whole_error: Exception | None = exc
+    else:
+        whole_error = None
+        if isinstance(whole, list):
+            return _array_items(text)
+        return [(whole, _first_line(text))]
+    items: list[tuple[object, int]] = []
+    first = True
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            items.append((json.loads(line), number))
+        except (ValueError, RecursionError) as exc:
+            if first and isinstance(whole_error, json.JSONDecodeError):
+                # most likely one document over many lines: its own error says where
+                raise ReplayInputError(f"{name}:{whole_error.lineno}: not JSON: {whole_error.msg}") from None
+            why = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc) or "nested too deeply"
+            raise ReplayInputError(f"{name}:{number}: not JSON: {why}") from None
+        first = False
+    return items
+
+
+def _first_line(text: str) -> int:
+    stripped = text.lstrip()
+    return text[: len(text) - len(stripped)].count("\n") + 1
+
+
+def _array_items(text: str) -> list[tuple[object, int]]:
+    """The elements of a JSON array text with their first lines (the text is known to parse)."""
+    decoder = json.JSONDecoder()
+    out: list[tuple[object, int]] = []
+    position = text.index("[") + 1
+    while True:
+        while text[position] in " \t\r\n,":
+            position += 1
+        if text[position] == "]":
+            return out
+        value, end = decoder.raw_decode(text, position)
+        out.append((value, text.count("\n", 0, position) + 1))
+        position = end
+
+
+def _record(value: object, where: str) -> Record:
+    if not isinstance(value, dict):
+        raise ReplayInputError(
+            f"{where}: not an events document: expected an object with _links and sender, got {_kind(value)}"
+        )
+    if "response" in value and set(value) <= _RECORD_KEYS:
+        return _wrapped(value, where)
+    if "_links" in value or "sender" in value:
+        return Record(json.dumps(value).encode("utf-8"), JSON_TYPE, None, where)
+    keys = ", ".join(sorted(map(str, value))) or "none"
+    raise ReplayInputError(
+        f"{where}: not an events document: an object with _links and sender, "
+        f'or {{"t", "response"}}, was expected; its keys: {keys}'
+    )
+
+
+def _wrapped(value: dict[str, Any], where: str) -> Record:
+    t = value.get("t")
+    if t is not None and (isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t)):
+        raise ReplayInputError(f"{where}: t must be a finite number (seconds), got {_kind(t)}")
+    content_type = value.get("content_type")
+    if content_type is not None and not isinstance(content_type, str):
+        raise ReplayInputError(f"{where}: content_type must be a string, got {_kind(content_type)}")
+    response = value["response"]
+    if isinstance(response, dict):
+        body = json.dumps(response).encode("utf-8")
+        default = JSON_TYPE
+    elif isinstance(response, str):
+        # a lone surrogate survives: the parser is the one to judge the body
+        body = response.encode("utf-8", "surrogatepass")
+        default = XML_TYPE if response.lstrip().startswith("<") else JSON_TYPE
+    else:
+        raise ReplayInputError(
+            f"{where}: response must be an events document (object) or a raw body (string), got {_kind(response)}"
+        )
+    return Record(body, content_type or default, None if t is None else float(t), where)
+
+
+# -- text --------------------------------------------------------------------------------------
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def render_text(report: ReplayReport) -> str:
+    """The report for people: resources, then violations, then a summary line."""
+    out = [_plural(len(report.resources), "resource")]
+    rows = [(r.machine, r.rel, r.href, r.state, _outcome_text(r.outcome)) for r in report.resources]
+    widths = [max((len(row[i]) for row in rows), default=0) for i in range(4)]
+    for row in rows:
+        line = "  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4]))
+        out.append((line + "  " + row[4]).rstrip())
+    out.append(_plural(len(report.violations), "violation"))
+    for v in report.violations:
+        where = f"response {v.response}" + (f" ({v.source})" if v.source else "")
+        if v.event is None:
+            out.append(f"  {where}: {v.message}")
+        else:
+            out.append(f"  {where}, event {v.event}: {v.href} in state {v.state}, event {v.type}: {v.message}")
+    out.append(
+        f"{_plural(report.events, 'event')} in {_plural(report.responses, 'response')}: "
+        f"{_plural(len(report.violations), 'violation')}, "
+        f"{len(report.not_applied)} not applied (no machine takes them), "
+        f"{_plural(report.duplicates, 'exact duplicate')} dropped"
+    )
+    return "\n".join(out) + "\n"
+
+
+def _outcome_text(outcome: FailedOutcome | None) -> str:
+    if outcome is None:
+        return ""
+    return f"status={outcome.status} code={outcome.code} subcode={outcome.subcode}"
+
+
+__all__ = [
+    "FailedOutcome",
+    "NotApplied",
+    "Record",
+    "Replay",
+    "ReplayInputError",
+    "ReplayReport",
+    "ReplayViolation",
+    "ResourceReport",
+    "read_records",
+    "render_text",
+    "replay",
+]
