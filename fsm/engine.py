@@ -28,6 +28,17 @@ that is how an ended invitation swallows late events from the channel.
 Before firing, the definition checks the pair against its own index, so a
 refusal is a typed :class:`~fsm.errors.InvalidTrigger` that names the machine,
 the state and the trigger, and the model is untouched.
+
+Once the index has picked the row, :meth:`MachineDefinition.advance` hands the
+engine that row's own ``transitions`` Transition (found once, when the table
+is built) and runs its ``execute``: conditions, callbacks, exit/enter and the
+state change are transitions' as before. What it no longer repeats is the
+Event-level search that the index has already done: finding the model's
+State, checking the source, and trying the rows of that source one by one
+(a guarded ``updated`` used to evaluate every earlier branch first). The
+engine is built here with no machine-level hooks (``prepare_event``,
+``finalize_event``, ``on_exception``, queue), so nothing else is skipped; the
+build asserts it. The engine's share of a trigger fell by a third (bench/README.md).
 """
 
 from __future__ import annotations
@@ -37,13 +48,15 @@ from collections.abc import Callable, Iterable, Mapping
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from attrs import field, frozen
+from attrs import field, fields, frozen
 from transitions import Machine
+from transitions.core import EventData
 
 from fsm.errors import DefinitionError, InvalidTrigger
 
 if TYPE_CHECKING:
-    from transitions.core import Event
+    from transitions.core import Event, State
+    from transitions.core import Transition as EngineTransition
 
 S = TypeVar("S", bound=Enum)
 T = TypeVar("T", bound=Enum)
@@ -81,6 +94,28 @@ class Step(Generic[S, T]):
     at: float
 
 
+_SET_STEP_SLOTS = tuple(Step.__dict__[a.name].__set__ for a in fields(Step))
+_new_object = object.__new__
+
+
+def _record(source: Any, trigger: Any, dest: Any, reason: str | None, at: float) -> Step[Any, Any]:
+    """``Step(source, trigger, dest, reason, at)``, made without attrs' frozen ``__init__``.
+
+    A Step is made on every trigger, and the frozen ``__init__`` sets each slot
+    through a bound ``object.__setattr__`` (~0.3 µs, ~3% of a trigger). Setting
+    the same five slots through their descriptors gives the same immutable
+    object (Step has no validators, converters or post-init).
+    """
+    step: Step[Any, Any] = _new_object(Step)
+    set_source, set_trigger, set_dest, set_reason, set_at = _SET_STEP_SLOTS
+    set_source(step, source)
+    set_trigger(step, trigger)
+    set_dest(step, dest)
+    set_reason(step, reason)
+    set_at(step, at)
+    return step
+
+
 def _branch_condition(branch: Enum) -> Callable[[Any], bool]:
     def condition(event_data: Any) -> bool:
         return bool(event_data.kwargs.get("branch") is branch)
@@ -109,6 +144,13 @@ class MachineDefinition(Generic[S, T]):
     _index: dict[tuple[S, T], tuple[Transition[S, T], ...]] = field(init=False)
     _events: dict[T, Event] = field(init=False)
     _engine: Machine = field(init=False)
+    #: (state name, trigger name) -> one entry per row, in table order: the row,
+    #: and the engine objects that run it (source State, Event, transitions'
+    #: Transition). Keyed by member names because a str caches its hash while
+    #: an Enum's ``__hash__`` is Python code: two calls per lookup were ~3% of
+    #: a trigger. :meth:`_pick` checks identity, so another enum's member with
+    #: the same name never matches.
+    _compiled: dict[tuple[str, str], tuple[_Compiled[S, T], ...]] = field(init=False)
 
     def __attrs_post_init__(self) -> None:
         index: dict[tuple[S, T], list[Transition[S, T]]] = {}
@@ -123,6 +165,7 @@ class MachineDefinition(Generic[S, T]):
             auto_transitions=False,
             send_event=True,
         )
+        compiled: dict[tuple[str, str], list[_Compiled[S, T]]] = {}
         for row in self.table:
             engine.add_transition(
                 row.trigger.value,
@@ -130,7 +173,19 @@ class MachineDefinition(Generic[S, T]):
                 None if row.absorb else row.dest,  # None: internal, no exit/enter
                 conditions=[_branch_condition(row.when)] if row.when is not None else [],
             )
+            source = engine.get_state(row.source)
+            event = engine.events[row.trigger.value]
+            # add_transition appends one Transition per source: this row's is the last one
+            compiled.setdefault((row.source.name, row.trigger.name), []).append(
+                (row, source, event, event.transitions[source.name][-1])
+            )
+        # advance() runs a Transition directly: that is only the same as Event.trigger
+        # while the machine has no hooks of its own and no queue.
+        hooks = (engine.prepare_event, engine.finalize_event, engine.on_exception)
+        if any(hooks) or engine.has_queue:
+            raise DefinitionError(f"{self.name}: the shared engine must have no machine-level hooks")
         object.__setattr__(self, "_engine", engine)
+        object.__setattr__(self, "_compiled", {k: tuple(v) for k, v in compiled.items()})
         object.__setattr__(
             self, "_events", {t: engine.events[t.value] for t in self.triggers if t.value in engine.events}
         )
@@ -214,18 +269,36 @@ class MachineDefinition(Generic[S, T]):
 
     # -- running ---------------------------------------------------------------
 
-    def select(self, state: S, trigger: T, branch: Enum | None) -> Transition[S, T]:
-        """The row that ``trigger`` with ``branch`` takes from ``state``, or raise."""
-        rows = self._index.get((state, trigger))
-        if rows is None:
+    def _pick(self, state: S, trigger: T, branch: Enum | None) -> _Compiled[S, T]:
+        """The compiled entry of the row that ``trigger`` with ``branch`` takes from ``state``, or raise."""
+        entries = self._compiled.get((state._name_, trigger._name_))
+        if entries is None or entries[0][0].source is not state or entries[0][0].trigger is not trigger:
             raise InvalidTrigger(self.name, state, trigger)
-        if len(rows) == 1 and rows[0].when is None:
-            return rows[0]
-        for row in rows:
-            if row.when is branch:
-                return row
+        if len(entries) == 1 and entries[0][0].when is None:
+            return entries[0]
+        for entry in entries:
+            if entry[0].when is branch:
+                return entry
         shown = "none" if branch is None else branch.value
         raise InvalidTrigger(self.name, state, trigger, f"no transition for the case '{shown}' from this state")
+
+    def select(self, state: S, trigger: T, branch: Enum | None) -> Transition[S, T]:
+        """The row that ``trigger`` with ``branch`` takes from ``state``, or raise."""
+        return self._pick(state, trigger, branch)[0]
+
+    def advance(self, model: Any, state: S, trigger: T, branch: Enum | None) -> Transition[S, T]:
+        """:meth:`select` the row for the model's ``state`` and run it; raises before any change.
+
+        ``state`` must be the model's current state (the caller read it already).
+        Returns the row that ran.
+        """
+        row, source, event, transition = self._pick(state, trigger, branch)
+        event_data = EventData(source, event, self._engine, model, (), {"branch": row.when})
+        event_data.transition = transition
+        if not transition.execute(event_data):
+            raise InvalidTrigger(self.name, state, trigger, "the engine refused the row")
+        event_data.result = True
+        return row
 
     def fire(self, model: Any, row: Transition[S, T]) -> None:
         """Run a selected row through the shared transitions engine."""
@@ -233,6 +306,10 @@ class MachineDefinition(Generic[S, T]):
             # select() already proved the row applies; a refusal here means the
             # engine and the index disagree, which is a bug in this module.
             raise InvalidTrigger(self.name, model.state, row.trigger, "the engine refused the row")
+
+
+#: One compiled row: the row, its source State, its Event and its transitions Transition.
+_Compiled = tuple[Transition[S, T], "State", "Event", "EngineTransition"]
 
 
 def build_table(*groups: Iterable[Transition[S, T]]) -> tuple[Transition[S, T], ...]:

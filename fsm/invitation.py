@@ -254,6 +254,14 @@ INVITATION: MachineDefinition[S, T] = MachineDefinition(
 )
 
 _PROGRESS_BY_WIRE = {p.value.lower(): p for p in PROGRESS}
+#: ``Direction.parse`` as one dict lookup: it runs on every event that carries a
+#: representation, and its scan of the enum was a quarter of a trigger's own cost.
+_DIRECTION_BY_WIRE = {d.value.lower(): d for d in Direction}
+
+
+def _direction(text: str | None) -> Direction | None:
+    """The same answer as :meth:`Direction.parse` (case-insensitive; ``None`` if unknown)."""
+    return None if text is None else _DIRECTION_BY_WIRE.get(text.lower())
 
 
 def check_lengths(machine: str, properties: dict[str, PropertyValue]) -> None:
@@ -305,26 +313,29 @@ class Invitation(FsmModel):
         ``anonymousDisplayName``...); lengths are checked before anything is decided.
         """
         self._check(T.SEND)
+        machine = self.machine
         if not operation_id:
-            raise InvalidInput(self.machine, "operationId", "an operation id is required")
+            raise InvalidInput(machine, "operationId", "an operation id is required")
+        rules = self.rules
         properties: dict[str, PropertyValue] = {"operationId": operation_id}
         for name, value in (
-            (self.rules.target_property, to),
+            (rules.target_property, to),
             ("subject", subject),
             ("importance", importance),
             ("threadId", thread_id),
         ):
             if value is not None:
                 properties[name] = value
-        properties.update(extra or {})
-        if self.rules.target_property not in properties:
-            raise InvalidInput(self.machine, self.rules.target_property, "the target is required")
-        check_lengths(self.machine, properties)
+        if extra:
+            properties.update(extra)
+        if rules.target_property not in properties:
+            raise InvalidInput(machine, rules.target_property, "the target is required")
+        check_lengths(machine, properties)
         self._move(T.SEND, now)
         self.direction = Direction.OUTGOING
         self.operation_id = operation_id
         body: Properties = tuple((k, v) for k, v in properties.items() if k != "operationId")
-        return (StartOperation(self.rules.create_rel, href, operation_id, body),)
+        return (StartOperation(rules.create_rel, href, operation_id, body),)
 
     def accept(self, *, now: float, answer_sdp: str | None = None, session_context: str | None = None) -> Actions:
         """Accept an incoming invitation (``acceptWithAnswer`` when an SDP answer is given)."""
@@ -401,7 +412,7 @@ class Invitation(FsmModel):
 
     def started(self, *, now: float, href: str | None = None, representation: Representation | None = None) -> Actions:
         if representation is not None and self.state is S.IDLE:
-            direction = Direction.parse(representation.direction)
+            direction = _direction(representation.direction)
             if direction is Direction.INCOMING and not self.rules.can_be_incoming:
                 raise InvalidTrigger(self.machine, self.state, T.STARTED, f"a {self.kind.value} is never incoming")
         return self._progress(T.STARTED, now, href, representation)
@@ -467,7 +478,7 @@ class Invitation(FsmModel):
             self.progress = _PROGRESS_BY_WIRE.get(representation.state.lower(), self.progress)
         if representation.operation_id is not None and self.operation_id is None:
             self.operation_id = representation.operation_id
-        direction = Direction.parse(representation.direction)
+        direction = _direction(representation.direction)
         if direction is not None:
             self.direction = direction
 

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from attrs import define, field
 
-from fsm.engine import MachineDefinition, Step, Transition
+from fsm.engine import MachineDefinition, Step, Transition, _record
 
 
 @define(slots=True, kw_only=True, eq=True)
@@ -36,11 +36,9 @@ class FsmModel:
         self, trigger: Enum, now: float, *, branch: Enum | None = None, reason: str | None = None
     ) -> Transition[Any, Any]:
         """Select the row, run it through the engine, record it. Raises before any change."""
-        definition = self.DEFINITION
         source = self.state  # type: ignore[attr-defined]
-        row = definition.select(source, trigger, branch)
-        definition.fire(self, row)
-        self.history.append(Step(source, trigger, row.dest, reason, now))
+        row = self.DEFINITION.advance(self, source, trigger, branch)
+        self.history.append(_record(source, trigger, row.dest, reason, now))
         return row
 
     def _check(self, trigger: Enum, branch: Enum | None = None) -> Transition[Any, Any]:
