@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "shortest paths to every state and a transition cover, as trigger sequences",
     ),
     "replay": ("adapters.cli_replay", "check a recorded event stream against the machines"),
+    "simulate": ("adapters.cli_simulate", "serve the UCWA / Huawei simulator on loopback"),
 }
 
 

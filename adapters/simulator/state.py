@@ -1,0 +1,1963 @@
+"""The simulator's world: applications, conversations, invitations, lobbies, renegotiations, series.
+
+Theory of operation
+-------------------
+:class:`World` is the whole server-side state, guarded by one lock. The HTTP
+layer (:mod:`adapters.simulator.app`) turns each request into a
+:class:`SimRequest`, calls one World method and writes the :class:`Reply`;
+the script (:mod:`adapters.simulator.script`) and the clock add scheduled
+steps. Nothing here does I/O.
+
+The server's view runs on the same machines as the client's. Every invitation,
+join, lobby participant, renegotiation and Huawei series the simulator serves
+has a *shadow* model from :mod:`fsm` (an :class:`~fsm.invitation.Invitation`,
+an :class:`~fsm.online_meeting.OnlineMeetingJoin`, a
+:class:`~fsm.lobby_participant.LobbyParticipant`, a
+:class:`~fsm.renegotiation.Renegotiation`, a
+:class:`~fsm.meeting_series.MeetingSeries`) standing for an ideal client of
+that resource:
+
+- a client's link POST fires the shadow's local trigger first (``cancel``,
+  ``accept``, ``admit``...); if the machine refuses it (wrong state, link
+  absent), the POST is refused with 409 and nothing happens; otherwise it gets
+  204 and the shadow hears ``request_succeeded``;
+- every event about one of these resources is applied to its shadow *before*
+  it is queued, with exactly the embedded representation the client will
+  get. An event the machine would refuse is never sent: it is recorded in
+  :attr:`World.refusals` and logged as an error (a bug of the simulator);
+- the create POST's 201 is the shadow's ``created``.
+
+So every event stream the simulator emits is one the machines accept, and
+the replay tests check it again from the outside.
+
+Actions and groups. Each entry point (a request, a scheduled step) runs the
+due scheduled steps first, then itself; the events it produces form one
+group on the application's channel (:mod:`adapters.simulator.events`).
+
+Ids are counters (applications from 101, then conversations, invitations,
+participants per application), never random: with the same seed and the same
+requests, two runs produce the same hrefs and the same stream.
+
+Choices where the docs are silent ([U]), besides those of the script:
+
+- a link POST the resource does not offer in its current state: 409
+  ``Conflict`` (no subcode, "unsupported", the generic 409 of every resource);
+  a verb the resource never has: 404;
+- the embedded ``state`` of a failed ``completed``: ``Declined`` for subcode
+  ``Declined``, ``Cancelled`` for ``Canceled``, ``Failed`` otherwise (a join
+  is never ``Declined``);
+- the cancel link of a connected call is ``.../audioVideo/terminate`` (or
+  ``messaging/terminate``), as in recorded traffic (domain.md 1.6); a
+  connected meeting's is ``.../conversations/{c}/terminate``;
+- the user's cancel ends an outgoing invitation with ``LocalFailure/Canceled``,
+  a decline with ``LocalFailure/Declined``, a forward with
+  ``Informational/Redirected``;
+- incoming calls go to the newest application that called
+  ``makeMeAvailable``; ``addParticipant`` is a link of each conversation, as in
+  UCWA (``.../conversations/{c}/addParticipant``);
+- Huawei error bodies where the docs name no code: see :data:`HUAWEI_ERRORS`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import hashlib
+import heapq
+import hmac
+import itertools
+import json
+import logging
+import math
+import re
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from enum import Enum
+from typing import Any, Final, Protocol
+
+from attrs import define, field, frozen
+
+from adapters.events import EventType, representation_of
+from adapters.simulator.events import ChannelError, EventChannel, Sender, Waiter
+from adapters.simulator.faults import FaultConfig, FaultKind, Faults
+from adapters.simulator.render import InputError, data_uri, is_sdp, parse_input, prop, text_prop
+from adapters.simulator.script import (
+    DEFAULT_SDP,
+    Admit,
+    Answer,
+    AnswerOnCancel,
+    Decline,
+    Fail,
+    Forward,
+    Happening,
+    IncomingCall,
+    IncomingRenegotiation,
+    LobbyArrival,
+    NoAnswer,
+    Plan,
+    Reject,
+    RenegotiationReply,
+    Scenario,
+    Script,
+    ScriptedPlan,
+    reason_of,
+)
+from fsm.errors import CallFsmError, InvalidInput, LinkMissing
+from fsm.invitation import Invitation, InvitationKind, InvitationState
+from fsm.lobby_participant import LobbyParticipant
+from fsm.meeting_series import ConferenceState, MeetingSeries
+from fsm.online_meeting import ConversationState, OnlineMeetingJoin, OnlineMeetingState
+from fsm.outcome import CompletionStatus
+from fsm.reasons import CallDeclineReason, Reason, ReNegotiationDeclineReason
+from fsm.renegotiation import Renegotiation
+from fsm.wire import Direction
+
+log = logging.getLogger("callfsm.simulator")
+
+Document = dict[str, Any]
+
+#: The two roots an application can be created under (domain.md 2.1; the docs use both).
+UCWA_ROOTS: Final = ("/ucwa/oauth/v1/applications", "/ucwa/v1/applications")
+HUAWEI_APP_AUTH: Final = "/v2/usg/acs/auth/appauth"
+HUAWEI_SERIES: Final = "/v1/mmc/management/cycleconferences"
+HUAWEI_SUB_MEETINGS: Final = "/v1/mmc/management/conferences/cyclesubconf"
+HUAWEI_DETAIL: Final = "/v1/mmc/management/conferences/confDetail"
+
+#: Huawei error bodies: status, ``error_code``, ``error_msg``. The codes marked
+#: [C] are in domain.md 7.3; the others are [U]: no source names the code Huawei
+#: sends, so the simulator's own (``.SIM`` suffix) are used and documented.
+HUAWEI_ERRORS: Final[Mapping[str, tuple[int, str, str]]] = {
+    "bad_request": (400, "MMC.111070001", "bad request"),  # [C] S8
+    "not_found": (400, "MMC.111072065", "CONF_NOT_FOUND_OR_AUTH_FAILED"),  # [C] 7.3
+    "sub_not_found": (400, "MMC.111070005", "meeting does not exist"),  # [C] S8
+    "token": (401, "USG.TOKEN.SIM", "X-Access-Token missing, unknown or expired"),  # [U]
+    "signature": (401, "USG.AUTH.SIM", "App ID authentication failed"),  # [U]
+    "held": (403, "MMC.HELD.SIM", "a meeting that has been held can only be cancelled with type=1"),  # [U]
+    "server": (500, "MMC.111070003", "system processing failure"),  # [C] S8
+}
+
+
+# -- time ------------------------------------------------------------------------------------
+
+
+class Clock(Protocol):
+    """The simulator's clock (seconds). Injectable: tests use :class:`ManualClock`."""
+
+    def now(self) -> float: ...
+
+
+class MonotonicClock:
+    def now(self) -> float:
+        return time.monotonic()
+
+
+class ManualClock:
+    """A clock that moves only when told (``advance``); thread-safe enough for float reads."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self._now = float(start)
+
+    def now(self) -> float:
+        return self._now
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0 or not math.isfinite(seconds):
+            raise ValueError("a clock only moves forward")
+        self._now += seconds
+
+
+# -- configuration ------------------------------------------------------------------------------
+
+
+def _positive(name: str, value: float) -> None:
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number of seconds > 0, got {value!r}")
+
+
+@define(kw_only=True)
+class SimulatorConfig:
+    """Everything that shapes a simulator run."""
+
+    #: The bearer token UCWA requests must carry; ``None``: any non-empty bearer token.
+    token: str | None = None
+    seed: int = 0
+    faults: FaultConfig = field(factory=FaultConfig)
+    #: The P-GET hold when the client sends no ``timeout`` (the docs' default is 180 s).
+    pget_timeout: float = 180.0
+    #: Send every queued group in one answer (realistic, but batching then depends on timing).
+    coalesce: bool = False
+    #: How long an unanswered outgoing invitation rings before it fails (domain.md 1.7: about 30 s).
+    ring_timeout: float = 30.0
+    #: The remote answers after this long when nothing is scripted.
+    default_answer_delay: float = 0.1
+    #: An application idle this long is gone (404 ApplicationNotFound); ``None``: never.
+    application_expiry: float | None = None
+    #: A P-GET after this long without one is answered with ``resume``; ``None``: never.
+    resume_after_idle: float | None = None
+    user_name: str = "Simulated User"
+    user_uri: str = "sip:user@callfsm.test"
+    #: Huawei App IDs and their app keys (for ``appauth`` signatures).
+    huawei_apps: Mapping[str, str] = field(factory=lambda: {"callfsm-sim-app": "callfsm-sim-app-key"})
+    #: Huawei access tokens accepted without authenticating first.
+    huawei_tokens: tuple[str, ...] = ()
+    huawei_token_lifetime: float = 12 * 3600.0
+    clock: Clock = field(factory=MonotonicClock)
+    #: Unix time, for Huawei ``expireTime`` checks.
+    wall_clock: Callable[[], float] = time.time
+    scenario: Scenario | None = None
+
+    def use_scenario(self, scenario: Scenario, *, seed: int | None = None) -> SimulatorConfig:
+        """This configuration with a scenario's steps, faults, user and seed (``seed`` given here wins)."""
+        self.scenario = scenario
+        if seed is not None:
+            self.seed = seed
+        elif scenario.seed is not None:
+            self.seed = scenario.seed
+        if scenario.faults is not None:
+            self.faults = scenario.faults
+        self.user_name = scenario.user_name or self.user_name
+        self.user_uri = scenario.user_uri or self.user_uri
+        return self
+
+    def __attrs_post_init__(self) -> None:
+        _positive("pget_timeout", self.pget_timeout)
+        _positive("ring_timeout", self.ring_timeout)
+        if not math.isfinite(self.default_answer_delay) or self.default_answer_delay < 0:
+            raise ValueError("default_answer_delay must be a finite number of seconds >= 0")
+        for name in ("application_expiry", "resume_after_idle"):
+            value = getattr(self, name)
+            if value is not None:
+                _positive(name, value)
+
+
+# -- requests and replies ---------------------------------------------------------------------------
+
+
+@frozen
+class SimRequest:
+    method: str
+    path: str
+    #: The raw query string, exactly as received (it goes back into ``self`` links).
+    raw_query: str
+    query: Mapping[str, str]
+    #: Header names in lower case.
+    headers: Mapping[str, str]
+    body: bytes = b""
+
+    @property
+    def content_type(self) -> str | None:
+        return self.headers.get("content-type")
+
+    @property
+    def target(self) -> str:
+        return f"{self.path}?{self.raw_query}" if self.raw_query else self.path
+
+
+class BodyKind(Enum):
+    NONE = "none"
+    RESOURCE = "resource"
+    EVENTS = "events"
+    UCWA_ERROR = "ucwa error"
+    JSON = "json"
+
+
+@frozen
+class Hold:
+    """Hold the answer until the application's channel delivered group ``group`` (or ``until``)."""
+
+    app: str
+    group: int
+    until: float
+
+
+@frozen
+class Reply:
+    status: int
+    kind: BodyKind = BodyKind.NONE
+    document: Document | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    hold: Hold | None = None
+
+
+def ucwa_error(
+    status: int, code: str, subcode: str | None = None, message: str | None = None, parameters: tuple[str, ...] = ()
+) -> Reply:
+    document: Document = {"code": code}
+    if subcode is not None:
+        document["subcode"] = subcode
+    if message is not None:
+        document["message"] = message
+    if parameters:
+        document["parameters"] = [{"name": name} for name in parameters]
+    return Reply(status, BodyKind.UCWA_ERROR, document)
+
+
+def huawei_error(name: str, detail: str | None = None) -> Reply:
+    status, code, message = HUAWEI_ERRORS[name]
+    return Reply(status, BodyKind.JSON, {"error_code": code, "error_msg": message if detail is None else detail})
+
+
+def _invalid(parameter: str, why: str) -> Reply:
+    return ucwa_error(400, "BadRequest", "ParameterValidationFailure", why, (parameter,))
+
+
+def _conflict(why: str) -> Reply:
+    return ucwa_error(409, "Conflict", None, why)
+
+
+NO_CONTENT: Final = Reply(204)
+
+
+# -- records ---------------------------------------------------------------------------------------
+
+
+class Phase(Enum):
+    """Which links an invitation offers: while it rings, once connected, once over."""
+
+    RINGING = "ringing"
+    CONNECTED = "connected"
+    ENDED = "ended"
+
+
+class ModalityState(Enum):
+    """A modality's ``state`` (domain.md 1.1 describes it by examples only: these three)."""
+
+    CONNECTING = "Connecting"
+    CONNECTED = "Connected"
+    DISCONNECTED = "Disconnected"
+
+
+class SessionState(Enum):
+    """``audioVideoSession`` state (domain.md 1.1)."""
+
+    ESTABLISHING = "Establishing"
+    ESTABLISHED = "Established"
+
+
+IS = InvitationState
+CS = ConversationState
+ET = EventType
+MS = ModalityState
+
+
+@define(eq=False)
+class Participant:
+    href: str
+    conversation_href: str
+    name: str
+    uri: str
+    rel: str = "participant"
+    local: bool = False
+    in_lobby: bool = False
+    #: The user may admit or reject this lobby member (links ``admit``/``reject``).
+    actionable: bool = False
+    shadow: LobbyParticipant | None = None
+
+    def render(self) -> Document:
+        links: Document = {"self": {"href": self.href}, "conversation": {"href": self.conversation_href}}
+        if self.in_lobby and self.actionable:
+            links["admit"] = {"href": f"{self.href}/admit"}
+            links["reject"] = {"href": f"{self.href}/reject"}
+        return {
+            "rel": self.rel,
+            "name": self.name,
+            "uri": self.uri,
+            "local": self.local,
+            "inLobby": self.in_lobby,
+            "_links": links,
+        }
+
+
+@define(eq=False)
+class Modality:
+    name: str
+    href: str
+    conversation_href: str
+    state: ModalityState = ModalityState.DISCONNECTED
+
+    @property
+    def session_href(self) -> str:
+        return f"{self.href}/audioVideoSession"
+
+    def render(self) -> Document:
+        links: Document = {"self": {"href": self.href}, "conversation": {"href": self.conversation_href}}
+        if self.name == "audioVideo" and self.state is MS.CONNECTED:
+            links["audioVideoSession"] = {"href": self.session_href}
+        return {"rel": self.name, "state": self.state.value, "_links": links}
+
+    def render_session(self) -> Document:
+        return {
+            "rel": "audioVideoSession",
+            "state": (SessionState.ESTABLISHED if self.state is MS.CONNECTED else SessionState.ESTABLISHING).value,
+            "_links": {
+                "self": {"href": self.session_href},
+                "renegotiations": {"href": f"{self.session_href}/renegotiations"},
+                "audioVideo": {"href": self.href},
+                "conversation": {"href": self.conversation_href},
+            },
+        }
+
+
+@define(eq=False)
+class Conversation:
+    ident: int
+    href: str
+    thread_id: str
+    local: Participant
+    subject: str | None = None
+    state: ConversationState = ConversationState.CONNECTING
+    meeting_uri: str | None = None
+    modalities: dict[str, Modality] = field(factory=dict)
+    roster: dict[str, Participant] = field(factory=dict)
+    lobby: dict[str, Participant] = field(factory=dict)
+    invitation: InvitationRecord | None = None
+    renegotiations: list[RenegotiationRecord] = field(factory=list)
+    participant_ids: Iterator[int] = field(factory=lambda: itertools.count(2))
+
+    @property
+    def is_meeting(self) -> bool:
+        return self.meeting_uri is not None
+
+    def new_participant_href(self) -> str:
+        return f"{self.href}/participants/{next(self.participant_ids)}"
+
+    def render(self) -> Document:
+        links: Document = {
+            "self": {"href": self.href},
+            "participants": {"href": f"{self.href}/participants"},
+            "localParticipant": {"href": self.local.href},
+            "addParticipant": {"href": f"{self.href}/addParticipant"},
+        }
+        for name, modality in self.modalities.items():
+            links[name] = {"href": modality.href}
+        if self.is_meeting:
+            links["lobby"] = {"href": f"{self.href}/lobby"}
+        document: Document = {
+            "rel": "conversation",
+            "state": self.state.value,
+            "threadId": self.thread_id,
+            "_links": links,
+        }
+        if self.subject is not None:
+            document["subject"] = self.subject
+        if self.meeting_uri is not None:
+            document["onlineMeetingUri"] = self.meeting_uri
+        return document
+
+    def render_lobby(self) -> Document:
+        return {
+            "rel": "lobby",
+            "_links": {
+                "self": {"href": f"{self.href}/lobby"},
+                "participant": [{"href": p.href} for p in self.lobby.values()],
+            },
+        }
+
+    def render_participants(self) -> Document:
+        return {
+            "rel": "participants",
+            "_links": {
+                "self": {"href": f"{self.href}/participants"},
+                "participant": [{"href": p.href} for p in (self.local, *self.roster.values())],
+            },
+        }
+
+
+_MODALITY_OF: Final = {InvitationKind.AUDIO_VIDEO: "audioVideo", InvitationKind.MESSAGING: "messaging"}
+
+
+@define(eq=False)
+class InvitationRecord:
+    ident: int
+    href: str
+    kind: InvitationKind
+    direction: Direction
+    conversation: Conversation
+    shadow: Invitation | OnlineMeetingJoin
+    #: The sender of the invitation (``from``): the user for outgoing ones.
+    sender: Participant
+    #: ``to`` (or ``onlineMeetingUri`` for a join).
+    target: str
+    operation_id: str | None = None
+    subject: str | None = None
+    importance: str = "Normal"
+    extra: dict[str, str] = field(factory=dict)
+    wire_state: InvitationState = InvitationState.CONNECTING
+    phase: Phase = Phase.RINGING
+    plan: Plan | None = None
+    timers: list[int] = field(factory=list)
+    media_offer: str | None = None
+    #: The participant an addParticipant invited, once in the roster.
+    invitee: Participant | None = None
+
+    @property
+    def modality(self) -> Modality | None:
+        name = _MODALITY_OF.get(self.kind)
+        return None if name is None else self.conversation.modalities.get(name)
+
+    def links(self, phase: Phase | None = None) -> dict[str, str]:
+        phase = self.phase if phase is None else phase
+        conv = self.conversation
+        out = {"conversation": conv.href}
+        modality = self.modality
+        if modality is not None:
+            out[modality.name] = modality.href
+        if phase is Phase.RINGING:
+            if self.direction is Direction.OUTGOING:
+                out["cancel"] = f"{self.href}/cancel"
+            else:
+                out["accept"] = f"{self.href}/accept"
+                if self.kind is InvitationKind.AUDIO_VIDEO:
+                    out["acceptWithAnswer"] = f"{self.href}/acceptWithAnswer"
+                out["decline"] = f"{self.href}/decline"
+                if self.kind is InvitationKind.AUDIO_VIDEO:
+                    out["forward"] = f"{self.href}/forward"
+                if self.media_offer is not None:
+                    out["mediaOffer"] = self.media_offer
+        elif phase is Phase.CONNECTED:
+            if self.kind is InvitationKind.ONLINE_MEETING:
+                out["cancel"] = f"{conv.href}/terminate"
+            elif modality is not None:
+                out["cancel"] = f"{modality.href}/terminate"
+        if self.invitee is not None:
+            out["participant"] = self.invitee.href
+        return out
+
+    def render(self, *, state: InvitationState | None = None, phase: Phase | None = None) -> Document:
+        links: Document = {"self": {"href": self.href}}
+        for rel, href in self.links(phase).items():
+            links[rel] = {"href": href}
+        links["from"] = {"href": self.sender.href}
+        document: Document = {
+            "rel": self.kind.value,
+            "direction": self.direction.value,
+            "importance": self.importance,
+            "state": (self.wire_state if state is None else state).value,
+            "threadId": self.conversation.thread_id,
+        }
+        if self.kind is InvitationKind.ONLINE_MEETING:
+            document["onlineMeetingUri"] = self.target
+        else:
+            document["to"] = self.target
+        if self.operation_id is not None:
+            document["operationId"] = self.operation_id
+        if self.subject is not None:
+            document["subject"] = self.subject
+        document.update(self.extra)
+        document["_links"] = links
+        document["_embedded"] = {"from": self.sender.render()}
+        return document
+
+
+@define(eq=False)
+class RenegotiationRecord:
+    ident: int
+    href: str
+    direction: Direction
+    modality: Modality
+    operation_id: str
+    offer: str
+    shadow: Renegotiation
+    answer: str | None = None
+    offered: bool = True
+
+    def render(self) -> Document:
+        links: Document = {
+            "self": {"href": self.href},
+            "mediaOffer": {"href": data_uri("application/sdp", self.offer)},
+            "audioVideoSession": {"href": self.modality.session_href},
+            "conversation": {"href": self.modality.conversation_href},
+        }
+        if self.answer is not None:
+            links["mediaAnswer"] = {"href": data_uri("application/sdp", self.answer)}
+        if self.direction is Direction.INCOMING and self.offered:
+            links["answer"] = {"href": f"{self.href}/answer"}
+            links["dismiss"] = {"href": f"{self.href}/dismiss"}
+        return {
+            "rel": "audioVideoRenegotiation",
+            "direction": self.direction.value,
+            "operationId": self.operation_id,
+            "_links": links,
+        }
+
+
+@define(eq=False)
+class SeriesRecord:
+    conference_id: str
+    shadow: MeetingSeries
+    subject: str | None = None
+    #: Sub-meeting UUID -> ``Schedule`` or ``Created`` (held); cancelled ones are removed.
+    sub_meetings: dict[str, ConferenceState] = field(factory=dict)
+
+
+@define(eq=False)
+class Application:
+    ident: str
+    href: str
+    user_agent: str
+    endpoint_id: str
+    culture: str
+    instance_id: str | None
+    channel: EventChannel
+    last_seen: float
+    #: The user it signs in as: (name, uri).
+    user: tuple[str, str]
+    available: bool = False
+    gone: bool = False
+    supported_modalities: list[str] = field(factory=list)
+    #: Events of the action under way (one group when flushed).
+    pending: list[tuple[Sender, Document]] = field(factory=list)
+    resources: dict[str, Callable[[], Document]] = field(factory=dict)
+    actions: dict[str, Callable[[SimRequest], Reply]] = field(factory=dict)
+    conversations: list[Conversation] = field(factory=list)
+    ids: Iterator[int] = field(factory=lambda: itertools.count(1))
+    conversation_ids: Iterator[int] = field(factory=lambda: itertools.count(1))
+    force_resume: bool = False
+
+    @property
+    def communication(self) -> str:
+        return f"{self.href}/communication"
+
+    def render(self) -> Document:
+        me_links: Document = {"self": {"href": f"{self.href}/me"}}
+        if not self.available:
+            me_links["makeMeAvailable"] = {"href": f"{self.communication}/makeMeAvailable"}
+        communication = {
+            "rel": "communication",
+            "supportedModalities": list(self.supported_modalities),
+            "supportedMessageFormats": ["Plain"],
+            "_links": {
+                "self": {"href": self.communication},
+                "conversations": {"href": f"{self.communication}/conversations"},
+                "startAudioVideo": {"href": f"{self.communication}/startAudioVideo"},
+                "startMessaging": {"href": f"{self.communication}/startMessaging"},
+                "joinOnlineMeeting": {"href": f"{self.communication}/joinOnlineMeeting"},
+            },
+        }
+        return {
+            "rel": "application",
+            "culture": self.culture,
+            "endpointId": self.endpoint_id,
+            "id": self.ident,
+            "instanceId": self.instance_id,
+            "userAgent": self.user_agent,
+            "type": "Browser",
+            "_links": {
+                "self": {"href": self.href},
+                "events": {"href": self.channel.href(1)},
+            },
+            "_embedded": {
+                "me": self.render_me(me_links),
+                "people": self.render_people(),
+                "communication": communication,
+            },
+        }
+
+    def render_me(self, links: Document | None = None) -> Document:
+        if links is None:
+            links = {"self": {"href": f"{self.href}/me"}}
+            if not self.available:
+                links["makeMeAvailable"] = {"href": f"{self.communication}/makeMeAvailable"}
+        return {"rel": "me", "name": self.user[0], "uri": self.user[1], "_links": links}
+
+    def render_people(self) -> Document:
+        return {"rel": "people", "_links": {"self": {"href": f"{self.href}/people"}}}
+
+
+def _final_state(reason: Reason, kind: InvitationKind) -> InvitationState:
+    if reason.subcode_is("Canceled"):
+        return IS.CANCELLED
+    if reason.subcode_is("Declined") and kind is not InvitationKind.ONLINE_MEETING:
+        return IS.DECLINED
+    return IS.FAILED
+
+
+def _event(
+    rel: str,
+    href: str,
+    kind: EventType,
+    *,
+    embedded: Document | None = None,
+    status: CompletionStatus | None = None,
+    reason: Reason | None = None,
+    in_: tuple[str, str] | None = None,
+) -> Document:
+    event: Document = {"link": {"rel": rel, "href": href}}
+    if in_ is not None:
+        event["in"] = {"rel": in_[0], "href": in_[1]}
+    if status is not None:
+        event["status"] = status.value
+    if reason is not None:
+        body: Document = {"code": reason.code}
+        if reason.subcode is not None:
+            body["subcode"] = reason.subcode
+        if reason.message is not None:
+            body["message"] = reason.message
+        event["reason"] = body
+    if embedded is not None:
+        event["_embedded"] = {rel: embedded}
+    event["type"] = kind.value
+    return event
+
+
+_BEARER = re.compile(r"^\s*bearer\s+(\S.*?)\s*$", re.IGNORECASE)
+
+
+class World:
+    """The server's state; every public method takes the lock."""
+
+    def __init__(self, config: SimulatorConfig) -> None:
+        self.config = config
+        self.clock = config.clock
+        self.lock = threading.RLock()
+        self.faults = Faults(config.faults, config.seed)
+        self.user = (config.user_name, config.user_uri)
+        self.apps: dict[str, Application] = {}
+        self._app_ids = itertools.count(101)
+        self._timers: list[tuple[float, int, Callable[[], None]]] = []
+        self._timer_ids = itertools.count(1)
+        self._cancelled: set[int] = set()
+        self.plans: deque[ScriptedPlan] = deque()
+        self.renegotiation_replies: deque[RenegotiationReply] = deque()
+        self.waiting: list[Happening] = []
+        self.series: dict[str, SeriesRecord] = {}
+        self.huawei_tokens: dict[str, float] = {t: math.inf for t in config.huawei_tokens}
+        #: Every event-channel answer sent (200), in order, as JSON-shaped dicts.
+        self.events_sent: list[Document] = []
+        #: Events the server's own machines refused (never sent): should stay empty.
+        self.refusals: list[str] = []
+        self.closed = False
+        self.script = Script(self)
+        if config.scenario is not None:
+            config.scenario.apply(self.script)
+
+    # -- entry, scheduling, groups ------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _entry(self) -> Iterator[float]:
+        with self.lock:
+            self._run_due()
+            try:
+                yield self.clock.now()
+            finally:
+                self._flush()
+
+    def tick(self) -> None:
+        """Run the scheduled steps that are due (the server's ticker calls this)."""
+        with self._entry():
+            pass
+
+    def _after(self, delay: float, step: Callable[[], None]) -> int:
+        ident = next(self._timer_ids)
+        heapq.heappush(self._timers, (self.clock.now() + delay, ident, step))
+        return ident
+
+    def _cancel_timers(self, record: InvitationRecord) -> None:
+        self._cancelled.update(record.timers)
+        record.timers.clear()
+
+    def _run_due(self) -> None:
+        now = self.clock.now()
+        while self._timers and self._timers[0][0] <= now:
+            _, ident, step = heapq.heappop(self._timers)
+            if ident in self._cancelled:
+                self._cancelled.discard(ident)
+                continue
+            step()
+            self._flush()
+
+    def _flush(self) -> None:
+        now = self.clock.now()
+        for app in self.apps.values():
+            if not app.pending:
+                continue
+            events, app.pending = app.pending, []
+            if app.gone:
+                continue
+            delay = self.faults.delay()
+            seq = app.channel.enqueue(events, now + delay)
+            for (sender_rel, _), event in events:
+                extra = ""
+                if "status" in event:
+                    extra += f" status={event['status']}"
+                if "reason" in event:
+                    reason = event["reason"]
+                    extra += f" reason={reason.get('code')}/{reason.get('subcode', '')}".rstrip("/")
+                embedded: Document = event.get("_embedded") or {}
+                first = next(iter(embedded.values()), None)
+                state = first.get("state") if isinstance(first, dict) else None
+                if state is not None:
+                    extra += f" state={state}"
+                log.info(
+                    "event app=%s group=%d %s %s %s %s%s%s",
+                    app.ident,
+                    seq,
+                    sender_rel,
+                    event["type"],
+                    event["link"]["rel"],
+                    event["link"]["href"],
+                    extra,
+                    f" (held {delay:.3f}s)" if delay else "",
+                )
+
+    def _emit(
+        self,
+        app: Application,
+        sender: Sender,
+        event: Document,
+        apply: Callable[[], object] | None = None,
+        *,
+        droppable: bool = False,
+    ) -> bool:
+        """Queue one event, after its shadow accepted it; returns False when not sent."""
+        if app.gone:
+            return False
+        if droppable and self.faults.happens(FaultKind.DROP_STARTED):
+            log.info("fault: %s %s aggregated away (not sent)", event["type"], event["link"]["href"])
+            return False
+        if apply is not None and not self._apply(apply, event):
+            return False
+        app.pending.append((sender, event))
+        if self.faults.happens(FaultKind.DUPLICATE) and (apply is None or self._apply(apply, event)):
+            log.info("fault: %s %s sent twice", event["type"], event["link"]["href"])
+            app.pending.append((sender, copy.deepcopy(event)))
+        return True
+
+    def _apply(self, apply: Callable[[], object], event: Document) -> bool:
+        try:
+            apply()
+        except CallFsmError as exc:
+            message = f"not sent: the server's machine refused {event['type']} {event['link']['href']}: {exc}"
+            self.refusals.append(message)
+            log.error("%s", message)
+            return False
+        return True
+
+    # -- authentication ------------------------------------------------------------------------------
+
+    def bearer_ok(self, authorization: str | None) -> bool:
+        match = _BEARER.match(authorization or "")
+        if match is None:
+            return False
+        return self.config.token is None or hmac.compare_digest(match.group(1), self.config.token)
+
+    # -- script target ---------------------------------------------------------------------------------
+
+    def add_plan(self, plan: ScriptedPlan) -> None:
+        with self._entry():
+            self.plans.append(plan)
+
+    def add_renegotiation_reply(self, reply: RenegotiationReply) -> None:
+        with self._entry():
+            self.renegotiation_replies.append(reply)
+
+    def add_happening(self, happening: Happening) -> None:
+        with self._entry():
+            self.waiting.append(happening)
+            self._release_waiting()
+
+    def add_series(self, conference_id: str, *, held: bool, sub_meetings: Sequence[str], subject: str | None) -> None:
+        with self._entry() as now:
+            if conference_id in self.series and not self.series[conference_id].shadow.is_terminal:
+                raise ValueError(f"series {conference_id} already exists")
+            record = SeriesRecord(conference_id, MeetingSeries(conference_id=conference_id), subject)
+            record.sub_meetings = {sub: ConferenceState.SCHEDULE for sub in sub_meetings}
+            self.series[conference_id] = record
+            if held:
+                record.shadow.conference_state_observed(now=now, conference_state=ConferenceState.CREATED.value)
+                if record.sub_meetings:
+                    record.sub_meetings[next(iter(record.sub_meetings))] = ConferenceState.CREATED
+
+    def hold_series(self, conference_id: str, sub_meeting: str | None) -> None:
+        with self._entry() as now:
+            record = self.series.get(conference_id)
+            if record is None:
+                raise ValueError(f"no series {conference_id}")
+            if sub_meeting is not None:
+                if sub_meeting not in record.sub_meetings:
+                    raise ValueError(f"series {conference_id} has no sub-meeting {sub_meeting}")
+                record.sub_meetings[sub_meeting] = ConferenceState.CREATED
+            record.shadow.conference_state_observed(now=now, conference_state=ConferenceState.CREATED.value)
+
+    def expire_applications(self) -> None:
+        with self._entry():
+            for app in self.apps.values():
+                app.gone = True
+            log.info("all applications expired (scripted)")
+
+    def force_fault(self, kind: FaultKind, times: int) -> None:
+        with self._entry():
+            self.faults.force(kind, times)
+
+    # -- happenings --------------------------------------------------------------------------------------
+
+    def _release_waiting(self) -> None:
+        """Fire the happenings whose precondition now holds (after their own delay)."""
+        still: list[Happening] = []
+        for happening in self.waiting:
+            if isinstance(happening, IncomingCall):
+                app = self._available_app()
+                if app is None:
+                    still.append(happening)
+                    continue
+                self._after(happening.after, _bind(self._incoming_call, app, happening))
+            elif isinstance(happening, IncomingRenegotiation):
+                conv = self._connected_call()
+                if conv is None:
+                    still.append(happening)
+                    continue
+                self._after(happening.after, _bind(self._incoming_renegotiation, conv, happening))
+            else:
+                meeting = self._connected_meeting()
+                if meeting is None:
+                    still.append(happening)
+                    continue
+                self._after(happening.after, _bind(self._lobby_arrival, meeting[0], meeting[1], happening))
+        self.waiting = still
+
+    def _available_app(self) -> Application | None:
+        for app in reversed(list(self.apps.values())):
+            if app.available and not app.gone:
+                return app
+        return None
+
+    def _connected_call(self) -> tuple[Application, Conversation] | None:
+        for app in reversed(list(self.apps.values())):
+            if app.gone:
+                continue
+            for conv in reversed(app.conversations):
+                rec = conv.invitation
+                if rec is not None and rec.kind is InvitationKind.AUDIO_VIDEO and rec.phase is Phase.CONNECTED:
+                    return app, conv
+        return None
+
+    def _connected_meeting(self) -> tuple[Application, Conversation] | None:
+        for app in reversed(list(self.apps.values())):
+            if app.gone:
+                continue
+            for conv in reversed(app.conversations):
+                rec = conv.invitation
+                if rec is not None and rec.kind is InvitationKind.ONLINE_MEETING and rec.phase is Phase.CONNECTED:
+                    return app, conv
+        return None
+
+    # -- applications ---------------------------------------------------------------------------------------
+
+    def create_application(self, root: str, request: SimRequest) -> Reply:
+        with self._entry() as now:
+            if self.faults.happens(FaultKind.SERVER_ERROR):
+                return ucwa_error(500, "ServiceFailure", None, "injected fault")
+            try:
+                props = parse_input(request.body, request.content_type)
+            except InputError as exc:
+                return ucwa_error(400, "BadRequest", None, str(exc))
+            values: dict[str, str] = {}
+            missing = []
+            for name in ("userAgent", "endpointId", "culture"):
+                value = text_prop(props, name)
+                if not value:
+                    missing.append(name)
+                elif len(value) > 100:
+                    return _invalid(name, f"{name} has more than 100 characters")
+                else:
+                    values[name] = value
+            if missing:
+                return ucwa_error(
+                    400, "BadRequest", "ParameterValidationFailure", "required: " + ", ".join(missing), tuple(missing)
+                )
+            instance = text_prop(props, "instanceId")
+            ident = str(next(self._app_ids))
+            href = f"{root}/{ident}"
+            app = Application(
+                ident,
+                href,
+                values["userAgent"],
+                values["endpointId"],
+                values["culture"],
+                instance,
+                EventChannel(f"{href}/events", self.config.pget_timeout, self.config.coalesce),
+                now,
+                self.user,
+            )
+            self.apps[ident] = app
+            self._register_application(app)
+            log.info("application %s created (%s)", ident, app.user_agent)
+            return Reply(201, BodyKind.RESOURCE, app.render(), (("location", href),))
+
+    def _register_application(self, app: Application) -> None:
+        comm = app.communication
+        app.resources[f"{app.href}/me"] = app.render_me
+        app.resources[f"{app.href}/people"] = app.render_people
+        app.resources[comm] = lambda: app.render()["_embedded"]["communication"]
+        app.resources[f"{comm}/conversations"] = lambda: {
+            "rel": "conversations",
+            "_links": {
+                "self": {"href": f"{comm}/conversations"},
+                "conversation": [{"href": c.href} for c in app.conversations],
+            },
+        }
+        app.actions[f"{comm}/makeMeAvailable"] = _bind(self._make_me_available, app)
+        app.actions[f"{comm}/startAudioVideo"] = _bind(self._create, app, InvitationKind.AUDIO_VIDEO, None)
+        app.actions[f"{comm}/startMessaging"] = _bind(self._create, app, InvitationKind.MESSAGING, None)
+        app.actions[f"{comm}/joinOnlineMeeting"] = _bind(self._create, app, InvitationKind.ONLINE_MEETING, None)
+
+    def _lookup(self, ident: str, now: float) -> Application | Reply:
+        app = self.apps.get(ident)
+        expiry = self.config.application_expiry
+        if app is not None and not app.gone and expiry is not None and now - app.last_seen > expiry:
+            app.gone = True
+            log.info("application %s expired after %.1fs idle", ident, now - app.last_seen)
+        if app is None or app.gone:
+            return ucwa_error(404, "NotFound", "ApplicationNotFound", "the application does not exist")
+        app.last_seen = now
+        return app
+
+    def ucwa(self, ident: str, request: SimRequest) -> Reply:
+        """Any request under an application, except its event channel."""
+        with self._entry() as now:
+            found = self._lookup(ident, now)
+            if isinstance(found, Reply):
+                return found
+            app = found
+            if self.faults.happens(FaultKind.SERVER_ERROR):
+                return ucwa_error(500, "ServiceFailure", None, "injected fault")
+            path = request.path.rstrip("/") or request.path
+            if path == app.href:
+                if request.method == "GET":
+                    return Reply(200, BodyKind.RESOURCE, app.render())
+                if request.method == "DELETE":
+                    app.gone = True
+                    log.info("application %s deleted", app.ident)
+                    return NO_CONTENT
+                return ucwa_error(405, "MethodNotAllowed")
+            if request.method == "GET" and path in app.resources:
+                return Reply(200, BodyKind.RESOURCE, app.resources[path]())
+            if request.method == "POST" and path in app.actions:
+                return app.actions[path](request)
+            if path in app.resources or path in app.actions:
+                return ucwa_error(405, "MethodNotAllowed")
+            return ucwa_error(404, "NotFound", None, "the resource does not exist")
+
+    def _make_me_available(self, app: Application, request: SimRequest) -> Reply:
+        if app.available:
+            return ucwa_error(409, "Conflict", "AlreadyExists", "makeMeAvailable was already called")
+        try:
+            props = parse_input(request.body, request.content_type)
+        except InputError as exc:
+            return ucwa_error(400, "BadRequest", None, str(exc))
+        modalities = prop(props, "supportedModalities")
+        app.supported_modalities = (
+            [m for m in modalities if isinstance(m, str)] if isinstance(modalities, list) else ["Messaging"]
+        )
+        app.available = True
+        log.info("application %s is available for incoming invitations", app.ident)
+        self._release_waiting()
+        return NO_CONTENT
+
+    # -- the event channel -------------------------------------------------------------------------------
+
+    def pget_begin(self, ident: str, request: SimRequest) -> Reply | Waiter:
+        with self._entry() as now:
+            found = self._lookup(ident, now)
+            if isinstance(found, Reply):
+                return found
+            app = found
+            if self.faults.happens(FaultKind.SERVER_ERROR):
+                return ucwa_error(500, "ServiceFailure", None, "injected fault")
+            if self.faults.happens(FaultKind.APPLICATION_NOT_FOUND):
+                app.gone = True
+                log.info("fault: application %s is gone", ident)
+                return ucwa_error(404, "NotFound", "ApplicationNotFound", "the application does not exist")
+            refused = app.channel.parse_params(request.query)
+            if refused is not None:
+                return self._channel_error(refused)
+            idle = self.config.resume_after_idle
+            last = app.channel.last_answer_at
+            if idle is not None and last is not None and now - last > idle:
+                app.force_resume = True
+            ack: int | None = None
+            if "ack" in request.query:
+                try:
+                    ack = int(request.query["ack"])
+                except ValueError:
+                    ack = -1
+            result = app.channel.begin(ack, request.target, now)
+            return result if isinstance(result, Waiter) else self._channel_result(app, result)
+
+    def pget_poll(self, ident: str, waiter: Waiter) -> Reply | None:
+        with self._entry() as now:
+            app = self.apps.get(ident)
+            if self.closed:
+                waiter.done = True
+                return ucwa_error(503, "ServiceUnavailable", None, "the simulator is shutting down")
+            if app is None or app.gone:
+                waiter.done = True
+                return ucwa_error(404, "NotFound", "ApplicationNotFound", "the application does not exist")
+            app.last_seen = now
+            result = app.channel.poll(waiter, now, _bind(self._resume_decision, app))
+            if result is None:
+                return None
+            return self._channel_result(app, result)
+
+    def pget_abandon(self, ident: str, waiter: Waiter) -> None:
+        with self.lock:
+            app = self.apps.get(ident)
+            if app is not None:
+                app.channel.abandon(waiter)
+
+    def _resume_decision(self, app: Application) -> bool:
+        forced = app.force_resume
+        app.force_resume = False
+        return self.faults.happens(FaultKind.RESUME) or forced
+
+    def _channel_result(self, app: Application, result: Document | ChannelError) -> Reply:
+        if isinstance(result, ChannelError):
+            return self._channel_error(result)
+        self.events_sent.append(copy.deepcopy(result))
+        links = result["_links"]
+        onward = next((rel for rel in ("next", "resume", "resync") if rel in links), "?")
+        count = sum(len(s["events"]) for s in result.get("sender", []))
+        log.info(
+            "answer app=%s %s -> %s %s (%d events)",
+            app.ident,
+            links["self"]["href"],
+            onward,
+            links[onward]["href"],
+            count,
+        )
+        return Reply(200, BodyKind.EVENTS, result)
+
+    @staticmethod
+    def _channel_error(error: ChannelError) -> Reply:
+        return ucwa_error(error.status, error.code, error.subcode, error.message, error.parameters)
+
+    def delivered(self, ident: str, group: int) -> bool:
+        with self.lock:
+            app = self.apps.get(ident)
+            return app is None or app.gone or app.channel.delivered_upto >= group
+
+    def close(self) -> None:
+        with self.lock:
+            self.closed = True
+
+    # -- conversations ------------------------------------------------------------------------------------
+
+    def _new_conversation(
+        self,
+        app: Application,
+        *,
+        subject: str | None,
+        state: ConversationState,
+        meeting_uri: str | None,
+        modality: str | None,
+    ) -> Conversation:
+        ident = next(app.conversation_ids)
+        href = f"{app.communication}/conversations/{ident}"
+        thread = hashlib.sha1(f"{app.ident}:{ident}".encode(), usedforsecurity=False).hexdigest()[:32]
+        local = Participant(
+            f"{href}/participants/1", href, self.user[0], self.user[1], rel="localParticipant", local=True
+        )
+        conv = Conversation(ident, href, thread, local, subject, state, meeting_uri)
+        if modality is not None:
+            conv.modalities[modality] = Modality(modality, f"{href}/{modality}", href, MS.CONNECTING)
+        app.conversations.append(conv)
+        app.resources[href] = conv.render
+        app.resources[local.href] = local.render
+        app.resources[f"{href}/participants"] = conv.render_participants
+        if meeting_uri is not None:
+            app.resources[f"{href}/lobby"] = conv.render_lobby
+            app.actions[f"{href}/terminate"] = _bind(self._terminate, app, conv, None)
+        for name, mod in conv.modalities.items():
+            app.resources[mod.href] = mod.render
+            app.actions[f"{mod.href}/terminate"] = _bind(self._terminate, app, conv, name)
+            if name == "audioVideo":
+                app.resources[mod.session_href] = mod.render_session
+                app.actions[f"{mod.session_href}/renegotiations"] = _bind(self._offer_renegotiation, app, conv, mod)
+        app.actions[f"{href}/addParticipant"] = _bind(self._create, app, InvitationKind.PARTICIPANT, conv)
+        return conv
+
+    def _conversation_event(
+        self, app: Application, conv: Conversation, kind: EventType, apply: Callable[[], object] | None = None
+    ) -> None:
+        self._emit(
+            app,
+            ("communication", app.communication),
+            _event("conversation", conv.href, kind, embedded=conv.render()),
+            apply,
+        )
+
+    def _modality_event(self, app: Application, conv: Conversation, modality: Modality) -> None:
+        self._emit(
+            app,
+            ("conversation", conv.href),
+            _event(modality.name, modality.href, ET.UPDATED, embedded=modality.render()),
+        )
+
+    # -- outgoing invitations -----------------------------------------------------------------------------
+
+    def _create(
+        self, app: Application, kind: InvitationKind, conversation: Conversation | None, request: SimRequest
+    ) -> Reply:
+        now = self.clock.now()
+        try:
+            props = parse_input(request.body, request.content_type)
+        except InputError as exc:
+            return ucwa_error(400, "BadRequest", None, str(exc))
+        target_name = "onlineMeetingUri" if kind is InvitationKind.ONLINE_MEETING else "to"
+        target = text_prop(props, target_name)
+        if not target:
+            return _invalid(target_name, f"{target_name} is required")
+        ident = next(app.ids)
+        operation_id = text_prop(props, "operationId") or f"sim-op-{app.ident}-{ident}"
+        subject = text_prop(props, "subject")
+        importance = text_prop(props, "importance") or "Normal"
+        extra = {n: v for n in ("sessionContext", "anonymousDisplayName") if (v := text_prop(props, n)) is not None}
+        href = f"{app.communication}/invitations/{ident}"
+        create_href = request.path
+        shadow: Invitation | OnlineMeetingJoin
+        try:
+            if kind is InvitationKind.ONLINE_MEETING:
+                shadow = OnlineMeetingJoin()
+                shadow.send(
+                    now=now,
+                    href=create_href,
+                    operation_id=operation_id,
+                    online_meeting_uri=target,
+                    subject=subject,
+                    importance=importance,
+                    extra={k: v for k, v in extra.items() if k != "anonymousDisplayName"},
+                    anonymous_display_name=extra.get("anonymousDisplayName"),
+                )
+            else:
+                shadow = Invitation(kind=kind)
+                shadow.send(
+                    now=now,
+                    href=create_href,
+                    operation_id=operation_id,
+                    to=target,
+                    subject=subject,
+                    importance=importance,
+                    extra=dict(extra),
+                )
+        except InvalidInput as exc:
+            return _invalid(exc.field, exc.why)
+        new_conversation = conversation is None
+        if conversation is None:
+            conversation = self._new_conversation(
+                app,
+                subject=subject,
+                state=CS.CONNECTING,
+                meeting_uri=target if kind is InvitationKind.ONLINE_MEETING else None,
+                modality=_MODALITY_OF.get(kind),
+            )
+        record = InvitationRecord(
+            ident,
+            href,
+            kind,
+            Direction.OUTGOING,
+            conversation,
+            shadow,
+            conversation.local,
+            target,
+            operation_id,
+            subject,
+            importance,
+            extra,
+        )
+        if kind is not InvitationKind.PARTICIPANT:
+            conversation.invitation = record
+        self._register_invitation(app, record)
+        if new_conversation:
+            self._conversation_event(app, conversation, ET.ADDED)
+        document = record.render()
+        self._emit(
+            app,
+            ("communication", app.communication),
+            _event(kind.value, href, ET.STARTED, embedded=document),
+            _bind_started(shadow, now, href, document),
+            droppable=True,
+        )
+        self._flush()
+        hold = None
+        if self.faults.happens(FaultKind.EARLY_EVENTS) and app.channel.queue:
+            hold = Hold(app.ident, app.channel.queue[-1].seq, now + self.config.faults.early_events_wait)
+            log.info("fault: the 201 for %s waits for its started to be delivered", href)
+        shadow.created(now=now, href=href)
+        self._begin_plan(app, record, self._take_plan(kind))
+        return Reply(201, headers=(("location", href),), hold=hold)
+
+    def _register_invitation(self, app: Application, record: InvitationRecord) -> None:
+        app.resources[record.href] = record.render
+        for verb in ("cancel", "accept", "acceptWithAnswer", "decline", "forward"):
+            app.actions[f"{record.href}/{verb}"] = _bind(self._invitation_post, app, record, verb)
+
+    def _take_plan(self, kind: InvitationKind) -> Plan:
+        for scripted in self.plans:
+            if scripted.applies_to(kind):
+                self.plans.remove(scripted)
+                return scripted.plan
+        delay = self.config.default_answer_delay
+        return Admit(delay) if kind is InvitationKind.ONLINE_MEETING else Answer(delay)
+
+    def _begin_plan(self, app: Application, record: InvitationRecord, plan: Plan) -> None:
+        record.plan = plan
+        join = record.kind is InvitationKind.ONLINE_MEETING
+        if join and isinstance(plan, Admit | Reject | NoAnswer | AnswerOnCancel):
+            self._enter_lobby(app, record)
+        timer: tuple[float, Callable[[], None]]
+        if isinstance(plan, Answer | Admit):
+            timer = (plan.after, _bind(self._answer, app, record))
+        elif isinstance(plan, Decline | Fail | Reject):
+            timer = (plan.after, _bind(self._fail, app, record, reason_of(plan.code, plan.subcode, plan.message)))
+        elif isinstance(plan, NoAnswer):
+            reason = reason_of(plan.code, plan.subcode, plan.message or "no answer before the timeout")
+            timer = (
+                plan.timeout if plan.timeout is not None else self.config.ring_timeout,
+                _bind(self._fail, app, record, reason),
+            )
+        elif isinstance(plan, Forward):
+            timer = (plan.after, _bind(self._forwarded, app, record, plan))
+        else:
+            reason = reason_of("RemoteFailure", "Timeout", "no answer before the timeout")
+            timer = (self.config.ring_timeout, _bind(self._fail, app, record, reason))
+        record.timers.append(self._after(*timer))
+
+    def _enter_lobby(self, app: Application, record: InvitationRecord) -> None:
+        conv = record.conversation
+        conv.state = CS.IN_LOBBY
+        conv.local.in_lobby = True
+        shadow = record.shadow
+        assert isinstance(shadow, OnlineMeetingJoin)
+        self._conversation_event(app, conv, ET.UPDATED, _bind_conversation(shadow, self.clock.now(), CS.IN_LOBBY))
+
+    def _answer(self, app: Application, record: InvitationRecord) -> None:
+        """The remote side answers (or the meeting admits the user)."""
+        if record.phase is not Phase.RINGING or record.shadow.is_terminal:
+            return
+        self._cancel_timers(record)
+        now = self.clock.now()
+        conv = record.conversation
+        if record.kind is InvitationKind.ONLINE_MEETING:
+            shadow = record.shadow
+            assert isinstance(shadow, OnlineMeetingJoin)
+            conv.local.in_lobby = False
+            conv.roster[conv.local.href] = conv.local
+            self._emit(
+                app,
+                ("conversation", conv.href),
+                _event("localParticipant", conv.local.href, ET.ADDED, embedded=conv.local.render()),
+                _bind_roster(shadow, now, conv.local.href),
+            )
+            conv.state = CS.CONFERENCED
+            self._conversation_event(app, conv, ET.UPDATED, _bind_conversation(shadow, now, CS.CONFERENCED))
+        elif record.kind is InvitationKind.PARTICIPANT:
+            invitee = Participant(conv.new_participant_href(), conv.href, record.target, record.target)
+            conv.roster[invitee.href] = invitee
+            record.invitee = invitee
+            app.resources[invitee.href] = invitee.render
+            self._emit(
+                app,
+                ("conversation", conv.href),
+                _event("participant", invitee.href, ET.ADDED, embedded=invitee.render()),
+            )
+        else:
+            modality = record.modality
+            if modality is not None:
+                modality.state = MS.CONNECTED
+                self._modality_event(app, conv, modality)
+            conv.state = CS.CONNECTED
+            self._conversation_event(app, conv, ET.UPDATED)
+        if self._complete(app, record, None):
+            self._release_waiting()
+
+    def _fail(self, app: Application, record: InvitationRecord, reason: Reason) -> None:
+        if record.phase is not Phase.RINGING or record.shadow.is_terminal:
+            return
+        self._cancel_timers(record)
+        self._complete(app, record, reason)
+        self._end_conversation(app, record)
+
+    def _complete(self, app: Application, record: InvitationRecord, reason: Reason | None) -> bool:
+        now = self.clock.now()
+        state = IS.CONNECTED if reason is None else _final_state(reason, record.kind)
+        phase = Phase.CONNECTED if reason is None else Phase.ENDED
+        document = record.render(state=state, phase=phase)
+        status = CompletionStatus.SUCCESS if reason is None else CompletionStatus.FAILURE
+        shadow = record.shadow
+
+        def apply() -> None:
+            shadow.completed(
+                now=now,
+                status=status.value,
+                reason=reason,
+                representation=representation_of(document),
+                href=record.href,
+            )
+
+        event = _event(record.kind.value, record.href, ET.COMPLETED, embedded=document, status=status, reason=reason)
+        if not self._emit(app, ("communication", app.communication), event, apply):
+            return False
+        record.wire_state = state
+        record.phase = phase
+        return True
+
+    def _end_conversation(self, app: Application, record: InvitationRecord) -> None:
+        conv = record.conversation
+        if record.kind is InvitationKind.PARTICIPANT:
+            return
+        modality = record.modality
+        if modality is not None and modality.state is not MS.DISCONNECTED:
+            modality.state = MS.DISCONNECTED
+            self._modality_event(app, conv, modality)
+        conv.state = CS.DISCONNECTED
+        apply = None
+        if isinstance(record.shadow, OnlineMeetingJoin):
+            apply = _bind_conversation(record.shadow, self.clock.now(), CS.DISCONNECTED)
+        self._conversation_event(app, conv, ET.UPDATED, apply)
+
+    def _forwarded(self, app: Application, record: InvitationRecord, plan: Forward) -> None:
+        if record.phase is not Phase.RINGING or record.shadow.is_terminal:
+            return
+        now = self.clock.now()
+        document = record.render(state=IS.FORWARDED)
+        shadow = record.shadow
+        if self._emit(
+            app,
+            ("communication", app.communication),
+            _event(record.kind.value, record.href, ET.UPDATED, embedded=document),
+            _bind_updated(shadow, now, record.href, document),
+        ):
+            record.wire_state = IS.FORWARDED
+        if plan.answer_after is not None:
+            record.timers.append(self._after(plan.answer_after, _bind(self._answer, app, record)))
+        else:
+            reason = reason_of("RemoteFailure", "Timeout", "no answer before the timeout")
+            record.timers.append(self._after(self.config.ring_timeout, _bind(self._fail, app, record, reason)))
+
+    # -- the user's link POSTs on invitations ----------------------------------------------------------
+
+    def _local(self, app: Application, record: InvitationRecord, trigger: Callable[[], object]) -> Reply | None:
+        """Fire a shadow's local trigger; a refusal is the 409 the client gets."""
+        try:
+            try:
+                trigger()
+            except LinkMissing:
+                # the client may know the link from a GET (a started was aggregated away):
+                # learn the resource as a client does after a GET, then try once more
+                document = record.render()
+                shadow = record.shadow
+                shadow.updated(now=self.clock.now(), href=record.href, representation=representation_of(document))
+                trigger()
+        except CallFsmError as exc:
+            return _conflict(str(exc))
+        return None
+
+    def _invitation_post(self, app: Application, record: InvitationRecord, verb: str, request: SimRequest) -> Reply:
+        now = self.clock.now()
+        if record.links().get(verb) != request.path:
+            return _conflict(f"the invitation offers no {verb} link here now (state {record.wire_state.value})")
+        shadow = record.shadow
+        try:
+            props = parse_input(b"" if is_sdp(request.content_type) else request.body, request.content_type)
+        except InputError as exc:
+            return ucwa_error(400, "BadRequest", None, str(exc))
+        if verb == "cancel":
+            refused = self._local(app, record, lambda: shadow.cancel(now=now))
+            if refused is not None:
+                return refused
+            shadow.request_succeeded(now=now)
+            if isinstance(record.plan, AnswerOnCancel):
+                log.info("the remote answered %s as the cancel arrived", record.href)
+                self._answer(app, record)
+            else:
+                self._fail(app, record, Reason("LocalFailure", "Canceled", "cancelled by the user"))
+            return NO_CONTENT
+        assert isinstance(shadow, Invitation)
+        if verb in ("accept", "acceptWithAnswer"):
+            if verb == "acceptWithAnswer":
+                context = request.query.get("sessionContext")
+                if not context or len(context) > 50:
+                    return _invalid("sessionContext", "sessionContext is required, at most 50 characters")
+                if not is_sdp(request.content_type) or not request.body.strip():
+                    return ucwa_error(
+                        415, "UnsupportedMediaType", None, "acceptWithAnswer takes an application/sdp body"
+                    )
+                answer = request.body.decode("utf-8", "replace")
+                refused = self._local(
+                    app, record, lambda: shadow.accept(now=now, answer_sdp=answer, session_context=context)
+                )
+            else:
+                refused = self._local(app, record, lambda: shadow.accept(now=now))
+            if refused is not None:
+                return refused
+            shadow.request_succeeded(now=now)
+            self._answer(app, record)
+            return NO_CONTENT
+        if verb == "decline":
+            raw = text_prop(props, "reason")
+            decline_reason = None
+            if raw is not None:
+                decline_reason = next((r for r in CallDeclineReason if r.value.lower() == raw.lower()), None)
+                if decline_reason is None:
+                    return _invalid("reason", f"{raw!r} is not a CallDeclineReason")
+            refused = self._local(app, record, lambda: shadow.decline(now=now, reason=decline_reason))
+            if refused is not None:
+                return refused
+            shadow.request_succeeded(now=now)
+            shown = "no reason" if decline_reason is None else decline_reason.value
+            self._fail(app, record, Reason("LocalFailure", "Declined", f"declined by the user ({shown})"))
+            return NO_CONTENT
+        # forward
+        to = text_prop(props, "to")
+        if not to:
+            return _invalid("to", "to is required")
+        refused = self._local(app, record, lambda: shadow.forward(now=now, to=to))
+        if refused is not None:
+            return refused
+        shadow.request_succeeded(now=now)
+        self._fail(app, record, Reason("Informational", "Redirected", f"forwarded to {to}"))
+        return NO_CONTENT
+
+    def _terminate(self, app: Application, conv: Conversation, modality_name: str | None, request: SimRequest) -> Reply:
+        """Hang up a connected call, or leave a connected meeting (the connected invitation's cancel link)."""
+        now = self.clock.now()
+        record = conv.invitation
+        if record is None or record.phase is not Phase.CONNECTED:
+            return _conflict("nothing is connected here")
+        shadow = record.shadow
+        hanging_up = shadow.state in (IS.HANGING_UP, OnlineMeetingState.HANGING_UP)
+        if not hanging_up:
+            refused = self._local(app, record, lambda: shadow.cancel(now=now))
+            if refused is not None:
+                return refused
+        shadow.request_succeeded(now=now)
+        record.phase = Phase.ENDED
+        for modality in conv.modalities.values():
+            if modality.state is not MS.DISCONNECTED:
+                modality.state = MS.DISCONNECTED
+                self._modality_event(app, conv, modality)
+        conv.state = CS.DISCONNECTED
+        apply = None
+        if isinstance(shadow, OnlineMeetingJoin):
+            apply = _bind_conversation(shadow, now, CS.DISCONNECTED)
+        self._conversation_event(app, conv, ET.UPDATED, apply)
+        log.info("%s hung up", record.href)
+        return NO_CONTENT
+
+    # -- incoming calls ------------------------------------------------------------------------------------
+
+    def _incoming_call(self, app: Application, call: IncomingCall) -> None:
+        if app.gone:
+            return
+        now = self.clock.now()
+        modality = _MODALITY_OF[call.kind]
+        conv = self._new_conversation(app, subject=call.subject, state=CS.INCOMING, meeting_uri=None, modality=modality)
+        caller = Participant(conv.new_participant_href(), conv.href, call.name, call.uri)
+        conv.roster[caller.href] = caller
+        app.resources[caller.href] = caller.render
+        ident = next(app.ids)
+        href = f"{app.communication}/invitations/{ident}"
+        shadow = Invitation(kind=call.kind)
+        record = InvitationRecord(
+            ident, href, call.kind, Direction.INCOMING, conv, shadow, caller, self.user[1], subject=call.subject
+        )
+        if call.kind is InvitationKind.AUDIO_VIDEO:
+            record.media_offer = data_uri("application/sdp", DEFAULT_SDP)
+        conv.invitation = record
+        self._register_invitation(app, record)
+        self._conversation_event(app, conv, ET.ADDED)
+        document = record.render()
+        self._emit(
+            app,
+            ("communication", app.communication),
+            _event(call.kind.value, href, ET.STARTED, embedded=document),
+            _bind_started(shadow, now, href, document),
+        )
+        log.info("incoming %s from %s: %s", call.kind.value, call.uri, href)
+        if call.ring_for is not None:
+            reason = Reason("Informational", "Missed", "nobody answered")
+            record.timers.append(self._after(call.ring_for, _bind(self._fail, app, record, reason)))
+
+    # -- renegotiations ------------------------------------------------------------------------------------
+
+    def _renegotiation_in_flight(self, conv: Conversation) -> bool:
+        return any(not r.shadow.is_terminal for r in conv.renegotiations)
+
+    def _incoming_renegotiation(
+        self, target: tuple[Application, Conversation], happening: IncomingRenegotiation
+    ) -> None:
+        app, conv = target
+        record = conv.invitation
+        modality = conv.modalities.get("audioVideo")
+        if app.gone or record is None or record.phase is not Phase.CONNECTED or modality is None:
+            self.waiting.append(happening)
+            return
+        if self._renegotiation_in_flight(conv):
+            # at most one renegotiation at a time (domain.md 4): try again shortly
+            self._after(0.05, _bind(self._incoming_renegotiation, target, happening))
+            return
+        now = self.clock.now()
+        ident = next(app.ids)
+        href = f"{modality.session_href}/renegotiations/{ident}"
+        reneg = RenegotiationRecord(
+            ident, href, Direction.INCOMING, modality, f"sim-reneg-{app.ident}-{ident}", happening.sdp, Renegotiation()
+        )
+        conv.renegotiations.append(reneg)
+        app.actions[f"{href}/answer"] = _bind(self._renegotiation_post, app, reneg, "answer")
+        app.actions[f"{href}/dismiss"] = _bind(self._renegotiation_post, app, reneg, "dismiss")
+        document = reneg.render()
+        offer = document["_links"]["mediaOffer"]["href"]
+
+        def apply() -> None:
+            reneg.shadow.started(now=now, representation=representation_of(document), href=href, media_offer=offer)
+
+        self._emit(
+            app,
+            ("communication", app.communication),
+            _event("audioVideoRenegotiation", href, ET.STARTED, embedded=document),
+            apply,
+        )
+
+    def _renegotiation_post(
+        self, app: Application, reneg: RenegotiationRecord, verb: str, request: SimRequest
+    ) -> Reply:
+        now = self.clock.now()
+        if not reneg.offered or reneg.direction is not Direction.INCOMING:
+            return _conflict(f"the renegotiation offers no {verb} link now")
+        shadow = reneg.shadow
+        try:
+            if verb == "answer":
+                shadow.answer(now=now)
+            else:
+                try:
+                    props = parse_input(request.body, request.content_type)
+                except InputError as exc:
+                    return ucwa_error(400, "BadRequest", None, str(exc))
+                raw = text_prop(props, "reason")
+                reason = None
+                if raw is not None:
+                    reason = next((r for r in ReNegotiationDeclineReason if r.value.lower() == raw.lower()), None)
+                    if reason is None:
+                        return _invalid("reason", f"{raw!r} is not a ReNegotiationDeclineReason")
+                shadow.dismiss(now=now, reason=reason)
+        except CallFsmError as exc:
+            return _conflict(str(exc))
+        shadow.request_succeeded(now=now)
+        reneg.offered = False
+        log.info("renegotiation %s: %s", reneg.href, verb)
+        return NO_CONTENT
+
+    def _offer_renegotiation(
+        self, app: Application, conv: Conversation, modality: Modality, request: SimRequest
+    ) -> Reply:
+        now = self.clock.now()
+        record = conv.invitation
+        if record is None or record.phase is not Phase.CONNECTED:
+            return _conflict("the audio/video session is not established")
+        operation_id = request.query.get("operationId")
+        if not operation_id or len(operation_id) > 50:
+            return _invalid("operationId", "operationId is required, at most 50 characters")
+        if request.body.strip() and not is_sdp(request.content_type):
+            return ucwa_error(415, "UnsupportedMediaType", None, "a renegotiation offer is application/sdp")
+        if self._renegotiation_in_flight(conv):
+            return ucwa_error(409, "Conflict", "AlreadyExists", "another renegotiation is in progress")
+        ident = next(app.ids)
+        href = f"{modality.session_href}/renegotiations/{ident}"
+        sdp = request.body.decode("utf-8", "replace") or DEFAULT_SDP
+        shadow = Renegotiation()
+        try:
+            shadow.offer(now=now, href=request.path, operation_id=operation_id, sdp=sdp)
+        except InvalidInput as exc:
+            return _invalid(exc.field, exc.why)
+        reneg = RenegotiationRecord(ident, href, Direction.OUTGOING, modality, operation_id, sdp, shadow)
+        conv.renegotiations.append(reneg)
+        document = reneg.render()
+
+        def started() -> None:
+            shadow.started(now=now, representation=representation_of(document), href=href)
+
+        self._emit(
+            app,
+            ("communication", app.communication),
+            _event("audioVideoRenegotiation", href, ET.STARTED, embedded=document),
+            started,
+        )
+        shadow.created(now=now, representation=representation_of(document), href=href)
+        reply = (
+            self.renegotiation_replies.popleft()
+            if self.renegotiation_replies
+            else RenegotiationReply(True, self.config.default_answer_delay)
+        )
+        self._after(reply.after, _bind(self._renegotiation_reply, app, reneg, reply))
+        return Reply(201, BodyKind.RESOURCE, document, (("location", href),))
+
+    def _renegotiation_reply(self, app: Application, reneg: RenegotiationRecord, reply: RenegotiationReply) -> None:
+        if reneg.shadow.is_terminal:
+            return
+        now = self.clock.now()
+        shadow = reneg.shadow
+        if reply.answer:
+            reneg.answer = DEFAULT_SDP
+            document = reneg.render()
+            answer = document["_links"]["mediaAnswer"]["href"]
+            self._emit(
+                app,
+                ("communication", app.communication),
+                _event("audioVideoRenegotiation", reneg.href, ET.UPDATED, embedded=document),
+                lambda: shadow.remote_answered(now=now, media_answer=answer),
+            )
+            return
+        reason = reason_of(reply.code, reply.subcode, "the remote refused the offer")
+        self._emit(
+            app,
+            ("communication", app.communication),
+            _event(
+                "audioVideoRenegotiation",
+                reneg.href,
+                ET.COMPLETED,
+                embedded=reneg.render(),
+                status=CompletionStatus.FAILURE,
+                reason=reason,
+            ),
+            lambda: shadow.remote_rejected(now=now, reason=reason),
+        )
+
+    # -- the lobby, leader side -------------------------------------------------------------------------
+
+    def _lobby_arrival(self, app: Application, conv: Conversation, arrival: LobbyArrival) -> None:
+        record = conv.invitation
+        if app.gone or record is None or record.phase is not Phase.CONNECTED:
+            self.waiting.append(arrival)
+            return
+        now = self.clock.now()
+        guest = Participant(
+            conv.new_participant_href(), conv.href, arrival.name, arrival.uri, in_lobby=True, actionable=True
+        )
+        guest.shadow = LobbyParticipant()
+        conv.lobby[guest.href] = guest
+        app.resources[guest.href] = guest.render
+        app.actions[f"{guest.href}/admit"] = _bind(self._lobby_post, app, conv, guest, "admit")
+        app.actions[f"{guest.href}/reject"] = _bind(self._lobby_post, app, conv, guest, "reject")
+        document = guest.render()
+        shadow = guest.shadow
+        self._emit(
+            app,
+            ("conversation", conv.href),
+            _event("participant", guest.href, ET.ADDED, embedded=document, in_=("lobby", f"{conv.href}/lobby")),
+            lambda: shadow.added(
+                now=now, href=guest.href, representation=representation_of(document), display_name=guest.name
+            ),
+        )
+        if arrival.leave_after is not None:
+            self._after(arrival.leave_after, _bind(self._lobby_leave, app, conv, guest))
+
+    def _lobby_leave(self, app: Application, conv: Conversation, guest: Participant) -> None:
+        shadow = guest.shadow
+        if guest.href not in conv.lobby or shadow is None or shadow.is_terminal:
+            return
+        now = self.clock.now()
+        del conv.lobby[guest.href]
+        guest.in_lobby = False
+        self._emit(
+            app,
+            ("conversation", conv.href),
+            _event("participant", guest.href, ET.DELETED, in_=("lobby", f"{conv.href}/lobby")),
+            lambda: shadow.deleted(now=now),
+        )
+
+    def _lobby_post(
+        self, app: Application, conv: Conversation, guest: Participant, verb: str, request: SimRequest
+    ) -> Reply:
+        now = self.clock.now()
+        shadow = guest.shadow
+        if shadow is None or guest.href not in conv.lobby:
+            return _conflict(f"the participant offers no {verb} link now")
+        try:
+            if verb == "admit":
+                shadow.admit(now=now)
+            else:
+                shadow.reject(now=now)
+        except CallFsmError as exc:
+            return _conflict(str(exc))
+        shadow.request_succeeded(now=now)
+        del conv.lobby[guest.href]
+        guest.in_lobby = False
+        lobby = ("lobby", f"{conv.href}/lobby")
+        self._emit(
+            app,
+            ("conversation", conv.href),
+            _event("participant", guest.href, ET.DELETED, in_=lobby),
+            lambda: shadow.deleted(now=now),
+        )
+        if verb == "admit":
+            conv.roster[guest.href] = guest
+            self._emit(
+                app,
+                ("conversation", conv.href),
+                _event("participant", guest.href, ET.ADDED, embedded=guest.render()),
+                lambda: shadow.roster_added(now=now, href=guest.href),
+            )
+        log.info("lobby participant %s: %s", guest.href, verb)
+        return NO_CONTENT
+
+    # -- Huawei -------------------------------------------------------------------------------------------
+
+    def huawei(self, request: SimRequest) -> Reply:
+        with self._entry() as now:
+            if self.faults.happens(FaultKind.SERVER_ERROR):
+                return huawei_error("server")
+            if request.path == HUAWEI_APP_AUTH and request.method == "POST":
+                return self._huawei_auth(request)
+            token = request.headers.get("x-access-token")
+            expiry = self.huawei_tokens.get(token or "")
+            if token is None or expiry is None or expiry <= self.config.wall_clock():
+                return huawei_error("token")
+            conference_id = request.query.get("conferenceID")
+            if not conference_id:
+                return huawei_error("bad_request", "conferenceID is required")
+            record = self.series.get(conference_id)
+            if record is None or record.shadow.is_terminal:
+                return huawei_error("not_found")
+            kind = request.query.get("type")
+            if kind is not None and kind not in ("0", "1"):
+                return huawei_error("bad_request", "type must be 1 (or absent)")
+            ongoing = kind == "1"
+            if request.path == HUAWEI_DETAIL and request.method == "GET":
+                return self._huawei_detail(record)
+            if request.path == HUAWEI_SERIES and request.method == "DELETE":
+                return self._huawei_cancel(record, ongoing, now)
+            if request.path == HUAWEI_SUB_MEETINGS and request.method == "DELETE":
+                return self._huawei_cancel_subs(record, ongoing, request, now)
+            return huawei_error("bad_request", "no such operation")
+
+    def _huawei_auth(self, request: SimRequest) -> Reply:
+        header = request.headers.get("authorization", "")
+        match = re.match(r"^\s*HMAC-SHA256\s+signature=([0-9a-fA-F]+)\s*(?:,.*)?$", header)
+        try:
+            body = json.loads(request.body or b"{}")
+        except ValueError:
+            return huawei_error("bad_request", "the body is not JSON")
+        if not isinstance(body, dict):
+            return huawei_error("bad_request", "the body is not a JSON object")
+        app_id, user_id, expire_time, nonce = (
+            body.get("appId"),
+            body.get("userId", ""),
+            body.get("expireTime"),
+            body.get("nonce"),
+        )
+        if not isinstance(app_id, str) or not isinstance(user_id, str) or not isinstance(nonce, str):
+            return huawei_error("bad_request", "appId, userId and nonce are strings")
+        if not isinstance(expire_time, int) or isinstance(expire_time, bool):
+            return huawei_error("bad_request", "expireTime is an integer (Unix seconds)")
+        if not 32 <= len(nonce) <= 64:
+            return huawei_error("bad_request", "nonce has 32 to 64 characters")
+        key = self.config.huawei_apps.get(app_id)
+        if match is None or key is None:
+            return huawei_error("signature")
+        expected = hmac.new(
+            key.encode("utf-8"), f"{app_id}:{user_id}:{expire_time}:{nonce}".encode(), hashlib.sha256
+        ).hexdigest()
+        wall = self.config.wall_clock()
+        if not hmac.compare_digest(expected, match.group(1).lower()) or expire_time <= wall:
+            return huawei_error("signature")
+        token = secrets.token_urlsafe(30)
+        lifetime = self.config.huawei_token_lifetime
+        self.huawei_tokens[token] = wall + lifetime
+        log.info("Huawei App ID authentication succeeded for app %s", app_id)
+        return Reply(
+            200,
+            BodyKind.JSON,
+            {
+                "accessToken": token,
+                "clientType": body.get("clientType", 72),
+                "createTime": int(wall * 1000),
+                "expireTime": int(wall + lifetime),
+                "validPeriod": int(lifetime),
+                "tokenType": 0,
+                "user": {"userId": user_id, "appId": app_id},
+            },
+        )
+
+    def _huawei_detail(self, record: SeriesRecord) -> Reply:
+        state = (ConferenceState.CREATED if record.shadow.held else ConferenceState.SCHEDULE).value
+        return Reply(
+            200,
+            BodyKind.JSON,
+            {
+                "conferenceData": {
+                    "conferenceID": record.conference_id,
+                    "conferenceState": state,
+                    "conferenceType": 1,
+                    "confType": "CYCLE",
+                    "subject": record.subject,
+                    "subConfs": [
+                        {"cycleSubConfID": sub, "conferenceState": st.value} for sub, st in record.sub_meetings.items()
+                    ],
+                }
+            },
+        )
+
+    def _huawei_cancel(self, record: SeriesRecord, ongoing: bool, now: float) -> Reply:
+        try:
+            record.shadow.cancel(now=now, cancel_ongoing=ongoing)
+        except CallFsmError as exc:
+            log.info("Huawei series %s: cancel refused: %s", record.conference_id, exc)
+            return huawei_error("held")
+        record.shadow.cancel_succeeded(now=now)
+        log.info("Huawei series %s cancelled%s", record.conference_id, " (type=1)" if ongoing else "")
+        return Reply(200)
+
+    def _huawei_cancel_subs(self, record: SeriesRecord, ongoing: bool, request: SimRequest, now: float) -> Reply:
+        try:
+            body = json.loads(request.body or b"null")
+        except ValueError:
+            return huawei_error("bad_request", "the body is not JSON")
+        ids = body.get("cycleSubConfIDs") if isinstance(body, dict) else None
+        if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
+            return huawei_error("bad_request", "cycleSubConfIDs is a non-empty list of sub-meeting IDs")
+        unknown = [i for i in ids if i not in record.sub_meetings]
+        if unknown:
+            return huawei_error("sub_not_found", f"meeting does not exist: {', '.join(unknown)}")
+        if not ongoing and any(record.sub_meetings[i] is ConferenceState.CREATED for i in ids):
+            return huawei_error("held")
+        try:
+            record.shadow.cancel_sub_meetings(now=now, ids=ids, cancel_ongoing=ongoing)
+            record.shadow.sub_cancel_succeeded(now=now, ids=ids)
+        except CallFsmError as exc:
+            return huawei_error("bad_request", str(exc))
+        for i in ids:
+            del record.sub_meetings[i]
+        return Reply(200)
+
+
+# -- small binders (typed closures) ------------------------------------------------------------------
+
+
+def _bind(function: Callable[..., Any], *bound: Any) -> Callable[..., Any]:
+    def call(*more: Any) -> Any:
+        return function(*bound, *more)
+
+    return call
+
+
+def _bind_started(
+    shadow: Invitation | OnlineMeetingJoin, now: float, href: str, document: Document
+) -> Callable[[], object]:
+    return lambda: shadow.started(now=now, href=href, representation=representation_of(document))
+
+
+def _bind_updated(
+    shadow: Invitation | OnlineMeetingJoin, now: float, href: str, document: Document
+) -> Callable[[], object]:
+    return lambda: shadow.updated(now=now, href=href, representation=representation_of(document))
+
+
+def _bind_conversation(shadow: OnlineMeetingJoin, now: float, state: ConversationState) -> Callable[[], object]:
+    return lambda: shadow.conversation_updated(now=now, state=state.value)
+
+
+def _bind_roster(shadow: OnlineMeetingJoin, now: float, href: str) -> Callable[[], object]:
+    return lambda: shadow.roster_added(now=now, href=href)
