@@ -18,7 +18,10 @@ from fsm.errors import CallFsmError
 
 #: subcommand -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("adapters.cli_demo", "drive every machine through its documented scenarios"),
+    "demo": (
+        "adapters.cli_demo",
+        "run the scenarios against the loopback simulator and replay the stream (--offline: in-process)",
+    ),
     "diagrams": ("adapters.cli_diagrams", "write Graphviz and Mermaid diagrams of the machines"),
     "scenarios": (
         "adapters.cli_scenarios",

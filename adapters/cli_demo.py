@@ -1,10 +1,24 @@
-"""``callfsm demo``: every machine through its documented scenarios, as tables.
+"""``callfsm demo``: the machines through their documented scenarios, as tables.
 
-Each scenario is a short script of typed trigger calls on a fresh model, taken
-from the seeds and domain.md (the event samples of section 2.4, and one
-scenario per terminal outcome). The demo prints, per machine, each scenario's
-transitions as a table (from, trigger, to, reason) and ends with a line per
-machine saying which of its states the scenarios reached.
+Theory of operation
+-------------------
+By default the demo is live (:mod:`adapters.demo_live`): it starts the
+simulator on 127.0.0.1, drives the adapters' clients through the issue's
+scenarios over HTTP, prints a progress line and the transition tables per
+scenario, writes the event stream the server sent (``--events``, default
+``callfsm-demo-events.jsonl``) and replays it with the checker. Exit status 1
+when a scenario does not end where the docs say or the replay finds a
+violation.
+
+``--offline`` runs no server: each scenario is a short script of typed
+trigger calls on a fresh model, taken from the seeds and domain.md (the event
+samples of section 2.4, and one scenario per terminal outcome). It prints, per
+machine, each scenario's transitions as a table (from, trigger, to, reason)
+and ends with a line per machine saying which of its states the scenarios
+reached.
+
+``MACHINE`` arguments narrow either mode to the scenarios that show those
+machines.
 """
 
 from __future__ import annotations
@@ -12,6 +26,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TextIO
 
 from adapters import demo_scenarios
@@ -19,9 +34,20 @@ from adapters.cli import CliError
 from fsm.model import FsmModel
 from fsm.registry import MACHINES
 
+#: The live demo's default event file (kept here so that ``--offline`` needs no server package).
+DEFAULT_EVENTS = "callfsm-demo-events.jsonl"
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("machines", nargs="*", metavar="MACHINE", help="only these machines (default: all)")
+    parser.add_argument(
+        "--offline", action="store_true", help="no server: drive the machines in-process through every scenario"
+    )
+    parser.add_argument(
+        "--events",
+        metavar="PATH",
+        help=f"where the live demo writes the recorded event stream (default: {DEFAULT_EVENTS})",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,7 +55,42 @@ def run(args: argparse.Namespace) -> int:
     unknown = [m for m in wanted if m not in MACHINES]
     if unknown:
         raise CliError(f"unknown machine {unknown[0]!r}; known: {', '.join(MACHINES)}")
-    play(wanted, sys.stdout)
+    if args.offline:
+        if args.events is not None:
+            raise CliError("--events is for the live demo: --offline records no events")
+        play(wanted, sys.stdout)
+        return 0
+    return _live(None if not args.machines else wanted, _events_path(args.events or DEFAULT_EVENTS))
+
+
+def _events_path(value: str) -> Path:
+    path = Path(value)
+    if not value or path.is_dir():
+        raise CliError(f"--events {value!r}: not a file name")
+    if not path.parent.is_dir():
+        raise CliError(f"--events {value!r}: no directory {str(path.parent)!r}")
+    return path
+
+
+def _live(machines: list[str] | None, events: Path) -> int:
+    # the simulator (starlette, uvicorn) is imported only for the live demo: --offline runs without it
+    from adapters import demo_live  # noqa: PLC0415
+
+    scenarios = demo_live.scenarios_for(machines)
+    if not scenarios:
+        raise CliError(f"no live scenario shows {', '.join(machines or [])}; try --offline")
+    try:
+        result = demo_live.play_live(sys.stdout, events, scenarios)
+    except demo_live.EventsFileError as exc:
+        raise CliError(f"--events {exc}") from None
+    failed = [r for r in result.results if not r.ok]
+    if failed or result.report.violations:
+        print(
+            f"callfsm demo: {len(failed)} scenario(s) did not end as documented, "
+            f"{len(result.report.violations)} violation(s) in the replay",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -76,7 +76,7 @@ def test_demo_reaches_every_state_of_every_machine() -> None:
 
 
 def test_demo_cli(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "renegotiation"]) == 0
+    assert main(["demo", "--offline", "renegotiation"]) == 0
     assert "InsufficientBandwidth" in capsys.readouterr().out
     assert main(["demo", "no_such_machine"]) == 2
     err = capsys.readouterr().err

@@ -1,0 +1,187 @@
+"""``callfsm demo``, live: the adapters' clients against the simulator on 127.0.0.1, then the replay.
+
+The demo runs once per module (about 3 s); the tests read its output, its
+event file, and the replay of that file through ``callfsm replay --json``.
+Expected end states and reasons come from the docs, cited per entry, never
+from the demo's own output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+from pathlib import Path
+
+import attrs
+import pytest
+
+from adapters import demo_live
+from adapters.cli import main
+from adapters.replay import Record, ReplayReport, ReplayViolation, replay
+from fsm.invitation import InvitationState
+from fsm.meeting_series import MeetingSeriesState
+from fsm.online_meeting import OnlineMeetingState
+from fsm.renegotiation import RenegotiationState
+
+#: ``[n/total] title ... state (detail) in 0.12 s``
+PROGRESS = re.compile(r"^\[(\d+)/(\d+)\] (.+?) \.\.\. (\S+)(?: \((.+?)\))? in \d+\.\d+ s$")
+
+# title -> (final state, what the progress line adds), from the docs:
+EXPECTED = {
+    # domain.md 1.6-1.7: completed Success -> Connected; the demo then hangs up through the cancel link
+    "outgoing audio/video call answered, then hung up": (InvitationState.HUNG_UP.value, None),
+    # seed 002 / domain.md 5.1: the callee declines -> Failure RemoteFailure/Declined, state Declined
+    "outgoing audio/video call declined by the callee": (InvitationState.DECLINED.value, "RemoteFailure/Declined"),
+    # domain.md 1.7: Success crosses our cancel: the app must hang up the call it no longer wants
+    "the cancel race: the callee answers as our cancel arrives": (InvitationState.HUNG_UP.value, None),
+    # seed 003: Connecting in the lobby, Success once admitted
+    "online meeting joined through the lobby, admitted": (OnlineMeetingState.CONNECTED.value, None),
+    # seed 003 / domain.md 3: rejected -> Failure; the reason is the simulator's [U] Forbidden/Denied
+    "online meeting joined through the lobby, rejected": (OnlineMeetingState.FAILED.value, "Forbidden/Denied"),
+    # seed 001: dismiss with {"reason": "InsufficientBandwidth"} -> 204
+    "incoming renegotiation dismissed with InsufficientBandwidth": (
+        RenegotiationState.DISMISSED.value,
+        "reason InsufficientBandwidth",
+    ),
+    # seed 004: DELETE cycleconferences -> 200
+    "Huawei series cancelled": (MeetingSeriesState.CANCELLED.value, None),
+    # seed 004: a held series is refused without type=1 (403), cancelled with it (200)
+    "Huawei held series: refused without type=1, cancelled with it": (MeetingSeriesState.CANCELLED.value, None),
+}
+
+
+def _cli(argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+def _progress(text: str) -> list[re.Match[str]]:
+    return [m for m in map(PROGRESS.match, text.splitlines()) if m is not None]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, str, Path]:
+    events = tmp_path_factory.mktemp("demo") / "e.jsonl"
+    code, out, err = _cli(["demo", "--events", str(events)])
+    return code, out, err, events
+
+
+def test_the_live_demo_succeeds(demo: tuple[int, str, str, Path]) -> None:
+    code, out, err, _ = demo
+    assert code == 0, out + err
+    assert "http://127.0.0.1:" in out  # loopback only
+
+
+def test_one_progress_line_per_scenario_ending_where_the_docs_say(demo: tuple[int, str, str, Path]) -> None:
+    _, out, _, _ = demo
+    lines = _progress(out)
+    assert [m.group(3) for m in lines] == list(EXPECTED)
+    assert [int(m.group(1)) for m in lines] == list(range(1, len(EXPECTED) + 1))
+    assert {int(m.group(2)) for m in lines} == {len(EXPECTED)}
+    for match in lines:
+        state, detail = EXPECTED[match.group(3)]
+        assert (match.group(4), match.group(5)) == (state, detail), match.group(0)
+    assert "UNEXPECTED" not in out
+    assert "FAILED" not in out
+
+
+def test_transition_tables_are_printed(demo: tuple[int, str, str, Path]) -> None:
+    _, out, _, _ = demo
+    # one table per model shown: 8 scenarios, the renegotiation one also shows its call
+    assert out.count("  from ") == len(EXPECTED) + 1
+    assert "remote_offered  dismiss" in out  # the renegotiation's own step (seed 001)
+    assert re.search(r"conference_state_observed +held ", out)  # domain.md 7.2: Created means held
+    assert "without type=1: 403" in out  # seed 004: a held series needs type=1
+
+
+def test_the_events_file_replays_with_no_violation(demo: tuple[int, str, str, Path]) -> None:
+    _, out, _, events = demo
+    assert events.exists()
+    assert str(events.resolve()) in out  # the demo says where the stream went
+    assert "0 violations" in out
+    code, replayed, err = _cli(["replay", "--json", str(events)])
+    assert code == 0, err
+    report = json.loads(replayed)
+    assert report["violations"] == []
+    assert report["events"] > 0
+    found = {(r["rel"], r["state"], json.dumps(r["outcome"], sort_keys=True)) for r in report["resources"]}
+    # the server's side of the scenarios (the app's own hang-ups and dismiss are not events)
+    declined = {"status": "Failure", "code": "RemoteFailure", "subcode": "Declined"}
+    rejected = {"status": "Failure", "code": "Forbidden", "subcode": "Denied"}
+    assert ("audioVideoInvitation", "Declined", json.dumps(declined, sort_keys=True)) in found
+    assert ("onlineMeetingInvitation", "Failed", json.dumps(rejected, sort_keys=True)) in found
+    assert ("onlineMeetingInvitation", "Connected", "null") in found
+    # domain.md 4: an incoming renegotiation only ever shows up as started
+    assert ("audioVideoRenegotiation", RenegotiationState.REMOTE_OFFERED.value, "null") in found
+
+
+def test_machines_narrow_the_live_demo(tmp_path: Path) -> None:
+    code, out, err = _cli(["demo", "meeting_series", "--events", str(tmp_path / "s.jsonl")])
+    assert code == 0, out + err
+    assert [m.group(3) for m in _progress(out)] == [t for t in EXPECTED if t.startswith("Huawei")]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["demo", "--events", "{tmp}"], "not a file name"),
+        (["demo", "--events", "{tmp}/missing/e.jsonl"], "no directory"),
+        (["demo", "--offline", "--events", "{tmp}/e.jsonl"], "--offline"),
+        (["demo", "lobby_participant", "--events", "{tmp}/e.jsonl"], "no live scenario"),
+        (["demo", "no_such_machine"], "unknown machine"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, argv: list[str], message: str) -> None:
+    code, out, err = _cli([a.replace("{tmp}", str(tmp_path)) for a in argv])
+    assert code == 2
+    assert err.count("\n") == 1
+    assert message in err
+    assert "Traceback" not in err
+    assert "[1/" not in out  # nothing ran
+    assert not (tmp_path / "e.jsonl").exists()
+
+
+def _never_answers(live: demo_live.Live) -> demo_live.Show:
+    raise demo_live.DemoError("the server said nothing")
+
+
+def test_a_scenario_that_fails_is_reported_and_the_next_still_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    huawei = [s for s in demo_live.SCENARIOS if s.machines == ("meeting_series",)]
+    broken = demo_live.LiveScenario(
+        "broken", ("meeting_series",), MeetingSeriesState.CANCELLED, _never_answers, ucwa=False
+    )
+    monkeypatch.setattr(demo_live, "SCENARIOS", (broken, huawei[0]))
+    code, out, err = _cli(["demo", "meeting_series", "--events", str(tmp_path / "e.jsonl")])
+    assert code == 1
+    assert "[1/2] broken ... FAILED" in out
+    assert "the server said nothing" in out
+    assert [m.group(3) for m in _progress(out)] == [huawei[0].title]
+    assert "did not end as documented" in err
+
+
+def test_an_unexpected_end_is_marked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (first, *_) = (s for s in demo_live.SCENARIOS if s.machines == ("meeting_series",))
+    wrong = attrs.evolve(first, expected=MeetingSeriesState.ENDED)  # the docs would say cancelled
+    monkeypatch.setattr(demo_live, "SCENARIOS", (wrong,))
+    code, out, _ = _cli(["demo", "meeting_series", "--events", str(tmp_path / "e.jsonl")])
+    assert code == 1
+    assert f"UNEXPECTED, the docs say {MeetingSeriesState.ENDED.value}" in out
+
+
+def test_a_violation_in_the_replay_fails_the_demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def with_a_violation(records: list[Record]) -> ReplayReport:
+        report = replay(records)
+        injected = ReplayViolation(0, 0, "/x", "Connected", "started", "injected")
+        return attrs.evolve(report, violations=(*report.violations, injected))
+
+    monkeypatch.setattr(demo_live, "replay", with_a_violation)
+    code, out, err = _cli(["demo", "meeting_series", "--events", str(tmp_path / "e.jsonl")])
+    assert code == 1
+    assert "1 violation" in out
+    assert "1 violation(s) in the replay" in err
