@@ -31,7 +31,6 @@ from fsm.online_meeting import OnlineMeetingJoin, OnlineMeetingState
 from fsm.reasons import ReNegotiationDeclineReason
 from fsm.renegotiation import RenegotiationState
 
-
 S = InvitationState
 BOB = "sip:bob@contoso.com"
 MEETING = "sip:organizer@contoso.com;gruu;opaque=app:conf:focus:id:7PQRS3"

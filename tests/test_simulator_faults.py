@@ -22,7 +22,6 @@ from adapters.simulator import FaultConfig, ManualClock, SimulatorConfig, Simula
 from adapters.simulator.faults import FaultKind
 from fsm.invitation import Invitation, InvitationKind, InvitationState
 
-
 S = InvitationState
 BOB = "sip:bob@contoso.com"
 
