@@ -71,4 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # under ``python -m`` this module is __main__: run the importable one, so that the
+    # CliError a subcommand raises is the class main() catches
+    from adapters.cli import main as _main
+
+    sys.exit(_main())
