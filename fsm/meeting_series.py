@@ -52,6 +52,7 @@ from fsm.actions import NO_ACTIONS, Actions, DeleteSeries, DeleteSubMeetings
 from fsm.engine import MachineDefinition, Transition, build_table
 from fsm.errors import InvalidInput, InvalidTrigger
 from fsm.model import FsmModel
+from fsm.wire import WireEnum
 
 
 class MeetingSeriesState(Enum):
@@ -75,21 +76,13 @@ class MeetingSeriesTrigger(Enum):
     ENDED = "ended"
 
 
-class ConferenceState(Enum):
+class ConferenceState(WireEnum):
     """Huawei ``conferenceState`` (domain.md 7.2); only Schedule and Created are returned today."""
 
     SCHEDULE = "Schedule"
     CREATING = "Creating"
     CREATED = "Created"
     DESTROYED = "Destroyed"
-
-    @classmethod
-    def parse(cls, text: str) -> ConferenceState | None:
-        lowered = text.strip().lower()
-        for member in cls:
-            if member.value.lower() == lowered:
-                return member
-        return None
 
 
 class Observation(Enum):

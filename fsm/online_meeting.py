@@ -82,7 +82,7 @@ from fsm.invitation import check_lengths
 from fsm.model import FsmModel
 from fsm.outcome import Completion, Outcome, classify_completion
 from fsm.reasons import ErrorCode, Reason
-from fsm.wire import Link, Representation
+from fsm.wire import Link, Representation, WireEnum
 
 
 class OnlineMeetingState(Enum):
@@ -116,7 +116,7 @@ class OnlineMeetingTrigger(Enum):
     COMPLETED = "completed"
 
 
-class ConversationState(Enum):
+class ConversationState(WireEnum):
     """UCWA ``ConversationState`` (domain.md 1.1): what a conversation ``updated`` carries."""
 
     INCOMING = "Incoming"
@@ -127,16 +127,6 @@ class ConversationState(Enum):
     IN_LOBBY = "InLobby"
     DISCONNECTING = "Disconnecting"
     DISCONNECTED = "Disconnected"
-
-    @classmethod
-    def parse(cls, text: str | None) -> ConversationState | None:
-        if text is None:
-            return None
-        lowered = text.strip().lower()
-        for member in cls:
-            if member.value.lower() == lowered:
-                return member
-        return None
 
 
 class LobbySignal(Enum):

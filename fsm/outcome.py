@@ -21,21 +21,12 @@ from enum import Enum
 from attrs import frozen
 
 from fsm.reasons import Reason
+from fsm.wire import WireEnum
 
 
-class CompletionStatus(Enum):
+class CompletionStatus(WireEnum):
     SUCCESS = "Success"
     FAILURE = "Failure"
-
-    @classmethod
-    def parse(cls, text: str | None) -> CompletionStatus | None:
-        if text is None:
-            return None
-        lowered = text.strip().lower()
-        for member in cls:
-            if member.value.lower() == lowered:
-                return member
-        return None
 
 
 class Completion(Enum):

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import Enum
+from functools import cache
+from typing import Any, Self
 
 from attrs import field, frozen
 
@@ -24,18 +26,30 @@ def bare_rel(rel: str) -> str:
     return rel[len(SAAS_PREFIX) :] if rel.startswith(SAAS_PREFIX) else rel
 
 
-class Direction(Enum):
-    INCOMING = "Incoming"
-    OUTGOING = "Outgoing"
+class WireEnum(Enum):
+    """An enum whose values are wire strings, parsed ignoring case and surrounding space.
+
+    The docs capitalise inconsistently (``Success`` on the wire, "success" in
+    the prose), so every enum read off the wire is matched this way.
+    """
 
     @classmethod
-    def parse(cls, text: str | None) -> Direction | None:
+    def parse(cls, text: str | None) -> Self | None:
+        """The member whose value is ``text`` (any case), or ``None``: never an exception."""
         if text is None:
             return None
-        for member in cls:
-            if member.value.lower() == text.lower():
-                return member
-        return None
+        found: Self | None = _members_by_lowered_value(cls).get(text.strip().lower())
+        return found
+
+
+@cache
+def _members_by_lowered_value(cls: type[WireEnum]) -> dict[str, Any]:
+    return {member.value.lower(): member for member in cls}
+
+
+class Direction(WireEnum):
+    INCOMING = "Incoming"
+    OUTGOING = "Outgoing"
 
 
 @frozen
