@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck pytest diagrams bench clean
+.PHONY: demo test lint typecheck pytest diagrams bench fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(BIN)/callfsm demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check fsm adapters tests bench
+	$(BIN)/ruff check fsm adapters tests bench fuzz
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict fsm adapters
@@ -35,5 +35,13 @@ diagrams: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+# atheris over the JSON and XML event parsers, bounded in time; findings go to .fuzz-corpus/
+# (libFuzzer writes into its first directory, so tests/corpus is only read)
+FUZZ_TIME ?= 60
+fuzz: $(STAMP)
+	$(BIN)/pip install --quiet atheris
+	mkdir -p .fuzz-corpus
+	$(BIN)/python fuzz/atheris_events.py -max_total_time=$(FUZZ_TIME) -artifact_prefix=.fuzz-corpus/ .fuzz-corpus tests/corpus
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .fuzz-corpus

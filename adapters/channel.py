@@ -212,9 +212,24 @@ class PGetCursor:
         self.url = url
         self.failures = 0
 
-    def _advance(self, href: str) -> None:
-        # resolving a relative href is what HTTP does with it; the href itself is untouched
-        self.url = urljoin(self.url, href)
+    def _onward(self, href: str) -> str | None:
+        """``href`` resolved against the current URL, or ``None`` when no GET could go there.
+
+        Resolving a relative href is what HTTP does with it; the href itself is
+        untouched. A server's link is untrusted input: an unbalanced IPv6
+        bracket makes urllib raise, a NUL, a lone surrogate or 64 KiB of query
+        make httpx refuse to build the request. Following such a link would
+        end the loop with an exception that is no :class:`EventChannelError`.
+        """
+        try:
+            url = urljoin(self.url, href)
+            httpx.URL(url)
+        except (ValueError, httpx.InvalidURL):  # UnicodeEncodeError is a ValueError
+            return None
+        return url
+
+    def _advance(self, url: str) -> None:
+        self.url = url
         self.failures = 0
 
     def _fail(self, why: str, cause: Exception | None = None) -> Retry:
@@ -247,14 +262,21 @@ class PGetCursor:
             events = parse_events(response.body, response.content_type)
         except EventParseError as error:
             onward = error.resync_href or error.resume_href or error.next_href
-            if onward is None:
-                return self._fail(f"unreadable answer, no link to go on from: {error}", error)
-            self._advance(onward)
+            target = None if onward is None else self._onward(onward)
+            if target is None:
+                why = "no link to go on from" if onward is None else "and its link to go on from is no URL"
+                return self._fail(f"unreadable answer, {why}: {error}", error)
+            self._advance(target)
             return Skip(error)
         reset = ResetKind.RESYNC if events.resync_href else ResetKind.RESUME if events.resume_href else None
         onward = events.continuation
         assert onward is not None  # parse_events requires one of the three links
-        self._advance(onward)
+        target = self._onward(onward)
+        if target is None:
+            # nothing of it is applied: a loop that cannot go on past an answer must not act on it
+            rel = "next" if reset is None else reset.value
+            return self._fail(f"the answer's {rel} link is no URL a GET can go to; nothing of it was applied")
+        self._advance(target)
         return Deliver(events, reset)
 
 
@@ -296,11 +318,29 @@ class _Base(Generic[R]):
         self.timeout = timeout
         self.ended: ChannelEnd | None = None
         self._stopping = False
+        #: The URL whose answer is being processed (events fed, hooks running), else ``None``.
+        self._processing: str | None = None
 
     @property
     def next_url(self) -> str:
         """Where the next P-GET goes."""
         return self.cursor.url
+
+    @property
+    def resume_url(self) -> str:
+        """Where a restarted client must go on from so that no event is lost.
+
+        Between answers it is :attr:`next_url`. While an answer is being
+        processed (its events fed, the hooks and the requests they cause still
+        running) it is the URL that answer came from, because following ``next``
+        is what acknowledges an answer. The sync loop sends that GET only after
+        processing, so the server sends the same answer again and a restored
+        dispatcher's duplicate window drops the events already applied. The
+        asyncio loop's next GET is already out (domain.md 2.2), so the server
+        answers the old URL with ``resync`` and the restored client re-reads
+        its live resources, which is the documented recovery.
+        """
+        return self._processing if self._processing is not None else self.cursor.url
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(next={loggable_url(self.cursor.url)!r}, ended={self.ended})"
@@ -374,12 +414,17 @@ class EventChannel(_Base[R]):
             self.ended = ChannelEnd.STOPPED
         if self.ended is not None:
             return None
-        request = _request(self.cursor.url, self.sender.token(), self.sender.body_format)
+        fetched = self.cursor.url
+        request = _request(fetched, self.sender.token(), self.sender.body_format)
         try:
             decision: Decision = self.cursor.on_response(self.sender.send(request, timeout=self.timeout))
         except TransportError as error:
             decision = self.cursor.on_transport_error(error)
-        return self._process(decision)
+        self._processing = fetched
+        try:
+            return self._process(decision)
+        finally:
+            self._processing = None
 
     def _process(self, decision: Decision) -> R | None:
         if isinstance(decision, Deliver):
@@ -486,9 +531,11 @@ class AsyncEventChannel(_Base[R]):
 
     async def _results(self) -> AsyncIterator[R]:
         task: asyncio.Task[HttpResponse] | None = None
+        fetched = self.cursor.url
         try:
             while not self._stopping and self.ended is None:
                 if task is None:
+                    fetched = self.cursor.url
                     task = self._start()
                 try:
                     decision: Decision = self.cursor.on_response(await task)
@@ -499,10 +546,15 @@ class AsyncEventChannel(_Base[R]):
                         break
                     raise
                 task = None
+                self._processing = fetched
                 if isinstance(decision, Deliver | Skip):
                     # the next GET goes out before this answer is processed (domain.md 2.2)
+                    fetched = self.cursor.url
                     task = self._start()
-                result = await self._process(decision)
+                try:
+                    result = await self._process(decision)
+                finally:
+                    self._processing = None
                 if result is not None:
                     yield result
         finally:

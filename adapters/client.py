@@ -27,6 +27,12 @@ Theory of operation
   :class:`StateChange`: through ``on_change``, and in asyncio also through
   ``client.changes()``, an async iterator (subscribe before you act).
 
+- :meth:`UcwaClient.snapshot` and :meth:`UcwaClient.restore` (and their
+  asyncio twins) carry the live machines, the event-channel cursor and the
+  routing across a restart (:mod:`adapters.restart`): the restored client
+  reads the application again on ``connect`` but goes on from the saved
+  cursor, not from the application's ``events`` link, so no event is lost.
+
 The sync client starts no thread: the app drives it with
 :meth:`UcwaClient.poll_once`, :meth:`UcwaClient.run_until` or
 :meth:`UcwaClient.run`. One poll blocks until the server answers the P-GET
@@ -43,13 +49,14 @@ import logging
 import time
 import uuid
 import weakref
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from enum import Enum
 from typing import Any, Final
 
 import httpx
 from attrs import field, frozen
 
+from adapters import restart
 from adapters.channel import AsyncEventChannel, Backoff, ChannelEnd, ChannelReset, EventChannel
 from adapters.dispatcher import Dispatcher, DispatchResult
 from adapters.events import ParseError, parse_resource
@@ -125,6 +132,10 @@ class _Steps:
             self._seen[ident] = (weakref.ref(model, self._forget(ident)), len(model.history))
         return [StateChange(model, step) for step in steps]
 
+    def shown(self, model: FsmModel) -> None:
+        """Count ``model``'s history as already shown (a restored model's past is not news)."""
+        self._seen[id(model)] = (weakref.ref(model, self._forget(id(model))), len(model.history))
+
 
 @frozen
 class ApplicationLinks:
@@ -196,11 +207,45 @@ class _Core:
         self.links: ApplicationLinks | None = None
         self.ended: ChannelEnd | None = None
         self._steps = _Steps()
+        #: Where a restored client's event channel starts (``connect`` uses it once).
+        self._resume_from: str | None = None
 
     @property
     def models(self) -> tuple[FsmModel, ...]:
         """The live machines the dispatcher holds."""
         return self.dispatcher.models
+
+    def _clock_now(self) -> float:
+        raise NotImplementedError
+
+    def _events_cursor(self) -> str | None:
+        channel: EventChannel[Any] | AsyncEventChannel[Any] | None = getattr(self, "channel", None)
+        if channel is not None:
+            return channel.resume_url
+        return self._resume_from
+
+    def snapshot(self, *, wall: Callable[[], float] = time.time) -> dict[str, Any]:
+        """The live machines, the event-channel cursor and the routing, as JSON-ready data.
+
+        Holds no credential. Take it between answers, or after stopping the
+        client; one taken while an answer is being processed resumes from that
+        answer (see :attr:`adapters.channel.EventChannel.resume_url`).
+        ``wall`` is the wall clock (Unix seconds) that carries deadlines across
+        a restart: :mod:`adapters.restart`.
+        """
+        return restart.take(self.url, self._events_cursor(), self.dispatcher, now=self._clock_now(), wall=wall())
+
+    def _install(self, state: restart.ClientState) -> None:
+        restart.install(state, self.dispatcher)
+        for model in self.dispatcher.models:
+            self._steps.shown(model)
+        self._resume_from = state.events
+
+    def _channel_start(self, links: ApplicationLinks) -> str:
+        """Where a new channel starts: the restored cursor, else where the old channel was, else ``events``."""
+        start = self._events_cursor() or links.events
+        self._resume_from = None
+        return start
 
     def _changes(self, models: Iterable[FsmModel]) -> list[StateChange]:
         out: list[StateChange] = []
@@ -278,6 +323,32 @@ class UcwaClient(_Core):
     def __repr__(self) -> str:
         return f"UcwaClient({loggable_url(self.url)!r}, models={len(self.models)})"
 
+    def _clock_now(self) -> float:
+        return self.clock()
+
+    @classmethod
+    def restore(
+        cls,
+        url: str,
+        snapshot: Mapping[str, Any] | str | bytes,
+        *,
+        token: TokenSource,
+        wall: Callable[[], float] = time.time,
+        **options: Any,
+    ) -> UcwaClient:
+        """A client for ``url`` holding the machines of ``snapshot`` (from :meth:`snapshot`, as data or JSON).
+
+        Nothing is sent: ``connect()`` (or ``with``) reads the application
+        again and starts the event channel from the snapshot's cursor.
+        ``options`` are the constructor's (``client``, ``clock``, ``on_change``...).
+        Raises :class:`~fsm.errors.SnapshotError` for a snapshot it cannot use.
+        """
+        clock: Callable[[], float] = options.get("clock", time.monotonic)
+        state = restart.load(snapshot, url=url, now=clock(), wall=wall())  # before anything is opened
+        client = cls(url, token=token, **options)
+        client._install(state)
+        return client
+
     def __enter__(self) -> UcwaClient:
         self.connect()
         return self
@@ -305,7 +376,7 @@ class UcwaClient(_Core):
         self.channel = EventChannel(
             self.sender,
             self.dispatcher,
-            self.links.events,
+            self._channel_start(self.links),
             on_result=self._dispatched,
             on_reset=self._reset,
             on_application_not_found=self.on_application_not_found,
@@ -476,6 +547,26 @@ class AsyncUcwaClient(_Core):
     def __repr__(self) -> str:
         return f"AsyncUcwaClient({loggable_url(self.url)!r}, models={len(self.models)})"
 
+    def _clock_now(self) -> float:
+        return self.clock()
+
+    @classmethod
+    def restore(
+        cls,
+        url: str,
+        snapshot: Mapping[str, Any] | str | bytes,
+        *,
+        token: AsyncTokenSource,
+        wall: Callable[[], float] = time.time,
+        **options: Any,
+    ) -> AsyncUcwaClient:
+        """The asyncio twin of :meth:`UcwaClient.restore` (nothing is sent; ``async with`` connects)."""
+        clock: Callable[[], float] = options.get("clock", time.monotonic)
+        state = restart.load(snapshot, url=url, now=clock(), wall=wall())  # before anything is opened
+        client = cls(url, token=token, **options)
+        client._install(state)
+        return client
+
     async def __aenter__(self) -> AsyncUcwaClient:
         await self.connect()
         self.start()
@@ -496,7 +587,7 @@ class AsyncUcwaClient(_Core):
         self.channel = AsyncEventChannel(
             self.sender,
             self.dispatcher,
-            self.links.events,
+            self._channel_start(self.links),
             on_result=self._dispatched,
             on_reset=self._reset,
             on_application_not_found=self.on_application_not_found,

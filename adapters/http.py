@@ -139,6 +139,17 @@ def _httpx_request(
     )
 
 
+def _build(
+    client: httpx.Client | httpx.AsyncClient, request: HttpRequest, timeout: httpx.Timeout | float | None
+) -> httpx.Request:
+    # an href from the server (an event's, a Location) may be no URL at all
+    try:
+        return _httpx_request(client, request, timeout)
+    except (httpx.InvalidURL, ValueError) as exc:  # UnicodeEncodeError is a ValueError
+        why = f"no request can go to this URL ({type(exc).__name__})"
+        raise TransportError(request.method, request.url, why) from None
+
+
 def _collect(chunks: Iterator[bytes], request: HttpRequest, limit: int) -> bytes:
     buffer = bytearray()
     for chunk in chunks:
@@ -181,7 +192,7 @@ class SyncSender:
 
     def send(self, request: HttpRequest, *, timeout: httpx.Timeout | float | None = None) -> HttpResponse:
         """Send ``request``; raise :class:`TransportError` when no response could be read."""
-        built = _httpx_request(self.client, request, timeout if timeout is not None else self.timeout)
+        built = _build(self.client, request, timeout if timeout is not None else self.timeout)
         try:
             response = self.client.send(built, stream=True)
         except httpx.HTTPError as exc:
@@ -233,7 +244,7 @@ class AsyncSender:
         return await resolve_token_async(self._token)
 
     async def send(self, request: HttpRequest, *, timeout: httpx.Timeout | float | None = None) -> HttpResponse:
-        built = _httpx_request(self.client, request, timeout if timeout is not None else self.timeout)
+        built = _build(self.client, request, timeout if timeout is not None else self.timeout)
         try:
             response = await self.client.send(built, stream=True)
         except httpx.HTTPError as exc:

@@ -53,6 +53,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -126,7 +127,7 @@ def parse_huawei_error(response: HttpResponse) -> HuaweiError:
     code = message = None
     try:
         document = json.loads(response.body) if response.body else None
-    except ValueError:
+    except (ValueError, RecursionError):
         document = None
     if isinstance(document, dict):
         raw_code, raw_msg = document.get("error_code"), document.get("error_msg")
@@ -192,20 +193,31 @@ class HuaweiAuth:
             )
         try:
             document = json.loads(response.body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise HuaweiAuthError("App ID authentication answered 200 with a non-JSON body", status=200) from None
         value = document.get("accessToken") if isinstance(document, dict) else None
         if not isinstance(value, str) or not value:
             raise HuaweiAuthError("App ID authentication answered 200 without an accessToken", status=200)
         expires_at = now + DEFAULT_TOKEN_LIFETIME
         expire_time, valid_period = document.get("expireTime"), document.get("validPeriod")
-        if isinstance(expire_time, int | float) and not isinstance(expire_time, bool) and expire_time > 0:
+        if _usable_seconds(expire_time):
             expires_at = float(expire_time)
-        elif isinstance(valid_period, int | float) and not isinstance(valid_period, bool) and valid_period > 0:
+        elif _usable_seconds(valid_period):
             expires_at = now + float(valid_period)
         self.token = AccessToken(Secret(value), expires_at)
         log.info("Huawei App ID authentication succeeded; token valid until %.0f", expires_at)
         return self.token
+
+
+def _usable_seconds(value: object) -> bool:
+    """A positive, finite number of seconds that a float holds (a hostile answer may send 1e999 or 10**400)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        number = float(value)
+    except OverflowError:
+        return False
+    return math.isfinite(number) and number > 0
 
 
 @frozen

@@ -129,11 +129,17 @@ LOGGABLE_QUERY: Final = frozenset(
 
 def loggable_url(url: str) -> str:
     """``url`` with query values outside :data:`LOGGABLE_QUERY` replaced by ``***``."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not even splittable (``http://[::1/x``): keep nothing after the path
+        head, sep, _ = url.partition("?")
+        return head + ("?***" if sep else "")
     if not parts.query:
         return url
     query = [(k, v if k in LOGGABLE_QUERY else "***") for k, v in parse_qsl(parts.query, keep_blank_values=True)]
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query, safe="*:@"), ""))
+    # backslashreplace: a lone surrogate in a server's href must not make the error message raise
+    encoded = urlencode(query, safe="*:@", errors="backslashreplace")
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, encoded, ""))
 
 
 @frozen

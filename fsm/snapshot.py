@@ -1,5 +1,7 @@
 """Snapshot and restore of live models, through cattrs and JSON.
 
+Theory of operation
+-------------------
 A snapshot is plain data::
 
     {"format": "callfsm.snapshot", "version": 1, "machine": "invitation", "model": {...}}
@@ -10,16 +12,35 @@ deadlines included. Restoring checks the format, the version and the machine
 name first, so a snapshot from another format or a newer version is refused
 with a :class:`~fsm.errors.SnapshotError` that says which, not with a
 traceback from deep inside cattrs.
+
+Versions. A snapshot older than :data:`VERSION` is upgraded one step at a
+time by :data:`MIGRATIONS` (``MIGRATIONS[n]`` turns a version ``n`` model dict
+into a version ``n + 1`` one); a missing step, or a step that fails, is a
+:class:`~fsm.errors.SnapshotError` naming both versions. A newer snapshot is
+refused: this code cannot know what the newer fields mean.
+
+Strict structuring. A snapshot may come from a file someone edited or from
+another program, so restoring never converts: a string field must hold a
+string (cattrs would turn ``5`` into ``"5"``), a boolean a boolean (``"yes"``
+is not ``True``), a record an object, a tuple an array, a deadline a finite
+number, and a field the model does not have is refused. Whatever the input,
+:func:`restore` and :func:`loads` return a model or raise
+:class:`~fsm.errors.SnapshotError`; nothing else escapes (deep nesting and
+5000-digit numbers included).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any
+import math
+from collections.abc import Callable, Mapping
+from typing import Any, get_args, get_origin
 
+import attrs
 from cattrs import Converter, transform_error
 from cattrs.errors import BaseValidationError, ClassValidationError
+from cattrs.gen import make_dict_structure_fn
+from cattrs.v import format_exception
 
 from fsm.engine import Step
 from fsm.errors import SnapshotError
@@ -33,7 +54,95 @@ VERSION = 1
 #: to the next one. Version 1 is the first: nothing to upgrade yet.
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
-converter = Converter()
+converter = Converter(forbid_extra_keys=True)
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list | tuple):
+        return "an array"
+    if isinstance(value, Mapping):
+        return "an object"
+    return type(value).__name__
+
+
+def _format(exc: BaseException, type_: type | None) -> str:
+    # our hooks' messages already say what was wrong ("expected a string, got a number")
+    if isinstance(exc, TypeError | ValueError) and str(exc).startswith("expected"):
+        return str(exc)
+    return format_exception(exc, type_)
+
+
+def _strict_str(value: object, _: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {_kind(value)}")
+    return value
+
+
+def _strict_bool(value: object, _: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"expected a boolean, got {_kind(value)}")
+    return value
+
+
+def _strict_int(value: object, _: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"expected an integer, got {_kind(value)}")
+    return value
+
+
+def _finite_float(value: object, _: object) -> float:
+    # every float a model holds is a time on the caller's clock, and the triggers refuse
+    # non-finite deadlines: a restored model must not hold one either
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"expected a number, got {_kind(value)}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"expected a finite number, got {value!r}")
+    return number
+
+
+def _is_tuple(type_: Any) -> bool:
+    return get_origin(type_) is tuple
+
+
+def _tuple_hook(type_: Any) -> Callable[[object, Any], tuple[Any, ...]]:
+    args = get_args(type_)
+    item = args[0] if args else Any
+
+    def structure(value: object, _: Any) -> tuple[Any, ...]:
+        # cattrs would iterate a string into a tuple of characters
+        if not isinstance(value, list | tuple):
+            raise TypeError(f"expected an array, got {_kind(value)}")
+        return tuple(converter.structure(entry, item) for entry in value)
+
+    return structure
+
+
+def _record_hook(cls: type[Any]) -> Callable[[object, Any], Any]:
+    inner = make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=True)
+
+    def structure(value: object, _: Any) -> Any:
+        if not isinstance(value, Mapping):
+            raise TypeError(f"expected an object for {cls.__name__}, got {_kind(value)}")
+        return inner(value, cls)
+
+    return structure
+
+
+converter.register_structure_hook(str, _strict_str)
+converter.register_structure_hook(bool, _strict_bool)
+converter.register_structure_hook(int, _strict_int)
+converter.register_structure_hook(float, _finite_float)
+converter.register_structure_hook_factory(_is_tuple, _tuple_hook)
+converter.register_structure_hook_factory(attrs.has, _record_hook)
 
 
 def snapshot(model: FsmModel) -> dict[str, Any]:
@@ -45,15 +154,79 @@ def snapshot(model: FsmModel) -> dict[str, Any]:
     return {"format": FORMAT, "version": VERSION, "machine": model.machine, "model": data}
 
 
+def check_version(data: Mapping[str, Any], *, what: str, current: int) -> int:
+    """The snapshot's version, refused with a clear :class:`SnapshotError` unless 1 <= version <= ``current``."""
+    version = data.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise SnapshotError(f"{what} has no valid version: {version!r} (expected an integer from 1)")
+    if version > current:
+        raise SnapshotError(
+            f"{what} version {version} is newer than this callfsm understands ({current}): "
+            "restore it with the callfsm that wrote it, or a newer one"
+        )
+    return version
+
+
+def migrate(
+    body: dict[str, Any],
+    version: int,
+    current: int,
+    migrations: Mapping[int, Callable[[dict[str, Any]], dict[str, Any]]],
+    *,
+    what: str,
+) -> dict[str, Any]:
+    """Upgrade ``body`` from ``version`` to ``current`` one step at a time; a missing or failing step is refused."""
+    for old in range(version, current):
+        step = migrations.get(old)
+        if step is None:
+            raise SnapshotError(
+                f"{what} version {version} is older than this callfsm ({current}) and cannot be upgraded: "
+                f"no migration from version {old} to {old + 1}"
+            )
+        try:
+            body = step(dict(body))
+        except SnapshotError:
+            raise
+        except Exception as exc:  # a migration reads data it did not write: any failure is the snapshot's
+            raise SnapshotError(
+                f"{what} version {version} could not be upgraded from version {old} to {old + 1}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from None
+        if not isinstance(body, dict):
+            raise SnapshotError(f"{what}: the migration from version {old} did not give an object")
+    return body
+
+
+def _history(rows: object, cls: type[FsmModel], machine: str) -> list[Step[Any, Any]]:
+    if not isinstance(rows, list):
+        raise SnapshotError(f"{machine} snapshot is malformed: history is {_kind(rows)}, not an array")
+    definition = cls.DEFINITION
+    out: list[Step[Any, Any]] = []
+    for number, row in enumerate(rows):
+        where = f"{machine} snapshot is malformed: history[{number}]"
+        if not isinstance(row, list) or len(row) != 5:
+            raise SnapshotError(f"{where} must be [source, trigger, dest, reason, at], got {_kind(row)}")
+        source, trigger, dest, reason, at = row
+        if not all(isinstance(name, str) for name in (source, trigger, dest)):
+            raise SnapshotError(f"{where}: source, trigger and dest must be strings")
+        if reason is not None and not isinstance(reason, str):
+            raise SnapshotError(f"{where}: reason must be a string or null, got {_kind(reason)}")
+        if isinstance(at, bool) or not isinstance(at, int | float):
+            raise SnapshotError(f"{where}: at must be a number, got {_kind(at)}")
+        try:
+            states, triggers = definition.states, definition.triggers
+            step = Step(states(source), triggers(trigger), states(dest), reason, float(at))
+        except (ValueError, OverflowError) as exc:
+            raise SnapshotError(f"{where}: {exc}") from None
+        out.append(step)
+    return out
+
+
 def restore(data: Any) -> FsmModel:
-    """Rebuild a model from :func:`snapshot` output; raises :class:`SnapshotError`."""
+    """Rebuild a model from :func:`snapshot` output; raises :class:`SnapshotError` only."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise SnapshotError(f"not a callfsm snapshot (expected format {FORMAT!r})")
-    version = data.get("version")
-    if not isinstance(version, int) or version < 1:
-        raise SnapshotError(f"snapshot has no valid version: {version!r}")
-    if version > VERSION:
-        raise SnapshotError(f"snapshot version {version} is newer than this callfsm understands ({VERSION})")
+    version = check_version(data, what="snapshot", current=VERSION)
     machine = data.get("machine")
     cls = MODELS.get(machine) if isinstance(machine, str) else None
     if cls is None:
@@ -61,21 +234,15 @@ def restore(data: Any) -> FsmModel:
     body = data.get("model")
     if not isinstance(body, dict):
         raise SnapshotError(f"{machine} snapshot has no model object")
-    body = dict(body)
-    for old in range(version, VERSION):
-        body = MIGRATIONS[old](body)
-    definition = cls.DEFINITION
+    body = migrate(dict(body), version, VERSION, MIGRATIONS, what=f"{machine} snapshot")
+    history = _history(body.pop("history", []), cls, cls.DEFINITION.name)
     try:
-        rows = body.pop("history", [])
-        history = [
-            Step(definition.states(src), definition.triggers(trig), definition.states(dst), reason, float(at))
-            for src, trig, dst, reason, at in rows
-        ]
         model = converter.structure(body, cls)
     except (BaseValidationError, ClassValidationError) as exc:
-        raise SnapshotError(f"{machine} snapshot does not fit the model: {'; '.join(transform_error(exc))}") from None
-    except (ValueError, TypeError, KeyError) as exc:
-        raise SnapshotError(f"{machine} snapshot is malformed: {exc}") from None
+        why = "; ".join(transform_error(exc, format_exception=_format))
+        raise SnapshotError(f"{machine} snapshot does not fit the model: {why}") from None
+    except (ValueError, TypeError, KeyError, OverflowError, RecursionError) as exc:
+        raise SnapshotError(f"{machine} snapshot is malformed: {type(exc).__name__}: {exc}") from None
     model.history = history
     return model
 
@@ -85,8 +252,14 @@ def dumps(model: FsmModel) -> str:
 
 
 def loads(text: str | bytes) -> FsmModel:
+    """A model from :func:`dumps` text; raises :class:`SnapshotError` only."""
     try:
         data = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
+        # ValueError also covers CPython's limit on integer digits
         raise SnapshotError(f"snapshot is not JSON: {exc}") from None
+    except RecursionError:
+        raise SnapshotError("snapshot is not JSON this reader accepts: nested too deeply") from None
+    except TypeError as exc:
+        raise SnapshotError(f"snapshot must be text or bytes, not {type(text).__name__}") from exc
     return restore(data)

@@ -51,6 +51,7 @@ from __future__ import annotations
 import inspect
 import json
 import math
+import reprlib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, Protocol
@@ -220,9 +221,16 @@ class ScriptTarget(Protocol):
 def _seconds(name: str, value: object, *, allow_none: bool = False) -> float | None:
     if value is None and allow_none:
         return None
-    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number of seconds >= 0, got {value!r}")
+    if not isinstance(value, int | float) or isinstance(value, bool) or not _finite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number of seconds >= 0, got {reprlib.repr(value)}")
     return float(value)
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int no float can hold (10**400)
+        return False
 
 
 def _after(value: object) -> float:
@@ -622,6 +630,16 @@ class _DryRun:
         pass
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """safe_load without anchors and aliases: six nested aliases in 600 bytes are a million values."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in a scenario", mark)
+        return super().compose_node(parent, index)
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """Read a scenario file: ``.json`` as JSON, anything else as YAML (a JSON document is valid YAML)."""
     file = Path(path)
@@ -629,8 +647,12 @@ def load_scenario(path: str | Path) -> Scenario:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise ScenarioError(f"{file}: cannot read it ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
-        document = json.loads(text) if file.suffix.lower() == ".json" else yaml.safe_load(text)
+        document = json.loads(text) if file.suffix.lower() == ".json" else yaml.load(text, Loader=_NoAliasLoader)
+    except RecursionError:
+        raise ScenarioError(f"{file}: nested too deeply") from None
     except (ValueError, yaml.YAMLError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ScenarioError(
