@@ -42,7 +42,10 @@ dropped: the key is (href, type, status, reason, ``in``, a digest of the
 embedded resource), remembered for the last ``dedupe_window`` events. Two
 events that differ in anything, even one property of the embedded body, both
 act. A genuine repeat with identical content would be a no-op for every
-machine anyway (same state, same links), so dropping it loses nothing.
+machine anyway (same state, same links), so dropping it loses nothing. The
+digest is only computed when two events in the window share href, type and
+status (see :class:`_DuplicateWindow`): until then the window holds the event
+itself, so it keeps up to ``dedupe_window`` events alive.
 
 Hrefs are compared after resolving them against a base, then dropping scheme
 and host: ``https://h/ucwa/x`` and ``/ucwa/x`` are the same resource, as a
@@ -71,16 +74,17 @@ class (a handler maps one event to one trigger call, or ``None``).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Final, TypeAlias
 from urllib.parse import urljoin, urlsplit
 
 from attrs import frozen
 
-from adapters.events import Event, EventsResponse, EventType
+from adapters.events import Event, EventsResponse, EventType, _new_object, _slot_setters
 from fsm.actions import Action, Actions, FetchResource
 from fsm.errors import CallFsmError
 from fsm.invitation import Invitation, InvitationKind
@@ -90,11 +94,28 @@ from fsm.online_meeting import OnlineMeetingJoin
 from fsm.outcome import CompletionStatus
 from fsm.reasons import Reason
 from fsm.renegotiation import AudioVideoSession, Renegotiation
-from fsm.wire import Direction, Representation
+from fsm.wire import Direction, Representation, bare_rel
 
 #: Rels (bare) of the resources a renegotiation model stands for.
 RENEGOTIATION_RELS: Final = frozenset({"audioVideoRenegotiation", "applicationSharingRenegotiation"})
 _PARTICIPANT_RELS: Final = frozenset({"participant", "localParticipant"})
+_EVENT_TYPES: Final[Mapping[str, EventType]] = {member.value: member for member in EventType}
+_EVENT_TYPE_NAMES: Final = frozenset(_EVENT_TYPES)
+
+# Dict lookups with the same rules as InvitationKind.from_rel and Direction.parse,
+# which scan their enum (a Python-level property read per member) on every event.
+_INVITATION_KINDS: Final[Mapping[str, InvitationKind]] = {member.value: member for member in InvitationKind}
+_DIRECTIONS: Final[Mapping[str, Direction]] = {member.value.lower(): member for member in Direction}
+
+
+def _invitation_kind(rel: str) -> InvitationKind | None:
+    """``InvitationKind.from_rel(rel)``."""
+    return _INVITATION_KINDS.get(bare_rel(rel))
+
+
+def _direction(text: str | None) -> Direction | None:
+    """``Direction.parse(text)``."""
+    return None if text is None else _DIRECTIONS.get(text.lower())
 
 
 @frozen(eq=False)
@@ -163,6 +184,35 @@ class RouteContext:
     dispatcher: Dispatcher
 
 
+_SET_CONTEXT_SLOTS: Final = _slot_setters(RouteContext)
+_SET_CHANGE_SLOTS: Final = _slot_setters(Change)
+
+
+def _context(
+    now: float, representation: Representation | None, reason: Reason | None, dispatcher: Dispatcher
+) -> RouteContext:
+    """``RouteContext(now, representation, reason, dispatcher)``, without the frozen ``__init__``'s setattr calls."""
+    ctx: RouteContext = _new_object(RouteContext)
+    set_now, set_representation, set_reason, set_dispatcher = _SET_CONTEXT_SLOTS
+    set_now(ctx, now)
+    set_representation(ctx, representation)
+    set_reason(ctx, reason)
+    set_dispatcher(ctx, dispatcher)
+    return ctx
+
+
+def _change(model: FsmModel, source: Any, dest: Any, event: Event, index: int) -> Change:
+    """``Change(model, source, dest, event, index)``, the same way."""
+    change: Change = _new_object(Change)
+    set_model, set_source, set_dest, set_event, set_index = _SET_CHANGE_SLOTS
+    set_model(change, model)
+    set_source(change, source)
+    set_dest(change, dest)
+    set_event(change, event)
+    set_index(change, index)
+    return change
+
+
 #: A handler maps one event to one trigger call; ``None``: the event means nothing to this model.
 Handler: TypeAlias = Callable[[Any, Event, RouteContext], Actions | None]
 
@@ -183,7 +233,7 @@ def _truthy(value: object) -> bool | None:
 
 
 def _invitation_like(model: Any, event: Event, ctx: RouteContext) -> Actions | None:
-    kind = event.event_type
+    kind = _EVENT_TYPES.get(event.type) or event.event_type  # the usual spelling, else the full rule
     href = event.link.href
     if kind is EventType.STARTED:
         return model.started(now=ctx.now, href=href, representation=ctx.representation)  # type: ignore[no-any-return]
@@ -205,7 +255,7 @@ def route_online_meeting(model: OnlineMeetingJoin, event: Event, ctx: RouteConte
     """The OMI's own events, its conversation's updates, the local participant's events."""
     name = event.link.name
     kind = event.event_type
-    if InvitationKind.from_rel(event.link.rel) is InvitationKind.ONLINE_MEETING:
+    if _invitation_kind(event.link.rel) is InvitationKind.ONLINE_MEETING:
         return _invitation_like(model, event, ctx)
     if name == "conversation" and kind is EventType.UPDATED:
         state = ctx.representation.state if ctx.representation is not None else None
@@ -291,6 +341,126 @@ def _digest(event: Event) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+#: A duplicate-window key: (href key, lowered type, status, :func:`_digest` of the rest).
+_SeenKey: TypeAlias = tuple[str, str, str | None, str]
+_Prefix: TypeAlias = tuple[str, str, str | None]
+#: A window entry: the event, or once needed its digest.
+_Entry: TypeAlias = Event | str
+
+
+class _DuplicateWindow:
+    """The keys of the last distinct events, the digest part computed only when it can matter.
+
+    An event is a duplicate when an event in the window has the same key
+    ``(href key, type, status, digest)``. The digest (canonical JSON of the
+    embedded resource, reason, ``in`` and rel, then SHA-256: ~8 µs) can only
+    matter between events that already agree on the *prefix* ``(href, type,
+    status)``, which in a stream is rare: a resource's ``started``,
+    ``updated`` and ``completed`` differ by type; only its repeated
+    ``updated`` (or a real copy) agree. So the window keeps, per prefix, its
+    entries oldest first (a list only once there are two), each either the
+    event itself (immutable) or, once needed, its digest: both digests are
+    made the first time a later event shares the prefix, and the digest then
+    replaces the event. Every answer is the one full keys would give, since a
+    digest depends only on its event. The oldest entry leaving the window is
+    the first of its prefix's group.
+
+    It is read as a sequence (iteration: the full keys, oldest first;
+    ``append``) and as a set (``in``, ``add``): the two views
+    ``Dispatcher._seen`` and ``_seen_set`` that :mod:`adapters.restart` saves
+    and restores.
+    """
+
+    def __init__(self) -> None:
+        #: The prefix of every entry, oldest first.
+        self._order: deque[_Prefix] = deque()
+        #: prefix -> its entry, or its entries oldest first once there are several (a list): each
+        #: an event not digested yet, or its digest.
+        self._groups: dict[_Prefix, _Entry | list[_Entry]] = {}
+
+    def remember(self, prefix: _Prefix, event: Event, size: int) -> bool:
+        """True if ``event`` is a duplicate; else it enters the window, which then keeps its ``size`` newest."""
+        groups = self._groups
+        group = groups.get(prefix)
+        if group is None:
+            groups[prefix] = event
+        else:
+            entries = self._entries(prefix)
+            digest = _digest(event)
+            if digest in _digested(entries):
+                return True
+            entries.append(digest)
+        order = self._order
+        order.append(prefix)
+        while len(order) > size:
+            self._leave()
+        return False
+
+    def _entries(self, prefix: _Prefix) -> list[_Entry]:
+        """The entries of a prefix that has some, as a list (made one in place)."""
+        group = self._groups[prefix]
+        if type(group) is list:
+            return group
+        entries: list[_Entry] = [group]  # type: ignore[list-item]
+        self._groups[prefix] = entries
+        return entries
+
+    def _leave(self) -> None:
+        oldest = self._order.popleft()
+        group = self._groups[oldest]
+        if type(group) is list and len(group) > 1:
+            del group[0]
+        else:
+            del self._groups[oldest]
+
+    # -- the deque and set views ----------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def __iter__(self) -> Iterator[_SeenKey]:
+        position: dict[_Prefix, int] = {}
+        keys: list[_SeenKey] = []
+        for prefix in self._order:
+            index = position.get(prefix, 0)
+            position[prefix] = index + 1
+            keys.append((*prefix, _digested(self._entries(prefix))[index]))
+        return iter(keys)
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, tuple) or len(key) != 4:
+            return False
+        prefix = key[:3]
+        return prefix in self._groups and key[3] in _digested(self._entries(prefix))
+
+    def append(self, key: _SeenKey) -> None:
+        """Add a full key as the newest entry (a restored window)."""
+        href, type_, status, digest = key
+        prefix = (href, type_, status)
+        if prefix in self._groups:
+            self._entries(prefix).append(digest)
+        else:
+            self._groups[prefix] = digest
+        self._order.append(prefix)
+
+    def add(self, key: _SeenKey) -> None:
+        """Add a full key unless it is there already."""
+        if key not in self:
+            self.append(key)
+
+    def clear(self) -> None:
+        self._order.clear()
+        self._groups.clear()
+
+
+def _digested(group: list[_Entry]) -> list[str]:
+    """The digests of a group's entries, made (and kept in place of their events) where missing."""
+    for index, entry in enumerate(group):
+        if not isinstance(entry, str):
+            group[index] = _digest(entry)
+    return group  # type: ignore[return-value]
+
+
 class Dispatcher:
     """The live models of one application, and the routing of channel events to them.
 
@@ -325,8 +495,9 @@ class Dispatcher:
         self._session_hrefs: dict[str, str] = {}
         self._keys: dict[int, set[tuple[str, str]]] = {}
         self._settled_at: dict[int, float] = {}
-        self._seen: deque[tuple[str, str, str | None, str]] = deque()
-        self._seen_set: set[tuple[str, str, str | None, str]] = set()
+        # one window, seen as the sequence of keys (``_seen``) and as the set (``_seen_set``): adapters.restart
+        # saves and restores it through these two names
+        self._seen = self._seen_set = _DuplicateWindow()
         #: The latest ``baseuri`` a response carried; hrefs resolve against it first.
         self.baseuri: str | None = None
         #: Tracked models not yet indexed by href.
@@ -411,8 +582,12 @@ class Dispatcher:
         with many live models.
         """
         self._last_sweep = now
-        for model in self._models.values():
-            self._note_settled(model, now)
+        settled_at = self._settled_at
+        for ident, model in self._models.items():  # _note_settled, inlined: this visits every live model
+            if _settled(model):
+                settled_at.setdefault(ident, now)
+            else:
+                settled_at.pop(ident, None)
         gone = [self._models[i] for i, at in self._settled_at.items() if now - at >= self.grace and i in self._models]
         for model in gone:
             self.forget(model)
@@ -445,20 +620,30 @@ class Dispatcher:
 
     def key(self, href: str) -> str:
         """The form hrefs are compared in: resolved, then without scheme and host."""
-        base = self.baseuri or self.base_url
-        parts = urlsplit(urljoin(base, href) if base else href)
-        return f"{parts.path}?{parts.query}" if parts.query else parts.path
+        return _href_key(self.baseuri or self.base_url, href)
 
-    def _index(self, model: FsmModel, *, href: str | None = None, operation_id: str | None = None) -> None:
-        keys = self._keys.setdefault(id(model), set())
+    def _index(
+        self,
+        model: FsmModel,
+        *,
+        href: str | None = None,
+        operation_id: str | None = None,
+        href_key: tuple[str, str] | None = None,
+    ) -> None:
+        """``href_key``: an (href, key) pair already computed, used when the href to index is that one."""
+        ident = id(model)
+        keys = self._keys.get(ident)
+        if keys is None:
+            keys = self._keys[ident] = set()
         own_href = href or getattr(model, "href", None)
         if isinstance(own_href, str):
-            key = self.key(own_href)
+            key = href_key[1] if href_key is not None and own_href == href_key[0] else self.key(own_href)
             self._by_href[key] = model
             keys.add(("href", key))
-            self._pending.pop(id(model), None)
-        elif id(model) in self._models:
-            self._pending[id(model)] = model
+            if self._pending:
+                self._pending.pop(ident, None)
+        elif ident in self._models:
+            self._pending[ident] = model
         own_op = operation_id or getattr(model, "operation_id", None)
         if isinstance(own_op, str) and own_op:
             self._by_operation[own_op] = model
@@ -492,9 +677,10 @@ class Dispatcher:
 
     def _refresh(self) -> None:
         # tracked models that learned their href outside (created(href=Location)) since the last feed
-        for model in list(self._pending.values()):
-            if isinstance(getattr(model, "href", None), str):
-                self._index(model)
+        if self._pending:
+            for model in list(self._pending.values()):
+                if isinstance(getattr(model, "href", None), str):
+                    self._index(model)
 
     def _note_settled(self, model: FsmModel, now: float) -> None:
         if _settled(model):
@@ -516,21 +702,22 @@ class Dispatcher:
             run.event(index, event)
         return run.result()
 
-    def _remember(self, event: Event) -> bool:
-        """True if this exact event was seen within the window (then it is a duplicate)."""
+    def _remember(self, event: Event, key: str | None = None) -> bool:
+        """True if this exact event was seen within the window (then it is a duplicate).
+
+        ``key``: ``self.key(event.link.href)``, when the caller has it.
+        """
         if self.dedupe_window == 0:
             return False
-        key = (self.key(event.link.href), event.type.strip().lower(), event.status, _digest(event))
-        if key in self._seen_set:
-            return True
-        self._seen.append(key)
-        self._seen_set.add(key)
-        while len(self._seen) > self.dedupe_window:
-            self._seen_set.discard(self._seen.popleft())
-        return False
+        type_ = event.type
+        if type_ not in _EVENT_TYPE_NAMES:  # (the usual spelling is already normalised)
+            type_ = type_.strip().lower()
+        prefix = (self.key(event.link.href) if key is None else key, type_, event.status)
+        return self._seen.remember(prefix, event, self.dedupe_window)
 
-    def _find(self, event: Event) -> FsmModel | None:
-        key = self.key(event.link.href)
+    def _find(self, event: Event, key: str | None = None) -> FsmModel | None:
+        if key is None:
+            key = self.key(event.link.href)
         model = self._by_href.get(key)
         if model is not None:
             return model
@@ -540,9 +727,10 @@ class Dispatcher:
             if model is not None and _owns(model, event, self):
                 self._index(model, href=event.link.href)
                 return model
-        if event.link.name == "conversation":
+        name = event.link.name
+        if name == "conversation":
             return self._conversations.get(key)
-        if event.link.name in _PARTICIPANT_RELS and event.in_ is None:
+        if name in _PARTICIPANT_RELS and event.in_ is None:
             for candidate in (key.split("/participants/", 1)[0], key.rsplit("/", 1)[0]):
                 join = self._conversations.get(candidate)
                 if join is not None:
@@ -550,9 +738,18 @@ class Dispatcher:
         return None
 
 
+@functools.lru_cache(maxsize=4096)
+def _href_key(base: str | None, href: str) -> str:
+    """:meth:`Dispatcher.key`: a pure function of (base, href), and each href is keyed several times per event
+    (duplicate check, routing, indexing), so the last few thousand answers are kept (urljoin alone is ~3 µs)."""
+    parts = urlsplit(urljoin(base, href) if base else href)
+    return f"{parts.path}?{parts.query}" if parts.query else parts.path
+
+
 def _settled(model: FsmModel) -> bool:
     """Ended, or with an outcome (a connected invitation): only late events can still concern it."""
-    return model.is_terminal or getattr(model, "outcome", None) is not None
+    # the outcome first: a plain attribute, where is_terminal hashes an enum member (Python code in 3.11)
+    return getattr(model, "outcome", None) is not None or model.is_terminal
 
 
 def _owns(model: FsmModel, event: Event, dispatcher: Dispatcher) -> bool:
@@ -566,9 +763,9 @@ def _owns(model: FsmModel, event: Event, dispatcher: Dispatcher) -> bool:
     if isinstance(href, str) and dispatcher.key(href) != dispatcher.key(event.link.href):
         return False
     if isinstance(model, Invitation):
-        return InvitationKind.from_rel(event.link.rel) is model.kind
+        return _invitation_kind(event.link.rel) is model.kind
     if isinstance(model, OnlineMeetingJoin):
-        return InvitationKind.from_rel(event.link.rel) is InvitationKind.ONLINE_MEETING
+        return _invitation_kind(event.link.rel) is InvitationKind.ONLINE_MEETING
     if isinstance(model, Renegotiation):
         return event.link.name in RENEGOTIATION_RELS
     return True
@@ -587,6 +784,8 @@ class _Run:
         self.unknown: list[Unrouted] = []
         self.duplicates: list[int] = []
         self.created: list[FsmModel] = []
+        #: The current event's (href, key).
+        self.href_key: tuple[str, str] | None = None
 
     def result(self) -> DispatchResult:
         return DispatchResult(
@@ -605,16 +804,17 @@ class _Run:
         if not event.known:
             self.unrouted(index, event, f"unknown event type {event.type!r}: kept, not applied")
             return
-        if self.d._remember(event):
+        d = self.d
+        href = event.link.href
+        # the event's href key, computed once: the duplicate check, the search and the indexing all need it
+        key = d.key(href)
+        self.href_key = (href, key)
+        if d._remember(event, key):
             self.duplicates.append(index)
             return
-        ctx = RouteContext(
-            now=self.now,
-            representation=event.representation(),
-            reason=None if event.reason is None else event.reason.to_reason(),
-            dispatcher=self.d,
-        )
-        model = self.d._find(event)
+        reason = event.reason
+        ctx = _context(self.now, event.representation(), None if reason is None else reason.to_reason(), d)
+        model = d._find(event, key)
         if model is not None:
             self.apply(index, event, model, ctx, created=False)
             return
@@ -624,7 +824,7 @@ class _Run:
     # -- applying ------------------------------------------------------------------------
 
     def apply(self, index: int, event: Event, model: FsmModel, ctx: RouteContext, *, created: bool) -> bool:
-        handler = self._handler(model)
+        handler = self.d._routes.get(type(model)) or self._handler(model)
         source = model.state  # type: ignore[attr-defined]
         if handler is None:
             self.unrouted(index, event, f"no route for {type(model).__name__}")
@@ -657,9 +857,12 @@ class _Run:
         if created:
             d._models[id(model)] = model
             self.created.append(model)
-        d._index(model, href=event.link.href if created else None)
-        d._note_settled(model, self.now)
-        self.changes.append(Change(model, source, model.state, event, index))  # type: ignore[attr-defined]
+        d._index(model, href=event.link.href if created else None, href_key=self.href_key)
+        if _settled(model):  # d._note_settled(model, now), inlined
+            d._settled_at.setdefault(id(model), self.now)
+        else:
+            d._settled_at.pop(id(model), None)
+        self.changes.append(_change(model, source, model.state, event, index))  # type: ignore[attr-defined]
         self.actions.extend(actions)
 
     def _handler(self, model: FsmModel) -> Handler | None:
@@ -677,7 +880,7 @@ class _Run:
         """Handle an event for an unknown href that may create a model; False: it does not."""
         kind = event.event_type
         name = event.link.name
-        invitation_kind = InvitationKind.from_rel(event.link.rel)
+        invitation_kind = _invitation_kind(event.link.rel)
         if invitation_kind is not None and kind is EventType.STARTED:
             return self.create_invitation(index, event, ctx, invitation_kind)
         if name in RENEGOTIATION_RELS and kind is EventType.STARTED:
@@ -693,11 +896,9 @@ class _Run:
             return True
         return False
 
-    def create_invitation(
-        self, index: int, event: Event, ctx: RouteContext, kind: InvitationKind
-    ) -> bool:
+    def create_invitation(self, index: int, event: Event, ctx: RouteContext, kind: InvitationKind) -> bool:
         representation = ctx.representation
-        direction = None if representation is None else Direction.parse(representation.direction)
+        direction = None if representation is None else _direction(representation.direction)
         if direction is Direction.OUTGOING:
             self.unrouted(
                 index, event, "started of an outgoing invitation no tracked model owns (no matching operationId)"
@@ -714,7 +915,7 @@ class _Run:
         if representation is None:
             self.unrouted(index, event, "renegotiation started without its resource: its direction is unknown")
             return True
-        direction = Direction.parse(representation.direction)
+        direction = _direction(representation.direction)
         if direction is Direction.OUTGOING:
             self.unrouted(index, event, "started of an outgoing renegotiation no tracked model owns")
             return True

@@ -50,14 +50,16 @@ Choices where the docs are silent ([U]):
 from __future__ import annotations
 
 import codecs
+import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from enum import Enum
-from types import MappingProxyType
+from types import MappingProxyType, MemberDescriptorType
 from typing import Any, Final, TypeVar
 
 import cattrs
 from attrs import field, frozen
+from attrs import fields as attrs_fields
 from cattrs.gen import make_dict_structure_fn, override
 
 from adapters import xml as uxml
@@ -128,11 +130,18 @@ class EventType(Enum):
     @classmethod
     def parse(cls, text: str) -> EventType | None:
         """The member for a wire type, ignoring case; ``None`` when unknown."""
-        lowered = text.strip().lower()
-        for member in cls:
-            if member.value == lowered:
-                return member
-        return None
+        # a dict, not a scan of the members: every event asks, several times
+        return _EVENT_TYPES.get(text.strip().lower())
+
+
+#: ``EventType`` by value: what :meth:`EventType.parse` looks the lowered text up in.
+_EVENT_TYPES: Final[Mapping[str, EventType]] = {member.value: member for member in EventType}
+#: ``CompletionStatus`` by lowered value: the same rule as :meth:`CompletionStatus.parse`, as a dict.
+_COMPLETION_STATUSES: Final[Mapping[str, CompletionStatus]] = {
+    member.value.lower(): member for member in CompletionStatus
+}
+#: The documented spellings (``Success``, ``Failure``).
+_COMPLETION_SPELLINGS: Final = frozenset(member.value for member in CompletionStatus)
 
 
 #: Rels (compared without the ``ms:rtc:saas:`` prefix) that the event channel
@@ -244,7 +253,8 @@ class Event:
 
     @property
     def event_type(self) -> EventType | None:
-        return EventType.parse(self.type)
+        # the wire's usual spelling is the value itself: one dict lookup, else the full rule
+        return _EVENT_TYPES.get(self.type) or EventType.parse(self.type)
 
     @property
     def completion_status(self) -> CompletionStatus | None:
@@ -253,16 +263,22 @@ class Event:
     @property
     def resource(self) -> Mapping[str, object] | None:
         """The embedded representation of the target: by its rel, else the only one embedded."""
-        if not self.embedded:
+        embedded = self.embedded
+        if not embedded:
             return None
-        for key in (self.link.rel, self.link.name):
-            value = self.embedded.get(key)
+        rel = self.link.rel
+        value = embedded.get(rel)
+        if type(value) is dict or isinstance(value, Mapping):
+            return value
+        name = bare_rel(rel)
+        if name != rel:
+            value = embedded.get(name)
             if isinstance(value, Mapping):
                 return value
-        for key, value in self.embedded.items():
+        for key, value in embedded.items():
             if isinstance(value, Mapping) and bare_rel(key) == self.link.name:
                 return value
-        objects = [v for v in self.embedded.values() if isinstance(v, Mapping)]
+        objects = [v for v in embedded.values() if isinstance(v, Mapping)]
         return objects[0] if len(objects) == 1 else None
 
     def representation(self) -> Representation | None:
@@ -301,7 +317,10 @@ class EventsResponse:
     @property
     def events(self) -> tuple[Event, ...]:
         """Every event, sender by sender, in delivery order."""
-        return tuple(event for sender in self.senders for event in sender.events)
+        senders = self.senders
+        if len(senders) == 1:  # the usual response: its one sender's tuple is the answer
+            return senders[0].events
+        return tuple(event for sender in senders for event in sender.events)
 
     @property
     def continuation(self) -> str | None:
@@ -312,10 +331,6 @@ class EventsResponse:
 # -- representations -----------------------------------------------------------------
 
 
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) else None
-
-
 def representation_of(resource: Mapping[str, object]) -> Representation:
     """The parts of a resource (JSON shape, from JSON or XML) that the machines read.
 
@@ -324,17 +339,93 @@ def representation_of(resource: Mapping[str, object]) -> Representation:
     """
     links: list[Link] = []
     raw = resource.get("_links")
-    if isinstance(raw, Mapping):
+    if type(raw) is dict or isinstance(raw, Mapping):
         for rel, value in raw.items():
+            if type(value) is dict:
+                # the usual shape, one {href} object per rel: Link(rel, href), without the generic walk below
+                href = value.get("href")
+                if type(href) is str and type(rel) is str:
+                    link = _LINKS.get(href)
+                    if link is None or link.rel != rel:
+                        link = _new_link(rel, href)
+                    links.append(link)
+                    continue
             for item in value if isinstance(value, list) else [value]:
                 if isinstance(item, Mapping) and isinstance(item.get("href"), str) and isinstance(rel, str):
                     links.append(Link(rel, item["href"]))
-    return Representation(
-        state=_text(resource.get("state")),
-        direction=_text(resource.get("direction")),
-        operation_id=_text(resource.get("operationId")),
-        links=tuple(links),
+    state = resource.get("state")
+    direction = resource.get("direction")
+    operation_id = resource.get("operationId")
+    # Representation(state=..., direction=..., operation_id=..., links=tuple(links)), each property read as
+    # absent unless it is a string
+    representation: Representation = _new_object(Representation)
+    _set_representation_state(representation, state if isinstance(state, str) else None)
+    _set_representation_direction(representation, direction if isinstance(direction, str) else None)
+    _set_representation_operation_id(representation, operation_id if isinstance(operation_id, str) else None)
+    _set_representation_links(representation, tuple(links))
+    return representation
+
+
+# -- frozen values made without attrs' frozen __init__ ------------------------------------
+#
+# A frozen attrs class sets each slot through a bound ``object.__setattr__``;
+# on the ingestion path (an Event, its EventLink, a Representation and its
+# Links per event) that is a few microseconds per event. Setting the same
+# slots through their descriptors makes the same immutable object. Only
+# classes without validators, converters or a post-init are made this way
+# (checked below, at import), and the one converter involved is applied by
+# hand (``Representation.links``: a tuple is given; ``Event.embedded``).
+
+_new_object: Final = object.__new__
+
+
+def _slot_setters(cls: type, *, converted: frozenset[str] = frozenset()) -> tuple[Callable[[Any, Any], None], ...]:
+    """The setters of ``cls``'s field slots, in field order; refuses a class they would not build faithfully.
+
+    ``converted``: fields whose converter the caller applies itself.
+    """
+    names = [a.name for a in attrs_fields(cls)]
+    plain = all(
+        a.init and a.validator is None and (a.converter is None or a.name in converted) for a in attrs_fields(cls)
     )
+    descriptors = [cls.__dict__.get(name) for name in names]
+    extra_slots = set(cls.__dict__.get("__slots__", ())) - set(names) - {"__weakref__"}
+    if (
+        not plain
+        or extra_slots
+        or hasattr(cls, "__attrs_post_init__")
+        or not all(isinstance(d, MemberDescriptorType) for d in descriptors)
+    ):
+        raise TypeError(f"{cls.__name__} cannot be built through its slots")
+    return tuple(d.__set__ for d in descriptors)  # type: ignore[union-attr]
+
+
+_set_link_rel, _set_link_href = _slot_setters(Link)
+(
+    _set_representation_state,
+    _set_representation_direction,
+    _set_representation_operation_id,
+    _set_representation_links,
+) = _slot_setters(Representation, converted=frozenset({"links"}))
+
+#: Links already made, by href (the rel is compared on use). A resource's links
+#: come again in each of its events (the ringing invitation's accept, decline
+#: and cancel, ``self``), and a Link is an immutable value, so representations
+#: share them: a lookup is a fifth of the cost of a new one. Bounded: emptied
+#: when full.
+_LINKS: Final[dict[str, Link]] = {}
+_LINKS_MAX: Final = 4096
+
+
+def _new_link(rel: str, href: str) -> Link:
+    """``Link(rel, href)``, remembered in :data:`_LINKS`."""
+    if len(_LINKS) >= _LINKS_MAX:
+        _LINKS.clear()
+    link: Link = _new_object(Link)
+    _set_link_rel(link, rel)
+    _set_link_href(link, href)
+    _LINKS[href] = link
+    return link
 
 
 # -- cattrs: the leaf records ----------------------------------------------------------
@@ -471,7 +562,7 @@ class _Walk:
         )
 
     def response(self, doc: object, require_links: bool) -> EventsResponse:
-        if not isinstance(doc, Mapping):
+        if type(doc) is not dict and not isinstance(doc, Mapping):
             raise _Fail("$", f"expected an object, got {_kind(doc)}")
         self.envelope_links(doc.get("_links", _MISSING), require_links)
         baseuri = doc.get("baseuri")
@@ -507,12 +598,18 @@ class _Walk:
             if rel not in _ENVELOPE_RELS:
                 self.note(f"$._links: unknown rel {rel!r} ignored")
                 continue
-            self.links[rel] = _structure(value, _EnvelopeLink, f"$._links.{rel}").href
-        if require_links and not any(rel in self.links for rel in ("next", "resume", "resync")):
+            href = value.get("href") if type(value) is dict else None
+            title = value.get("title") if type(value) is dict else None
+            if type(href) is str and (title is None or type(title) is str):
+                self.links[rel] = href  # the usual {href} object: what cattrs would give, without it
+            else:
+                self.links[rel] = _structure(value, _EnvelopeLink, f"$._links.{rel}").href
+        links = self.links
+        if require_links and not ("next" in links or "resume" in links or "resync" in links):
             raise _Fail("$._links", "has no next, resume or resync link: the channel could not go on")
 
     def sender(self, raw: object, path: str) -> Sender:
-        if not isinstance(raw, Mapping):
+        if type(raw) is not dict and not isinstance(raw, Mapping):
             raise _Fail(path, f"expected a sender object, got {_kind(raw)}")
         rel = raw.get("rel", _MISSING)
         href = raw.get("href", _MISSING)
@@ -530,8 +627,11 @@ class _Walk:
         for key in raw:
             if key not in _SENDER_FIELDS:
                 self.note(f"{path}: unknown field {key!r} ignored")
-        events = tuple(self.event(ev, f"{path}.events[{i}]") for i, ev in enumerate(raw_events))
-        return Sender(rel=str(rel), href=str(href), events=events)
+        events: list[Event] = []
+        for i, ev in enumerate(raw_events):
+            event = _plain_event(ev)
+            events.append(self.event(ev, f"{path}.events[{i}]") if event is None else event)
+        return Sender(rel=str(rel), href=str(href), events=tuple(events))
 
     def event(self, raw: object, path: str) -> Event:
         if not isinstance(raw, Mapping):
@@ -559,7 +659,7 @@ class _Walk:
             self.note(f"{path}: unknown event type {type_!r} kept, not applied")
         if link.name not in KNOWN_RELS:
             self.note(f"{path}.link: unknown rel {link.rel!r}")
-        if status is not None and CompletionStatus.parse(status) is None:
+        if status is not None and status.strip().lower() not in _COMPLETION_STATUSES:
             self.note(f"{path}.status: unknown status {status!r} (neither Success nor Failure)")
         if reason is not None:
             if reason.code is not None and parse_error_code(reason.code) is None:
@@ -580,6 +680,89 @@ class _Walk:
             embedded=embedded,
             known=known,
         )
+
+
+# -- the fast path: the common, valid event that needs no note ---------------------------------
+#
+# Nearly every event is a plain object with a known type, a link of a known
+# rel, maybe a status, ``in`` and ``_embedded``, and no ``reason``. For that
+# shape the strict walk above would build exactly the values below and note
+# nothing, so they are built with plain dict access. Anything else (a reason,
+# an unknown field, type, rel or status, a wrong type anywhere) returns None
+# and goes through the strict walk, which builds the same value or raises the
+# same informative error it always did.
+
+#: Fields the fast path takes: the event's fields without ``reason`` (rare: the strict walk reads it).
+_PLAIN_EVENT_FIELDS: Final = _EVENT_FIELDS - {"reason"}
+_SET_EVENT_LINK_SLOTS: Final = _slot_setters(EventLink)
+_SET_EVENT_SLOTS: Final = _slot_setters(Event, converted=frozenset({"embedded"}))
+#: EventLinks already made, by href (rel and title compared on use); bounded like :data:`_LINKS`.
+_EVENT_LINKS: Final[dict[str, EventLink]] = {}
+
+
+def _plain_link(raw: object) -> EventLink | None:
+    """``raw`` as cattrs would structure it, when it is a plain object of strings; else ``None``."""
+    if type(raw) is not dict:
+        return None
+    rel = raw.get("rel")
+    href = raw.get("href")
+    title = raw.get("title")
+    if type(rel) is not str or type(href) is not str or (title is not None and type(title) is not str):
+        return None
+    # a resource's every event names it again: share the (immutable) value, as for Links
+    link = _EVENT_LINKS.get(href)
+    if link is not None and link.rel == rel and link.title == title:
+        return link
+    if len(_EVENT_LINKS) >= _LINKS_MAX:
+        _EVENT_LINKS.clear()
+    link = _new_object(EventLink)
+    set_rel, set_href, set_title = _SET_EVENT_LINK_SLOTS
+    set_rel(link, rel)
+    set_href(link, href)
+    set_title(link, title)
+    _EVENT_LINKS[href] = link
+    return link
+
+
+def _plain_event(raw: object) -> Event | None:
+    """The :class:`Event` the strict walk would give ``raw`` without a note; ``None``: let it decide."""
+    if type(raw) is not dict or not _PLAIN_EVENT_FIELDS.issuperset(raw):
+        return None
+    link = _plain_link(raw.get("link"))
+    # ``bare_rel(rel) in KNOWN_RELS``: KNOWN_RELS holds bare rels only, so a rel found as it is needs no stripping
+    if link is None or (link.rel not in KNOWN_RELS and bare_rel(link.rel) not in KNOWN_RELS):
+        return None
+    in_raw = raw.get("in")
+    in_ = None
+    if in_raw is not None:
+        in_ = _plain_link(in_raw)
+        if in_ is None:
+            return None
+    # the exact spellings ("started", "Success") first: the normalised test agrees whenever they match
+    type_ = raw.get("type")
+    if type(type_) is not str or (type_ not in _EVENT_TYPES and type_.strip().lower() not in _EVENT_TYPES):
+        return None
+    status = raw.get("status")
+    if status is not None and (
+        type(status) is not str
+        or (status not in _COMPLETION_SPELLINGS and status.strip().lower() not in _COMPLETION_STATUSES)
+    ):
+        return None
+    embedded = raw.get("_embedded")
+    if embedded is not None and type(embedded) is not dict:
+        return None
+    # Event(link, in_, type_, status, None, embedded, True), its converter applied by hand
+    event: Event = _new_object(Event)
+    set_link, set_in, set_type, set_status, set_reason, set_embedded, set_known = _SET_EVENT_SLOTS
+    set_link(event, link)
+    set_in(event, in_)
+    set_type(event, type_)
+    set_status(event, status)
+    set_reason(event, None)
+    # no copy, unlike the converter: this dict is the parser's own, reachable from nothing else once parsed
+    set_embedded(event, None if embedded is None else MappingProxyType(embedded))
+    set_known(event, True)
+    return event
 
 
 # -- content types and decoding ---------------------------------------------------------
@@ -612,6 +795,12 @@ def body_format(content_type: str | None) -> str | None:
     if kind in XML_TYPES or kind.endswith("+xml"):
         return "xml"
     return None
+
+
+@functools.lru_cache(maxsize=64)
+def _reading(content_type: str | None) -> tuple[str | None, str | None]:
+    """``(body_format, charset)`` of a Content-Type, remembered: a channel sends the same one every time."""
+    return body_format(content_type), media_type(content_type)[1].get("charset")
 
 
 def _load_json(body: bytes, charset: str | None) -> Any:
@@ -649,7 +838,10 @@ def parse_events(body: bytes, content_type: str, *, require_links: bool = True) 
     too_big = _check_size(body, MAX_EVENTS_BODY, "MAX_EVENTS_BODY")
     if too_big is not None:
         raise EventParseError(too_big.where, too_big.why)
-    fmt = body_format(content_type)
+    if type(content_type) is str:
+        fmt, charset = _reading(content_type)
+    else:
+        fmt, charset = _reading.__wrapped__(content_type)
     if fmt is None:
         raise EventParseError(
             "Content-Type", f"unsupported content type {content_type!r}: expected a UCWA JSON or XML type"
@@ -657,10 +849,7 @@ def parse_events(body: bytes, content_type: str, *, require_links: bool = True) 
     unknown: list[str] = []
     walk = _Walk(unknown)
     try:
-        if fmt == "json":
-            doc = _load_json(body, media_type(content_type)[1].get("charset"))
-        else:
-            doc = _xml_events(body, unknown)
+        doc = _load_json(body, charset) if fmt == "json" else _xml_events(body, unknown)
         return walk.response(doc, require_links)
     except _Fail as fail:
         raise walk.fail(fail) from None

@@ -33,6 +33,7 @@ nothing. Output always uses the ``http`` form of :data:`UCWA_NS`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
@@ -103,9 +104,16 @@ def split_tag(tag: str) -> tuple[str, str]:
 
 def local_name(element: Element) -> str | None:
     """The element's local name when it is in an accepted namespace, else ``None``."""
-    if not isinstance(element.tag, str):  # comments and processing instructions
+    tag = element.tag
+    if not isinstance(tag, str):  # comments and processing instructions
         return None
-    ns, local = split_tag(element.tag)
+    return _accepted_local_name(tag)
+
+
+@functools.lru_cache(maxsize=512)
+def _accepted_local_name(tag: str) -> str | None:
+    # asked for every element, and a document repeats a handful of tags: remembered (bounded)
+    ns, local = split_tag(tag)
     return local if ns in ACCEPTED_NAMESPACES else None
 
 
