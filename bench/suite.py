@@ -21,10 +21,11 @@ allocated while it traces, and it slows every allocation while it does):
    registrations do not take minutes; its memory per model is the traced cost
    of the last registrations at that size, and every *timed* ``add_model``
    runs against the real list.
-3. **Ingestion** (once ``adapters.events`` and ``adapters.dispatcher`` exist)
+3. **Ingestion** (once ``adapters.events`` and ``adapters.dispatcher`` exist),
+   **replay**, the **simulator** over loopback HTTP (:mod:`bench.simulator`)
    and **snapshot/restore**.
-4. Rows that cannot be measured yet (replay, simulator) are printed as
-   ``n/a`` with the reason.
+4. Rows that cannot be measured (a missing extra, a server that does not
+   start) are printed as ``n/a`` with the reason.
 
 Every time figure is the median of its rounds; a ratio of two interleaved
 trials is the median of the per-round ratios. Ratios across sizes (flatness)
@@ -109,6 +110,11 @@ class Config:
     per_response: int
     replay_events: int
     replay_rounds: int
+    #: Item 5: GETs per request trial, lifecycles per lifecycle trial, calls in flight, rounds.
+    sim_request_batch: int
+    sim_lifecycles: int
+    sim_concurrency: int
+    sim_rounds: int
 
 
 FULL = Config(
@@ -128,6 +134,10 @@ FULL = Config(
     per_response=12,
     replay_events=100_000,
     replay_rounds=3,
+    sim_request_batch=200,
+    sim_lifecycles=128,
+    sim_concurrency=16,
+    sim_rounds=9,
 )
 
 SMOKE = Config(
@@ -147,6 +157,10 @@ SMOKE = Config(
     per_response=6,
     replay_events=120,
     replay_rounds=3,
+    sim_request_batch=10,
+    sim_lifecycles=6,
+    sim_concurrency=3,
+    sim_rounds=3,
 )
 
 
@@ -896,19 +910,90 @@ def phase_replay(cfg: Config, report: Report) -> None:
     )
 
 
-def phase_not_yet(report: Report) -> None:
-    reason = (
-        "adapters.simulator exists but is not wired into this suite yet"
-        if _available("adapters.simulator")
-        else "no simulator yet"
+SIMULATOR_MODULES = ("adapters.simulator", "adapters.client", "uvicorn", "starlette")
+
+
+def phase_simulator(cfg: Config, report: Report) -> None:
+    """Item 5: lifecycles per second through the simulator and the client; per-request cost vs bare ASGI.
+
+    See :mod:`bench.simulator`. Three trials, interleaved round by round: a
+    batch of GETs of one invitation from the simulator, the same batch from a
+    bare ASGI handler that answers the same bytes (same uvicorn settings, same
+    keep-alive client, same headers), and a batch of call lifecycles through
+    the adapters' AsyncUcwaClient. The lifecycle's reference is the floor of
+    its HTTP exchanges at the bare handler's cost in the same round.
+    """
+    life_figure = (
+        f"5. simulator: call lifecycles per second over loopback (AsyncUcwaClient, {cfg.sim_concurrency} at a time)"
     )
-    report.add(Row.na("simulator.lifecycles", "5. simulator: call lifecycles per second over loopback", reason))
+    request_figure = "5. simulator: per-request cost vs bare ASGI handler (GET of an invitation)"
+    target = Target("<= 2x bare ASGI", "ratio", 2.0)
+    absent = [m for m in SIMULATOR_MODULES if not _available(m)]
+    if absent:
+        why = f"not available ({', '.join(absent)} absent: install the server extra)"
+        report.add(Row.na("simulator.lifecycles", life_figure, why))
+        report.add(Row.na("simulator.request", request_figure, why, target))
+        return
+    from bench.simulator import running
+
+    exchanges: list[float] = []
+    try:
+        with running() as bench:
+            # one untimed round: connections opened, code paths warm
+            bench.request_trial(bench.sim.base_url, cfg.sim_request_batch)
+            bench.request_trial(bench.bare_url, cfg.sim_request_batch)
+            bench.lifecycle_trial(cfg.sim_lifecycles, cfg.sim_concurrency)
+
+            def life() -> float:
+                measured = bench.lifecycle_trial(cfg.sim_lifecycles, cfg.sim_concurrency)
+                exchanges.append(measured.exchanges)
+                return measured.per_second
+
+            result = interleave(
+                {
+                    "simulator": lambda: bench.request_trial(bench.sim.base_url, cfg.sim_request_batch),
+                    "bare": lambda: bench.request_trial(bench.bare_url, cfg.sim_request_batch),
+                    "lifecycles": life,
+                },
+                cfg.sim_rounds,
+            )
+    except Exception as exc:  # a server that cannot start must not sink the other rows
+        why = f"the loopback run failed ({type(exc).__name__}: {exc})"
+        report.add(Row.na("simulator.lifecycles", life_figure, why))
+        report.add(Row.na("simulator.request", request_figure, why, target))
+        return
+    floor = [1e6 / (k * bare) for k, bare in zip(exchanges, result["bare"], strict=True)]
     report.add(
-        Row.na(
+        Row.measured(
+            "simulator.lifecycles",
+            life_figure,
+            "calls/s",
+            value=median(result["lifecycles"]),
+            reference=median(floor),
+            reference_name=f"floor: {median(exchanges):.2f} bare-ASGI round trips per lifecycle",
+            ratio=ratio_of_rounds(floor, result["lifecycles"]),
+            note=(
+                f"{cfg.sim_lifecycles} lifecycles per round (start, events, hang-up; the remote answers at once), "
+                f"{cfg.sim_rounds} rounds; HTTP exchanges per lifecycle (creates, P-GETs, hang-ups) "
+                f"from the simulator's transcript: median {median(exchanges):.2f}"
+            ),
+        )
+    )
+    report.add(
+        Row.measured(
             "simulator.request",
-            "5. simulator: per-request cost vs bare ASGI handler",
-            reason,
-            Target("<= 2x bare ASGI", "ratio", 2.0),
+            request_figure,
+            "µs",
+            value=median(result["simulator"]),
+            reference=median(result["bare"]),
+            reference_name="bare ASGI handler, same bytes",
+            ratio=ratio_of_rounds(result["simulator"], result["bare"]),
+            target=target,
+            note=(
+                f"round trip through one keep-alive httpx.Client, {cfg.sim_request_batch} GETs per round, "
+                f"{cfg.sim_rounds} rounds; the simulator's own share: "
+                f"{median(result['simulator']) - median(result['bare']):.0f} µs per request"
+            ),
         )
     )
 
@@ -932,7 +1017,7 @@ def run(cfg: Config, *, write: Path | None = RESULTS) -> Report:
         ("growth", lambda: Growth(cfg, report, memory).run()),
         ("ingestion", lambda: phase_ingestion(cfg, report)),
         ("replay", lambda: phase_replay(cfg, report)),
-        ("not yet", lambda: phase_not_yet(report)),
+        ("simulator", lambda: phase_simulator(cfg, report)),
         ("snapshot", lambda: phase_snapshot(cfg, report)),
     ]
     for name, phase in phases:
