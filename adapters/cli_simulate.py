@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, ScenarioError) as exc:
         raise CliError(str(exc)) from None
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP_NODELAY: see simulator/app.py
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, args.port))

@@ -598,10 +598,15 @@ class AsyncUcwaClient(_Core):
         return self.links
 
     def start(self) -> asyncio.Task[ChannelEnd]:
-        """Run the event channel as a task (``async with`` does it for you)."""
+        """Run the event channel as a task (``async with`` does it for you).
+
+        After the loop ended (``409 PGetReplaced``, the application gone, a failure),
+        ``await connect()`` then ``start()`` runs a new loop from where the old one stopped.
+        """
         if self.channel is None:
             raise ClientError("not connected: await connect() first (or use async with)")
-        if self._task is None:
+        if self._task is None or self._task.done():
+            self.failure = None
             self._task = asyncio.ensure_future(self.channel.run())
             self._task.add_done_callback(self._channel_done)
         return self._task

@@ -39,7 +39,10 @@ Connected is the invitation's success but not a dead end: in real traffic the
 ``cancel`` link stays and hangs up the modality (``hanging_up`` -> ``hung_up``).
 
 Once completed, the invitation absorbs later channel events: they are
-recorded in the history (marked absorbed) and change neither state nor outcome.
+recorded in the history (marked absorbed) and change neither state nor outcome,
+with one exception: an outcome a GET gave (a final state, no status, no
+reason) takes the status and reason of a ``completed`` that comes later and
+agrees with it, as the event is the server's own word on both.
 """
 
 from __future__ import annotations
@@ -439,6 +442,7 @@ class Invitation(FsmModel):
             reason=str(reason) if reason is not None else (status or embedded),
         )
         if row.absorb:
+            self._fill_in(completion, status, reason)
             return NO_ACTIONS
         previous = self.representation
         self._learn(href, representation)
@@ -454,6 +458,26 @@ class Invitation(FsmModel):
         return NO_ACTIONS
 
     # -- helpers -----------------------------------------------------------------
+
+    def _fill_in(self, completion: Completion, status: str | None, reason: Reason | None) -> None:
+        """A ``completed`` event after a GET already ended the invitation: keep its status and reason.
+
+        A GET (domain.md 9.2, or the re-read after ``resume``) shows the final
+        state but carries neither status nor reason; when the event still comes,
+        it is the server's own word on both. Only an outcome a GET gave (no
+        status, no reason code) is filled in, and only by an event that agrees
+        with it; state and history are as for any absorbed event.
+        """
+        outcome = self.outcome
+        if outcome is None or outcome.status is not None or status is None or completion is C.UNDETERMINED:
+            return
+        if outcome.reason is not None and outcome.reason.code is not None:
+            return
+        if outcome.success != (completion is C.CONNECTED):
+            return
+        if not outcome.success and _COMPLETION_DEST[completion] is not self.state:
+            return
+        self.outcome = Outcome.of(completion, status, reason)
 
     def _progress(
         self, trigger: InvitationTrigger, now: float, href: str | None, representation: Representation | None

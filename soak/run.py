@@ -456,8 +456,6 @@ class Soak:
                 return
             # start again from the cursor: connect() builds a new loop that goes on from the old one's next
             await self.connect(client)
-            client._task = None  # see soak/README.md: AsyncUcwaClient.start() does not restart an ended loop
-            client.failure = None
 
     async def rogue(self, n: int) -> None:
         """A second P-GET on client ``n``'s next URL: the server releases the client's with 409 PGetReplaced."""

@@ -213,6 +213,12 @@ class InvitationMachine(RuleBasedStateMachine):
     def at_most_one_outcome(self) -> None:
         if self.outcome_at_first is None and self.inv.outcome is not None:
             self.outcome_at_first = self.inv.outcome
+        first, now = self.outcome_at_first, self.inv.outcome
+        if first is not None and first.status is None and now is not None and now.status is not None:
+            # an outcome a GET gave (no status) takes the status and reason of a later completed that agrees
+            assert now.success == first.success
+            assert first.reason is None or first.reason.code is None
+            self.outcome_at_first = now
         if self.outcome_at_first is not None:
             assert self.inv.outcome == self.outcome_at_first
         assert (self.inv.outcome is not None) == self.ref.outcome_set

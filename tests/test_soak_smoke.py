@@ -27,7 +27,7 @@ reproduction still shows it, so the tolerance ends with the bug:
 - *get-outcome*: a GET shows an invitation's final state without status or
   reason (domain.md 9.2; the re-read after ``resume``); the ``completed``
   event that follows carries both (domain.md 2.2) but is absorbed, so the
-  outcome keeps neither. Pinned by a strict xfail (it fails once fixed);
+  outcome keeps neither. Fixed; the test below keeps it fixed;
 - *cancel-204*: in the cancel race (domain.md 1.6) the Success can overtake
   the cancel's own 204; the 204 then ends the hang-up that the Success asked
   for, and a refused hang-up leaves the client ``hung_up`` while the call is
@@ -119,11 +119,6 @@ def open_gaps() -> set[str]:
     return {name for name, still_there in found if still_there}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fsm/invitation.py: a completed absorbed after a GET's final state drops its status and reason "
-    "(soak/README.md); fails once fixed: then remove this mark",
-)
 def test_a_completed_after_a_get_keeps_its_status_and_reason() -> None:
     outcome = get_then_completed().outcome
     assert outcome is not None
