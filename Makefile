@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck pytest diagrams bench fuzz clean
+.PHONY: demo test lint typecheck pytest diagrams bench soak fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(BIN)/callfsm demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check fsm adapters tests bench fuzz
+	$(BIN)/ruff check fsm adapters tests bench soak fuzz
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict fsm adapters
@@ -34,6 +34,10 @@ diagrams: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# the fault-injection soak through the simulator (10,000 calls, about 6 minutes); a smoke run is in make test
+soak: $(STAMP)
+	$(BIN)/python -m soak
 
 # atheris over the JSON and XML event parsers, bounded in time; findings go to .fuzz-corpus/
 # (libFuzzer writes into its first directory, so tests/corpus is only read)
