@@ -741,8 +741,15 @@ class Dispatcher:
 @functools.lru_cache(maxsize=4096)
 def _href_key(base: str | None, href: str) -> str:
     """:meth:`Dispatcher.key`: a pure function of (base, href), and each href is keyed several times per event
-    (duplicate check, routing, indexing), so the last few thousand answers are kept (urljoin alone is ~3 µs)."""
-    parts = urlsplit(urljoin(base, href) if base else href)
+    (duplicate check, routing, indexing), so the last few thousand answers are kept (urljoin alone is ~3 µs).
+
+    An href urllib cannot split (an unbalanced IPv6 bracket: ``//[::1/x``) is its own key, as given: the
+    server named the resource that way, and routing must go on rather than raise out of ``feed``.
+    """
+    try:
+        parts = urlsplit(urljoin(base, href) if base else href)
+    except ValueError:
+        return href
     return f"{parts.path}?{parts.query}" if parts.query else parts.path
 
 

@@ -90,7 +90,8 @@ def parse_xml(body: bytes, *, what: str) -> Element:
         raise XmlError(what, f"refused by defusedxml: {exc}", refused=True) from None
     except SafeET.ParseError as exc:
         raise XmlError(what, f"not well-formed XML ({exc})") from None
-    except (ValueError, UnicodeError, RecursionError) as exc:
+    except (ValueError, UnicodeError, LookupError, RecursionError) as exc:
+        # LookupError: expat asks the codecs registry for the encoding the declaration names
         raise XmlError(what, f"not readable as XML ({type(exc).__name__})") from None
 
 
