@@ -359,6 +359,24 @@ class Script:
             raise ValueError(f"({code}, {subcode}) is not in the documented reason catalogue (fsm.reasons.CATALOGUE)")
         self._plan(Fail(code, subcode, message, _after(after)), kind)
 
+    def fail_undocumented(
+        self,
+        code: str,
+        subcode: str | None,
+        *,
+        message: str | None = None,
+        after: float = 0.0,
+        kind: str | None = None,
+    ) -> None:
+        """A failure with any (code, subcode), documented or not: what a newer or stranger server may send.
+
+        :meth:`fail` refuses pairs outside the catalogue to catch typos in scenarios; this one is for
+        testing that an app keeps such a reason as given (the machines flag it ``undocumented``).
+        """
+        if not isinstance(code, str) or not code.strip():
+            raise ValueError(f"code must be a non-empty string, got {code!r}")
+        self._plan(Fail(code, _subcode(subcode), message, _after(after)), kind)
+
     def answer_on_cancel(self, *, kind: str | None = None) -> None:
         """The callee answers exactly when the user's cancel arrives: completed Success crosses the cancel."""
         self._plan(AnswerOnCancel(), kind)
@@ -488,6 +506,7 @@ SCENARIO_STEPS: Final[Mapping[str, Callable[..., None]]] = {
         "busy",
         "forward",
         "fail",
+        "fail_undocumented",
         "answer_on_cancel",
         "admit_after",
         "reject_after",
