@@ -146,8 +146,10 @@ def _cancelled(inv: Invitation) -> None:
 def _cancel_race(inv: Invitation) -> None:
     _outgoing(inv)
     inv.cancel(now=2.0)
+    # the answer overtakes the cancel's 204: cancel_crossed, no hang-up while the cancel is in flight
     inv.completed(now=2.05, status="Success", representation=Representation(state="Connected", links=CONNECTED_LINKS))
-    inv.request_succeeded(now=2.1)  # the first cancel's 204
+    inv.request_succeeded(now=2.1)  # the cancel's 204: hanging_up, the hang-up is sent now
+    inv.request_succeeded(now=2.15)  # the hang-up's 204
     inv.completed(now=2.2, status="Failure", reason=Reason("Informational", "Canceled"))  # late: absorbed
 
 
@@ -284,6 +286,17 @@ def _join_left_after_connecting(join: OnlineMeetingJoin) -> None:
     _join_admitted(join)
     join.cancel(now=600.0)
     join.request_succeeded(now=600.1)
+
+
+def _join_admitted_as_we_leave(join: OnlineMeetingJoin) -> None:
+    _join(join)
+    join.cancel(now=40.0)
+    # admitted before the cancel took effect: cancel_crossed, no hang-up while the cancel is in flight
+    join.roster_added(now=40.05, href="conversations/137/participants/me")
+    join.completed(now=40.1, status="Success", representation=Representation(state="Connected", links=OMI_LINKS))
+    # the cancel refused, the join having connected: hanging_up, the hang-up is sent now
+    join.request_failed(now=40.2, reason=Reason("Conflict", "None", "the invitation can no longer be cancelled"))
+    join.request_succeeded(now=40.3)  # the hang-up's 204
 
 
 # -- the leader's view of a lobby participant (lobby_ref.md) ----------------------------
@@ -430,6 +443,7 @@ def other_scenarios() -> list[Scenario]:
         Scenario("online_meeting", "our lobby deadline passed: leave", join, _join_lobby_timeout),
         Scenario("online_meeting", "left the lobby before admission", join, _join_left_the_lobby),
         Scenario("online_meeting", "admitted, then left the meeting", join, _join_left_after_connecting),
+        Scenario("online_meeting", "the cancel race: admitted as our cancel arrives", join, _join_admitted_as_we_leave),
         Scenario("lobby_participant", "leader admits a lobby participant", LobbyParticipant, _lobby_admit),
         Scenario("lobby_participant", "leader rejects a lobby participant", LobbyParticipant, _lobby_reject),
         Scenario("lobby_participant", "participant leaves the lobby", LobbyParticipant, _lobby_left),

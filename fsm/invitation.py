@@ -10,8 +10,10 @@ States. The eight wire states of ``InvitationState`` (domain.md 1.1; note
 ``Cancelled`` with two l, while the subcode is ``Canceled``) plus local ones:
 ``idle`` (nothing known yet), ``sending`` (create POST sent, neither the 201
 nor ``started`` seen), one pending state per local request in flight
-(``accepting``, ``declining``, ``forwarding``, ``cancelling``), and the
-explicit hang-up of a connected invitation (``hanging_up`` -> ``hung_up``).
+(``accepting``, ``declining``, ``forwarding``, ``cancelling``), the two
+states of the cancel race (``cancel_answered``, ``cancel_crossed``, below),
+and the explicit hang-up of a connected invitation (``hanging_up`` ->
+``hung_up``).
 
 Progress. ``started`` and ``updated`` move between the four progress states
 (Connecting, Alerting, TeamRing, Forwarded) as the embedded representation
@@ -31,9 +33,29 @@ through the API; participantInvitation is never incoming.
 
 The cancel race: ``cancel`` puts an outgoing invitation in ``cancelling``. If
 ``completed`` then says Success (the callee answered before the cancel took
-effect), the invitation did connect, and the machine moves to ``hanging_up``
-and asks for the modality to be terminated (POST ``cancel`` again, which on a
-connected invitation hangs up, domain.md 1.6). The 204 ends it in ``hung_up``.
+effect), the invitation did connect, and it must be hung up: POST ``cancel``
+again, which on a connected invitation terminates the modality (domain.md
+1.6). The cancel and the hang-up POST the same ``cancel`` link, and a
+response names no request, so the machine never has both in flight: the
+hang-up is asked for only once the cancel's own response is in. Which of the
+two comes first, the Success or the cancel's response, is a state:
+
+- the cancel's 204 first: ``cancelling`` -> ``cancel_answered``, where
+  ``completed`` decides as in ``cancelling``; a Success there moves to
+  ``hanging_up`` and returns the hang-up at once (no response is pending);
+- the Success first: ``cancelling`` -> ``cancel_crossed``, with the outcome
+  (Success) but no action; the cancel's response then moves to
+  ``hanging_up`` and returns the hang-up, a 204 as well as a refusal (the
+  server refuses a cancel that comes after the answer: hang up all the same).
+  Channel events meanwhile are absorbed, as once connected.
+
+Either way the next response is the hang-up's: its 204 ends the invitation in
+``hung_up``, a refusal returns it to ``Connected``. The hang-up POSTs the
+``cancel`` link of the latest representation (the ``completed`` usually
+carries the terminate link), else the one the cancel used; in
+``cancel_crossed`` it is kept in :attr:`Invitation.hang_up_link` until the
+cancel's response comes. A response in ``cancel_answered`` answers nothing we
+sent, and is refused.
 
 Connected is the invitation's success but not a dead end: in real traffic the
 ``cancel`` link stays and hangs up the modality (``hanging_up`` -> ``hung_up``).
@@ -71,6 +93,10 @@ class InvitationState(Enum):
     DECLINING = "declining"
     FORWARDING = "forwarding"
     CANCELLING = "cancelling"
+    #: Our cancel's 204 came; its ``completed`` has not (the cancel race: see the module doc).
+    CANCEL_ANSWERED = "cancel_answered"
+    #: ``completed`` Success came while our cancel was in flight: the hang-up waits for its response.
+    CANCEL_CROSSED = "cancel_crossed"
     CONNECTED = "Connected"
     HANGING_UP = "hanging_up"
     HUNG_UP = "hung_up"
@@ -167,16 +193,26 @@ _COMPLETION_NOTE = {
 }
 #: Remote triggers that an ended invitation records and ignores.
 _LATE_EVENTS = (T.CREATED, T.STARTED, T.UPDATED, T.COMPLETED, T.REQUEST_SUCCEEDED, T.REQUEST_FAILED)
+#: The channel's triggers, without the responses to our requests.
+_CHANNEL_EVENTS = _LATE_EVENTS[:4]
+#: Where our cancel is sent and ``completed`` has not come.
+_CANCEL_UNSETTLED = (S.CANCELLING, S.CANCEL_ANSWERED)
+#: Where a Success that crossed our cancel leads, by what is still in flight (see the module doc).
+_CROSSED_NOTE = {
+    S.CANCEL_CROSSED: "Success crossed the cancel: hang up after its response",
+    S.HANGING_UP: "Success crossed the cancel: hang up",
+}
 
 
-def _completion_rows(source: S, *, race: bool = False) -> list[Transition[S, T]]:
+def _completion_rows(source: S, *, crossed: S | None = None) -> list[Transition[S, T]]:
+    """``completed`` from ``source``; ``crossed``: where a Success goes when it crossed our cancel."""
     rows = [
         Transition(source, T.COMPLETED, dest, when=c, note=_COMPLETION_NOTE[c])
         for c, dest in _COMPLETION_DEST.items()
-        if not (race and c is C.CONNECTED)
+        if not (crossed is not None and c is C.CONNECTED)
     ]
-    if race:
-        rows.append(Transition(source, T.COMPLETED, S.HANGING_UP, when=C.CONNECTED, note="Success crossed the cancel"))
+    if crossed is not None:
+        rows.append(Transition(source, T.COMPLETED, crossed, when=C.CONNECTED, note=_CROSSED_NOTE[crossed]))
     rows.append(Transition(source, T.COMPLETED, source, when=C.UNDETERMINED, note="no status, no state: GET it"))
     return rows
 
@@ -222,19 +258,32 @@ TABLE: tuple[Transition[S, T], ...] = build_table(
             Transition(x, T.CREATED, x),
             Transition(x, T.STARTED, x),
             Transition(x, T.UPDATED, x),
-            Transition(x, T.REQUEST_SUCCEEDED, x),
+            # the cancel's 204 is kept: a hang-up must not be sent while the cancel is in flight
+            *(
+                [Transition(x, T.REQUEST_SUCCEEDED, S.CANCEL_ANSWERED, note="the cancel's 204")]
+                if x is S.CANCELLING
+                else [Transition(x, T.REQUEST_SUCCEEDED, x)]
+            ),
             *[Transition(x, T.REQUEST_FAILED, p, when=p, note=f"refused: back to {p.value}") for p in PROGRESS],
-            *_completion_rows(x, race=x is S.CANCELLING),
+            *_completion_rows(x, crossed=S.CANCEL_CROSSED if x is S.CANCELLING else None),
         ]
         for x in PENDING
     ),
+    # -- the cancel race (module doc): the cancel's 204 first, or the Success first
+    [
+        *[Transition(S.CANCEL_ANSWERED, t, S.CANCEL_ANSWERED) for t in (T.CREATED, T.STARTED, T.UPDATED)],
+        *_completion_rows(S.CANCEL_ANSWERED, crossed=S.HANGING_UP),
+        Transition(S.CANCEL_CROSSED, T.REQUEST_SUCCEEDED, S.HANGING_UP, note="the cancel's 204: hang up"),
+        Transition(S.CANCEL_CROSSED, T.REQUEST_FAILED, S.HANGING_UP, note="cancel refused, connected: hang up"),
+        *[Transition(S.CANCEL_CROSSED, t, S.CANCEL_CROSSED, absorb=True) for t in _CHANNEL_EVENTS],
+    ],
     # -- connected: success, but the cancel link can still hang up the modality
     [
         Transition(S.CONNECTED, T.CANCEL, S.HANGING_UP, note="link cancel: hang up"),
         *[Transition(S.CONNECTED, t, S.CONNECTED, absorb=True) for t in _LATE_EVENTS],
         Transition(S.HANGING_UP, T.REQUEST_SUCCEEDED, S.HUNG_UP),
         Transition(S.HANGING_UP, T.REQUEST_FAILED, S.CONNECTED, note="hang-up refused"),
-        *[Transition(S.HANGING_UP, t, S.HANGING_UP, absorb=True) for t in _LATE_EVENTS[:4]],
+        *[Transition(S.HANGING_UP, t, S.HANGING_UP, absorb=True) for t in _CHANNEL_EVENTS],
     ],
     # -- ended: late events are recorded and change nothing
     *(
@@ -290,6 +339,8 @@ class Invitation(FsmModel):
     #: The last progress state the wire reported (where a refused request returns).
     progress: InvitationState = InvitationState.CONNECTING
     outcome: Outcome | None = None
+    #: In ``cancel_crossed``: the link to hang up with once the cancel's response comes.
+    hang_up_link: Link | None = None
 
     @property
     def rules(self) -> KindRules:
@@ -401,15 +452,18 @@ class Invitation(FsmModel):
         return NO_ACTIONS
 
     def request_succeeded(self, *, now: float) -> Actions:
+        """A request we sent answered 2xx; after a crossed Success, the cancel's: now hang up."""
+        source = self.state
         self._move(T.REQUEST_SUCCEEDED, now)
-        return NO_ACTIONS
+        return self._hang_up_after_cancel(source)
 
     def request_failed(self, *, now: float, reason: Reason) -> Actions:
         """A request we sent was refused synchronously (the HTTP error's code/subcode)."""
+        source = self.state
         row = self._move(T.REQUEST_FAILED, now, branch=self.progress, reason=str(reason))
         if row.dest is S.FAILED and not row.absorb:
             self.outcome = Outcome(success=False, status=None, reason=reason)
-        return NO_ACTIONS
+        return self._hang_up_after_cancel(source)
 
     # -- events from the channel -------------------------------------------------
 
@@ -450,14 +504,24 @@ class Invitation(FsmModel):
             target = self.href or href
             return (FetchResource(target, "completed carried neither status nor state"),) if target else NO_ACTIONS
         self.outcome = Outcome.of(completion, status, reason)
-        if source is S.CANCELLING and row.dest is S.HANGING_UP:
-            # completed usually carries the cancel (terminate) link; if not, the one we used
+        if source in _CANCEL_UNSETTLED and row.dest in (S.CANCEL_CROSSED, S.HANGING_UP):
+            # the cancel race: completed usually carries the cancel (terminate) link; if not, the one we used
             link = self.representation.link("cancel") or previous.link("cancel")
-            if link is not None:
+            if row.dest is S.CANCEL_CROSSED:
+                # our cancel is still in flight, and its response would pass for the hang-up's: wait for it
+                self.hang_up_link = link
+            elif link is not None:
                 return (PostLink(link.rel, link.href),)
         return NO_ACTIONS
 
     # -- helpers -----------------------------------------------------------------
+
+    def _hang_up_after_cancel(self, source: InvitationState) -> Actions:
+        """After a response from ``cancel_crossed`` (the cancel's): the hang-up, now that nothing is in flight."""
+        if source is not S.CANCEL_CROSSED:
+            return NO_ACTIONS
+        link, self.hang_up_link = self.hang_up_link, None
+        return NO_ACTIONS if link is None else (PostLink(link.rel, link.href),)
 
     def _fill_in(self, completion: Completion, status: str | None, reason: Reason | None) -> None:
         """A ``completed`` event after a GET already ended the invitation: keep its status and reason.

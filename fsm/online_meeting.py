@@ -15,15 +15,17 @@ wire states (their values are the wire names). The rest are local: ``idle``,
 ``sending`` (POST sent, neither the 201 nor ``started`` seen), ``in_lobby``,
 ``admitted`` (the local participant was added to the roster but the
 ``completed`` has not arrived), ``cancelling`` (our ``cancel`` POST is in
-flight: leave the lobby or abort the join), ``hanging_up`` and ``hung_up``
+flight: leave the lobby or abort the join), ``cancel_answered`` and
+``cancel_crossed`` (the cancel race, below), ``hanging_up`` and ``hung_up``
 (leaving a meeting we were connected to).
 
 Joining stage. ``Connecting`` < ``in_lobby`` < ``admitted`` is a one-way
 ladder, kept in :attr:`OnlineMeetingJoin.stage` even while a cancel is in
 flight, so that a refused cancel returns to where the join had got to (a
-roster add seen during ``cancelling`` is not forgotten). Lobby signals never
-demote: ``inLobby`` false while in the lobby keeps ``in_lobby`` (only the roster
-add admits), and a lobby signal after the roster add keeps ``admitted``.
+roster add seen during ``cancelling`` or ``cancel_answered`` is not
+forgotten). Lobby signals never demote: ``inLobby`` false while in the lobby
+keeps ``in_lobby`` (only the roster add admits), and a lobby signal after the
+roster add keeps ``admitted``.
 
 Completion follows :mod:`fsm.outcome`, except that a joiner cannot be
 "declined": Connected -> ``Connected``, Cancelled -> ``Cancelled``, Declined
@@ -36,10 +38,23 @@ participant is in the roster (seed 003), so both orders of ``roster_added`` and
 the 201 (``created``): both orders land in ``Connecting``.
 
 The cancel race, as in :mod:`fsm.invitation`: if ``completed`` says Success
-while our cancel is in flight, we were admitted before the cancel took effect;
-the machine moves to ``hanging_up`` and asks for the modality to be
-terminated with the ``cancel`` link again. The 204 then ends it in ``hung_up``.
-``Connected`` is success but not a dead end: ``cancel`` hangs up.
+while our cancel is unsettled, we were admitted before the cancel took
+effect, and must leave with the ``cancel`` link again. That hang-up and the
+cancel POST the same link and their responses name no request, so the
+hang-up is only asked for once the cancel's own response is in:
+
+- the cancel's 204 first: ``cancelling`` -> ``cancel_answered``, which
+  takes events as ``cancelling`` does (the stage still climbs) and where
+  ``completed`` decides the same way, lobby deadline included; a Success
+  moves to ``hanging_up`` and returns the hang-up at once;
+- the Success first: ``cancelling`` -> ``cancel_crossed``, outcome Success
+  and no action; the cancel's 204, or its refusal (the join had connected),
+  moves to ``hanging_up`` and returns the hang-up, with the link kept in
+  :attr:`OnlineMeetingJoin.hang_up_link`. Events meanwhile are absorbed.
+
+The next response is then the hang-up's: 204 -> ``hung_up``, a refusal ->
+``Connected``. A response in ``cancel_answered`` answers nothing we sent and is
+refused. ``Connected`` is success but not a dead end: ``cancel`` hangs up.
 
 Lobby deadline (app-side, [U]: the server's own lobby timeout is not
 documented). The app sets :attr:`OnlineMeetingJoin.lobby_deadline` (at
@@ -52,9 +67,10 @@ resources and an app may never route it here. On expiry:
 - with a ``cancel`` link in the latest OMI representation: ``cancelling`` and
   a POST ``cancel``. Whatever failure ``completed`` then reports (Canceled
   included), the outcome is ``Failed`` with reason ``LocalFailure/Timeout``
-  (the server's own reason is kept in the message and the history). If the
-  admission crossed the leave (``completed`` Success), it is the cancel race
-  above. A refused cancel returns to the stage and forgets the timeout.
+  (the server's own reason is kept in the message and the history), whether
+  the cancel's 204 came first or not. If the admission crossed the leave
+  (``completed`` Success), it is the cancel race above. A refused cancel
+  returns to the stage and forgets the timeout.
 - without the link (recorded outgoing OMIs carry only ``conversation``,
   domain.md 1.6): nothing can be sent on the OMI, so the machine gives up
   locally at once, ``Failed`` with ``LocalFailure/Timeout``; the app is
@@ -92,6 +108,10 @@ class OnlineMeetingState(Enum):
     IN_LOBBY = "in_lobby"
     ADMITTED = "admitted"
     CANCELLING = "cancelling"
+    #: Our cancel's 204 came; its ``completed`` has not (the cancel race: see the module doc).
+    CANCEL_ANSWERED = "cancel_answered"
+    #: ``completed`` Success came while our cancel was in flight: the hang-up waits for its response.
+    CANCEL_CROSSED = "cancel_crossed"
     CONNECTED = "Connected"
     HANGING_UP = "hanging_up"
     HUNG_UP = "hung_up"
@@ -158,15 +178,16 @@ _COMPLETION_NOTE = {
     C.FAILED: "Failure: rejected, ended, other reason",
 }
 _LOBBY_TRIGGERS: tuple[T, ...] = (T.CONVERSATION_UPDATED, T.PARTICIPANT_UPDATED)
-#: Remote triggers that a cancel in flight records and waits through.
+#: Remote triggers that a cancel not yet completed records and waits through (the stage still climbs).
 _EVENTS_WHILE_CANCELLING: tuple[T, ...] = (
     T.CREATED,
     T.STARTED,
     T.UPDATED,
     *_LOBBY_TRIGGERS,
     T.ROSTER_ADDED,
-    T.REQUEST_SUCCEEDED,
 )
+#: Where our cancel is sent and ``completed`` has not come: its failures follow the lobby deadline.
+_CANCEL_UNSETTLED = (S.CANCELLING, S.CANCEL_ANSWERED)
 #: Remote triggers that a connected or ended join records and ignores.
 _LATE_EVENTS: tuple[T, ...] = (
     T.CREATED,
@@ -183,18 +204,25 @@ _EVENTS_WHILE_HANGING_UP: tuple[T, ...] = tuple(
 )
 
 
-def _completion_rows(source: S, *, race: bool = False) -> list[Transition[S, T]]:
+#: Where a Success that crossed our cancel leads, by what is still in flight (see the module doc).
+_CROSSED_NOTE = {
+    S.CANCEL_CROSSED: "Success crossed the cancel: hang up after its response",
+    S.HANGING_UP: "Success crossed the cancel: hang up",
+}
+
+
+def _completion_rows(source: S, *, crossed: S | None = None) -> list[Transition[S, T]]:
+    """``completed`` from ``source``; ``crossed``: where a Success goes when it crossed our cancel."""
     rows = [
         Transition(source, T.COMPLETED, dest, when=c, note=_COMPLETION_NOTE[c])
         for c, dest in _COMPLETION_DEST.items()
-        if not (race and c in (C.CONNECTED, C.FAILED))
+        if not (crossed is not None and c in (C.CONNECTED, C.FAILED))
     ]
-    if race:
+    if crossed is not None:
         # after a lobby timeout the model classifies every failure as Failed (see lobby_timeout)
         note = f"{_COMPLETION_NOTE[C.FAILED]}; any failure after the lobby deadline"
         rows.append(Transition(source, T.COMPLETED, S.FAILED, when=C.FAILED, note=note))
-    if race:
-        rows.append(Transition(source, T.COMPLETED, S.HANGING_UP, when=C.CONNECTED, note="Success crossed the cancel"))
+        rows.append(Transition(source, T.COMPLETED, crossed, when=C.CONNECTED, note=_CROSSED_NOTE[crossed]))
     rows.append(Transition(source, T.COMPLETED, source, when=C.UNDETERMINED, note="no status, no state: GET it"))
     return rows
 
@@ -241,14 +269,23 @@ TABLE: tuple[Transition[S, T], ...] = build_table(
         ]
         for stage in (S.CONNECTING, S.IN_LOBBY)
     ),
-    # -- our cancel is in flight; its 204 says nothing, completed decides
+    # -- our cancel is in flight; completed decides, but its 204 is kept: no hang-up while it is in flight
     [
         *[Transition(S.CANCELLING, t, S.CANCELLING) for t in _EVENTS_WHILE_CANCELLING],
+        Transition(S.CANCELLING, T.REQUEST_SUCCEEDED, S.CANCEL_ANSWERED, note="the cancel's 204"),
         *[
             Transition(S.CANCELLING, T.REQUEST_FAILED, stage, when=stage, note=f"cancel refused: back to {stage.value}")
             for stage in STAGES
         ],
-        *_completion_rows(S.CANCELLING, race=True),
+        *_completion_rows(S.CANCELLING, crossed=S.CANCEL_CROSSED),
+    ],
+    # -- the cancel race (module doc): the cancel's 204 first, or the Success first
+    [
+        *[Transition(S.CANCEL_ANSWERED, t, S.CANCEL_ANSWERED) for t in _EVENTS_WHILE_CANCELLING],
+        *_completion_rows(S.CANCEL_ANSWERED, crossed=S.HANGING_UP),
+        Transition(S.CANCEL_CROSSED, T.REQUEST_SUCCEEDED, S.HANGING_UP, note="the cancel's 204: hang up"),
+        Transition(S.CANCEL_CROSSED, T.REQUEST_FAILED, S.HANGING_UP, note="cancel refused, connected: hang up"),
+        *[Transition(S.CANCEL_CROSSED, t, S.CANCEL_CROSSED, absorb=True) for t in _EVENTS_WHILE_HANGING_UP],
     ],
     # -- connected: success, but the cancel link can still leave the meeting
     [
@@ -307,6 +344,8 @@ class OnlineMeetingJoin(FsmModel):
     #: The cancel in flight was sent because the lobby deadline passed.
     timed_out: bool = False
     outcome: Outcome | None = None
+    #: In ``cancel_crossed``: the link to hang up with once the cancel's response comes.
+    hang_up_link: Link | None = None
 
     # -- local triggers ------------------------------------------------------------
 
@@ -405,8 +444,10 @@ class OnlineMeetingJoin(FsmModel):
         return NO_ACTIONS
 
     def request_succeeded(self, *, now: float) -> Actions:
+        """A request we sent answered 2xx; after a crossed Success, the cancel's: now hang up."""
+        source = self.state
         self._move(T.REQUEST_SUCCEEDED, now)
-        return NO_ACTIONS
+        return self._hang_up_after_cancel(source)
 
     def request_failed(self, *, now: float, reason: Reason) -> Actions:
         """A request we sent was refused synchronously (the HTTP error's code/subcode)."""
@@ -419,7 +460,7 @@ class OnlineMeetingJoin(FsmModel):
         if source is S.CANCELLING:
             # the join goes on; a deadline that already passed may fire again
             self.timed_out = False
-        return NO_ACTIONS
+        return self._hang_up_after_cancel(source)
 
     # -- events from the channel -------------------------------------------------
 
@@ -461,7 +502,7 @@ class OnlineMeetingJoin(FsmModel):
         embedded = representation.state if representation is not None else None
         completion = classify_completion(status, reason, embedded)
         timed_out_failure = (
-            self.state is S.CANCELLING and self.timed_out and completion not in (C.CONNECTED, C.UNDETERMINED)
+            self.state in _CANCEL_UNSETTLED and self.timed_out and completion not in (C.CONNECTED, C.UNDETERMINED)
         )
         branch = C.FAILED if timed_out_failure else completion
         source = self.state
@@ -487,14 +528,24 @@ class OnlineMeetingJoin(FsmModel):
             )
         else:
             self.outcome = Outcome.of(completion, status, reason)
-        if source is S.CANCELLING and row.dest is S.HANGING_UP:
-            # completed usually carries the cancel (terminate) link; if not, the one we used
+        if source in _CANCEL_UNSETTLED and row.dest in (S.CANCEL_CROSSED, S.HANGING_UP):
+            # the cancel race: completed usually carries the cancel (terminate) link; if not, the one we used
             link = self.representation.link(CANCEL_REL) or previous.link(CANCEL_REL)
-            if link is not None:
+            if row.dest is S.CANCEL_CROSSED:
+                # our cancel is still in flight, and its response would pass for the hang-up's: wait for it
+                self.hang_up_link = link
+            elif link is not None:
                 return (PostLink(link.rel, link.href),)
         return NO_ACTIONS
 
     # -- helpers -----------------------------------------------------------------
+
+    def _hang_up_after_cancel(self, source: OnlineMeetingState) -> Actions:
+        """After a response from ``cancel_crossed`` (the cancel's): the hang-up, now that nothing is in flight."""
+        if source is not S.CANCEL_CROSSED:
+            return NO_ACTIONS
+        link, self.hang_up_link = self.hang_up_link, None
+        return NO_ACTIONS if link is None else (PostLink(link.rel, link.href),)
 
     def _omi_event(
         self, trigger: OnlineMeetingTrigger, now: float, href: str | None, representation: Representation | None

@@ -274,10 +274,6 @@ class Report:
     cpu_server: float = 0.0
 
     @property
-    def all_mismatches(self) -> list[Mismatch]:
-        return [*self.mismatches, *self.state_mismatches]
-
-    @property
     def memory_ratio(self) -> float:
         return self.end_bytes / self.baseline_bytes if self.baseline_bytes else float("inf")
 
@@ -301,7 +297,6 @@ class Report:
             "matched": self.matched,
             "mismatches": [asdict(m) for m in self.mismatches],
             "state_mismatches": [asdict(m) for m in self.state_mismatches],
-            "known_gaps": {gap: sum(1 for m in self.all_mismatches if m.known_gap == gap) for gap in KNOWN_GAPS},
             "stuck": self.stuck,
             "faults": self.faults,
             "rogue_gets": self.rogue_gets,
@@ -342,11 +337,6 @@ class Report:
             f"outcomes matched:          {self.matched}",
             f"outcome mismatches:        {len(self.mismatches)}",
             f"state mismatches:          {len(self.state_mismatches)} (same outcome, another final state)",
-            *(
-                f"  {count:6d}  of them: known gap {gap}"
-                for gap in KNOWN_GAPS
-                if (count := sum(1 for m in self.all_mismatches if m.known_gap == gap))
-            ),
             f"stuck machines:            {len(self.stuck)}",
             "faults injected:           "
             + (", ".join(f"{k} {v}" for k, v in sorted(self.faults.items())) or "none")
@@ -703,18 +693,6 @@ def history(model: Invitation | None) -> str:
     return " ".join(f"{s.trigger.value}{'' if s.source is not s.dest else '*'}" for s in model.history)
 
 
-#: Known gaps in files outside the soak (see soak/README.md, "What the soak found"). A mismatch that fits one
-#: is labelled with it, and still counts: the label says where the fix belongs, not that all is well.
-GAP_GET_OUTCOME = (
-    "get-outcome: the client's outcome came from a GET (no status, no reason); the completed event that "
-    "followed was absorbed without them (fsm/invitation.py)"
-)
-GAP_CANCEL_204 = (
-    "cancel-204: the cancel's own 204 came after the Success that crossed it and was taken for the hang-up's; "
-    "the hang-up was then refused (fsm/invitation.py cannot tell the two responses apart)"
-)
-
-
 @dataclass
 class Mismatch:
     """A call whose end on the client is not the server's."""
@@ -731,32 +709,13 @@ class Mismatch:
     server_outcome: OutcomeKey | None
     plan: str | None
     history: str
-    known_gap: str | None = None
 
     def __str__(self) -> str:
-        text = (
+        return (
             f"call {self.call} ({self.scenario}, {self.href}): {self.kind}: client {self.client_state} "
             f"{self.client_outcome}, server {self.server_state} {self.server_outcome} (plan {self.plan}); "
             f"client history: {self.history}"
         )
-        return text + (f" [known gap {self.known_gap.split(':', 1)[0]}]" if self.known_gap else "")
-
-
-KNOWN_GAPS = (GAP_GET_OUTCOME, GAP_CANCEL_204)
-
-
-def known_gap(m: Mismatch) -> str | None:
-    mine, theirs = m.client_outcome, m.server_outcome
-    from_get = mine is not None and mine[1] is None and mine[2] is None
-    if m.kind == "outcome" and from_get and theirs is not None and mine is not None and mine[0] == theirs[0]:
-        return GAP_GET_OUTCOME
-    if (
-        m.kind == "state"
-        and m.scenario == Scenario.CANCEL_RACE.value
-        and (m.client_state, m.server_state) == (S.HUNG_UP.value, S.HANGING_UP.value)
-    ):
-        return GAP_CANCEL_204
-    return None
 
 
 def compare(report: Report, results: list[CallResult], server: ServerReport, clients: list[SoakClient]) -> None:
@@ -802,7 +761,6 @@ def compare(report: Report, results: list[CallResult], server: ServerReport, cli
             None if theirs is None else theirs.plan,
             history(model) if model is not None else result.history or "?",
         )
-        mismatch.known_gap = known_gap(mismatch)
         (report.state_mismatches if kind == "state" else report.mismatches).append(mismatch)
     for n, client in enumerate(clients):
         for live in client.models:

@@ -15,6 +15,7 @@ import logging
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -22,10 +23,11 @@ from ucwa_fake import APP, EVENTS, INVITATIONS, START_AV, TOKEN, Scripted, UcwaF
 
 from adapters.channel import ChannelEnd
 from adapters.client import AsyncUcwaClient, StateChange, UcwaClient
-from adapters.http import SyncSender, TransportError
+from adapters.http import HttpResponse, SyncSender, TransportError
 from adapters.requests import build_request
+from adapters.simulator import SimulatorHandle
 from adapters.ucwa_errors import UcwaError
-from fsm.actions import FetchResource
+from fsm.actions import Action, FetchResource
 from fsm.errors import InvalidInput
 from fsm.invitation import Invitation, InvitationState, InvitationTrigger
 from fsm.reasons import CallDeclineReason
@@ -168,7 +170,7 @@ def test_sync_cancel_of_a_ringing_call(fake: UcwaFake) -> None:
         inv = client.start_audio_video("sip:bob@contoso.com")
         assert client.run_until(lambda: inv.representation.has("cancel"), timeout=10)
         client.cancel(inv)
-        assert inv.state is S.CANCELLING  # the 204 says nothing; completed decides
+        assert inv.state is S.CANCEL_ANSWERED  # the 204 says nothing of the outcome; completed decides
         client.wait_for_outcome(inv, timeout=10)
     assert inv.state is S.CANCELLED
     assert [r.target for r in fake.seen("POST", f"{INVITATIONS}/av1/cancel")] == [f"{INVITATIONS}/av1/cancel"]
@@ -323,6 +325,119 @@ async def test_async_close_stops_the_pending_get(fake: UcwaFake) -> None:
         assert client.ended is ChannelEnd.STOPPED
     finally:
         fake.hold = 0.2
+
+
+# -- the cancel race, against the simulator ----------------------------------------------------------------
+#
+# The simulator's answer_on_cancel plan answers the call as the cancel arrives (domain.md 1.6): the server
+# queues completed Success and answers the cancel 204. The cancel and the hang-up POST the same cancel link
+# and a response does not say which request it answers, so the client must send the hang-up only once the
+# cancel's own 204 is in, whichever of the two it sees first.
+
+#: One POST the client sent: its href, and the call's last step (source, trigger, dest) when it went out.
+Sent = tuple[str, tuple[str, str, str] | None]
+
+
+def _last_step(call: Invitation) -> tuple[str, str, str] | None:
+    if not call.history:
+        return None
+    step = call.history[-1]
+    return step.source.value, step.trigger.value, step.dest.value
+
+
+def _simulated_application(sim: SimulatorHandle) -> str:
+    response = httpx.post(
+        sim.applications_url,
+        json={"UserAgent": "callfsm-tests", "EndpointId": "cancel-race", "Culture": "en-US"},
+        headers={"Authorization": f"Bearer {sim.token}"},
+    )
+    assert response.status_code == 201
+    return str(httpx.URL(sim.base_url).join(response.headers["location"]))
+
+
+def _server_state(sim: SimulatorHandle, operation_id: str) -> str:
+    """The state of the server's shadow of the call (it stands for an ideal client of the resource)."""
+    with sim.world.lock:
+        for app in sim.world.apps.values():
+            for conv in app.conversations:
+                record = conv.invitation
+                if record is not None and record.operation_id == operation_id:
+                    return record.shadow.state.value
+    raise AssertionError(f"the simulator has no call {operation_id}")
+
+
+def _check_race(call: Invitation, sent: list[Sent], crossed: bool, sim: SimulatorHandle) -> None:
+    assert call.state is S.HUNG_UP
+    assert call.outcome is not None
+    assert (call.outcome.success, call.outcome.status) == (True, "Success")
+    (cancel, cancel_seen), (hang_up, hang_up_seen) = sent
+    assert cancel.endswith("/cancel")
+    assert hang_up.endswith("/terminate")  # the completed's cancel link: it terminates the modality
+    assert cancel_seen is not None
+    assert cancel_seen[1:] == ("cancel", "cancelling")
+    # the hang-up went out when the machine asked for it, once the cancel's 204 was in
+    if crossed:
+        assert hang_up_seen == ("cancel_crossed", "request_succeeded", "hanging_up")
+    else:
+        assert hang_up_seen == ("cancel_answered", "completed", "hanging_up")
+    steps = [(step.source.value, step.trigger.value, step.dest.value) for step in call.history]
+    assert steps.index(hang_up_seen) > steps.index(cancel_seen)
+    assert steps[-1] == ("hanging_up", "request_succeeded", "hung_up")
+    assert _server_state(sim, call.operation_id or "") == S.HUNG_UP.value
+
+
+def test_sync_cancel_race_hangs_up_after_the_cancels_204(
+    ucwa_simulator: SimulatorHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ucwa_simulator.script.answer_on_cancel()
+    sent: list[Sent] = []
+    with UcwaClient(_simulated_application(ucwa_simulator), token=ucwa_simulator.token) as client:
+        call = client.start_audio_video("sip:bob@contoso.com", operation_id="op-race-sync")
+        assert client.run_until(lambda: call.representation.has("cancel"), timeout=10)
+        perform = client.sender.perform
+
+        def recording(action: Action, **kwargs: Any) -> HttpResponse:
+            sent.append((getattr(action, "href", ""), _last_step(call)))
+            return perform(action, **kwargs)
+
+        monkeypatch.setattr(client.sender, "perform", recording)
+        client.cancel(call)
+        # a sync client reads the cancel's 204 before it reads any event: the 204 comes first
+        assert call.state is S.CANCEL_ANSWERED
+        assert client.run_until(lambda: call.is_terminal, timeout=10)
+    _check_race(call, sent, False, ucwa_simulator)
+
+
+async def test_async_cancel_race_the_success_crosses_the_cancel_and_the_hang_up_waits(
+    ucwa_simulator: SimulatorHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ucwa_simulator.script.answer_on_cancel()
+    sent: list[Sent] = []
+    async with AsyncUcwaClient(_simulated_application(ucwa_simulator), token=ucwa_simulator.token) as client:
+        call = await client.start_audio_video("sip:bob@contoso.com", operation_id="op-race-async")
+        async with asyncio.timeout(10):
+            while not call.representation.has("cancel"):
+                await asyncio.sleep(0.01)
+        perform = client.sender.perform
+
+        async def recording(action: Action, **kwargs: Any) -> HttpResponse:
+            sent.append((getattr(action, "href", ""), _last_step(call)))
+            response = await perform(action, **kwargs)
+            if len(sent) == 1:
+                # hold the cancel's 204 back until the event loop has taken in the completed Success
+                # that the server queued while it answered the cancel: the Success crosses the 204
+                async with asyncio.timeout(10):
+                    while call.state is S.CANCELLING:
+                        await asyncio.sleep(0.01)
+                assert call.state is S.CANCEL_CROSSED
+                assert len(sent) == 1  # and nothing was sent meanwhile
+            return response
+
+        monkeypatch.setattr(client.sender, "perform", recording)
+        await client.cancel(call)
+        # perform() sends what the cancel's 204 asked for, the hang-up, and feeds its 204 too
+        assert call.is_terminal
+    _check_race(call, sent, True, ucwa_simulator)
 
 
 # -- secrets --------------------------------------------------------------------------------------------------

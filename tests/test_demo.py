@@ -34,6 +34,7 @@ EXPECTED_END = {
     "our lobby deadline passed: leave": "Failed",
     "left the lobby before admission": "Cancelled",
     "admitted, then left the meeting": "hung_up",
+    "the cancel race: admitted as our cancel arrives": "hung_up",
     "leader admits a lobby participant": "admitted",
     "leader rejects a lobby participant": "rejected",
     "participant leaves the lobby": "left_lobby",

@@ -45,6 +45,14 @@ DEADLINE = 60.0
 
 STAGES = ["Connecting", "in_lobby", "admitted"]
 ENDED = {"hung_up", "Cancelled", "Failed"}
+#: The cancel race. The cancel and the hang-up POST the same link and their responses do not say which
+#: request they answer, so the hang-up is only sent once nothing else of ours is in flight.
+#: The cancel's 204 came, its completed has not: events are taken as while cancelling; no response is due.
+CANCEL_ANSWERED = "cancel_answered"
+#: Success came while the cancel was in flight: the next response is the cancel's, then we hang up.
+CANCEL_CROSSED = "cancel_crossed"
+#: The cancel was sent and completed has not come: a failure then follows the lobby deadline.
+CANCEL_SENT = ("cancelling", CANCEL_ANSWERED)
 #: States where every event from the wire is recorded and ignored.
 ABSORBING = ENDED | {"Connected"}
 REFUSED, NOT_DUE, NO_LINK = "refused", "not due", "no link"
@@ -137,6 +145,8 @@ class Ref:
     actions: list[tuple[str, str]] = field(default_factory=list)
     #: the OMI's href is known once an event about it, or the 201, was taken in
     href_known: bool = False
+    #: in cancel_crossed: whether a cancel link was known to hang up with (the completed's, or the one before)
+    hang_up_link: bool = False
 
     def step(self, ev: Ev, now: float) -> str:
         """Apply ``ev``; return the new state, or REFUSED / NOT_DUE / NO_LINK (then nothing changed)."""
@@ -149,6 +159,14 @@ class Ref:
             return self.state
         if self.state == "hanging_up":
             return self.go({"request_succeeded": "hung_up", "request_failed": "Connected"}.get(ev.trigger, self.state))
+        if self.state == CANCEL_CROSSED:
+            if ev.trigger in ("request_succeeded", "request_failed"):
+                # the cancel's response, a 204 or a refusal (too late, we were in): now the hang-up can go
+                if self.hang_up_link:
+                    self.actions = [("post", CANCEL.href)]
+                self.hang_up_link = False
+                return self.go("hanging_up")
+            return self.state  # recorded, absorbed: we are in, the events change nothing
         return self.live(ev)
 
     def local(self, ev: Ev, now: float) -> str:
@@ -178,10 +196,10 @@ class Ref:
         return self.go("cancelling")
 
     def live(self, ev: Ev) -> str:
-        """sending, the three stages, cancelling."""
+        """sending, the three stages, cancelling, cancel_answered."""
         state, t = self.state, ev.trigger
         if t == "request_succeeded":
-            return state if state == "cancelling" else REFUSED
+            return self.go(CANCEL_ANSWERED) if state == "cancelling" else REFUSED
         if t == "request_failed":
             assert ev.reason is not None
             if state == "sending":
@@ -202,7 +220,7 @@ class Ref:
             self.stage = "admitted"
         elif ev.lobby and self.stage == "Connecting":
             self.stage = "in_lobby"
-        if state == "cancelling":
+        if state in CANCEL_SENT:
             return state
         if state == "sending" and t in ("created", "started", "updated"):
             return self.go("Connecting")
@@ -216,12 +234,16 @@ class Ref:
             self.actions = [("fetch", OMI)]
             return self.state
         given = (meaning == "ok", None if reason is None else reason.code, None if reason is None else reason.subcode)
-        if self.state == "cancelling" and meaning == "ok":
+        if self.state in CANCEL_SENT and meaning == "ok":
             self.outcome = given
+            if self.state == "cancelling":
+                # admitted as we left: hang up, but not while the cancel is in flight
+                self.hang_up_link = self.link or prior_link
+                return self.go(CANCEL_CROSSED)
             if self.link or prior_link:
                 self.actions = [("post", CANCEL.href)]
             return self.go("hanging_up")
-        if self.state == "cancelling" and self.timed_out:
+        if self.state in CANCEL_SENT and self.timed_out:
             self.outcome = (False, "LocalFailure", "Timeout")
             return self.go("Failed")
         self.outcome = given
@@ -276,7 +298,7 @@ def fire(model: OnlineMeetingJoin, ref: Ref, ev: Ev, now: float) -> Actions | No
     assert (step.source, step.trigger.value, step.dest.value, step.at) == (before.state, ev.trigger, expected, now)
     assert shown(actions) == ref.actions
     for action in actions:
-        if isinstance(action, PostLink) and ev.trigger != "completed":
+        if isinstance(action, PostLink) and ev.trigger in ("cancel", "lobby_timeout"):
             # a local action is only ever produced for a link that is present
             assert rel_before is not None
             assert (action.rel, action.href) == (rel_before.rel, rel_before.href)
@@ -310,6 +332,7 @@ CONNECTING_NO_LINK = [SEND, Ev("created"), Ev("started", link=False)]  # recorde
 IN_LOBBY = [*CONNECTING, conversation("InLobby")]
 ADMITTED = [*IN_LOBBY, Ev("roster_added")]
 CANCELLING = [*IN_LOBBY, Ev("cancel")]
+CANCEL_TIMED_OUT = [*IN_LOBBY, Ev("lobby_timeout", at=DEADLINE)]
 CONNECTED = [*ADMITTED, Ev("completed", completion="success", link=True)]
 HANGING_UP = [*CONNECTED, Ev("cancel")]
 
@@ -323,8 +346,13 @@ SETUPS: dict[str, list[Ev]] = {
     "in_lobby, no deadline": [Ev("send"), Ev("started", link=True), conversation("InLobby")],
     "admitted": ADMITTED,
     "cancelling": CANCELLING,
-    "cancelling after the lobby deadline": [*IN_LOBBY, Ev("lobby_timeout", at=DEADLINE)],
+    "cancelling after the lobby deadline": CANCEL_TIMED_OUT,
     "cancelling, admitted meanwhile": [*CANCELLING, Ev("roster_added")],
+    "cancel_answered": [*CANCELLING, Ev("request_succeeded")],
+    "cancel_answered after the lobby deadline": [*CANCEL_TIMED_OUT, Ev("request_succeeded")],
+    "cancel_answered, admitted meanwhile": [*CANCELLING, Ev("request_succeeded"), Ev("roster_added")],
+    "cancel_crossed": [*CANCELLING, Ev("completed", completion="success", link=True)],
+    "cancel_crossed, no link in the completed": [*CANCEL_TIMED_OUT, Ev("completed", completion="success", link=False)],
     "Connected": CONNECTED,
     "hanging_up": HANGING_UP,
     "hung_up": [*HANGING_UP, Ev("request_succeeded")],
@@ -481,8 +509,8 @@ def test_lobby_timeout_leaves_the_lobby_and_fails_with_local_timeout() -> None:
     assert join.lobby_timeout_due(60.0)
     assert join.lobby_timeout(now=60.0) == (PostLink(CANCEL.rel, CANCEL.href),)
     assert join.state is S.CANCELLING
-    join.request_succeeded(now=60.2)  # the 204 says nothing
-    assert join.state is S.CANCELLING
+    assert join.request_succeeded(now=60.2) == ()  # the 204 is kept; completed decides
+    assert join.state is S.CANCEL_ANSWERED
     join.completed(now=61.0, status="Failure", reason=Reason("LocalFailure", "Canceled"))
     assert join.state is S.FAILED
     assert join.outcome is not None
@@ -526,30 +554,101 @@ def test_refused_cancel_after_timeout_returns_to_the_lobby_and_may_time_out_agai
     assert join.lobby_timeout(now=11.0) == (PostLink(CANCEL.rel, CANCEL.href),)
 
 
+TERMINATE = Link("ms:rtc:saas:cancel", "/conversations/7/audioVideo/terminate")
+
+
 def test_cancel_race_admitted_before_the_cancel_took_effect() -> None:
+    # the Success overtakes the cancel's 204: the hang-up waits for it (both POST the cancel link)
     join = joined_lobby()
     assert join.cancel(now=5.0) == (PostLink(CANCEL.rel, CANCEL.href),)
-    terminate = Link("ms:rtc:saas:cancel", "/conversations/7/audioVideo/terminate")
     actions = join.completed(
-        now=5.1, status="Success", representation=Representation(state="Connected", links=[terminate])
+        now=5.1, status="Success", representation=Representation(state="Connected", links=[TERMINATE])
     )
-    assert join.state is S.HANGING_UP
-    assert actions == (PostLink(terminate.rel, terminate.href),)
+    assert actions == ()
+    assert join.state is S.CANCEL_CROSSED
     assert join.outcome is not None
     assert join.outcome.success
-    join.request_succeeded(now=5.2)
+    assert join.request_succeeded(now=5.2) == (PostLink(TERMINATE.rel, TERMINATE.href),)  # the cancel's 204
+    assert join.state is S.HANGING_UP
+    join.request_succeeded(now=5.3)  # the hang-up's
     assert join.state is S.HUNG_UP
     assert join.is_terminal
     assert join.outcome.success  # it did connect, then we left
 
 
-def test_cancel_race_without_a_link_in_completed_posts_the_cancel_link_used() -> None:
+def test_cancel_race_hang_up_refused_after_the_late_204_stays_connected() -> None:
     join = joined_lobby()
     join.cancel(now=5.0)
-    assert join.completed(now=5.1, status="Success", representation=representation(False, state="Connected")) == (
+    join.completed(now=5.1, status="Success", representation=Representation(state="Connected", links=[TERMINATE]))
+    join.request_succeeded(now=5.2)
+    join.request_failed(now=5.3, reason=Reason("ServiceFailure", "None"))
+    assert join.state is S.CONNECTED  # not hung_up: we are still in the meeting
+    assert join.outcome is not None
+    assert join.outcome.success
+
+
+def test_cancel_race_the_cancel_refused_once_admitted_still_hangs_up() -> None:
+    join = joined_lobby()
+    join.cancel(now=5.0)
+    join.roster_added(now=5.05)  # taken in: while the cancel is in flight the stage still climbs
+    assert join.stage is S.ADMITTED
+    join.completed(now=5.1, status="Success", representation=Representation(state="Connected", links=[TERMINATE]))
+    join.roster_added(now=5.15)  # once crossed, events are absorbed
+    assert join.history[-1].source is join.history[-1].dest is S.CANCEL_CROSSED
+    actions = join.request_failed(now=5.2, reason=Reason("Conflict", "None"))
+    assert actions == (PostLink(TERMINATE.rel, TERMINATE.href),)
+    assert join.state is S.HANGING_UP
+    join.request_succeeded(now=5.3)
+    assert join.state is S.HUNG_UP
+
+
+def test_cancel_204_first_then_admitted_hangs_up_at_once() -> None:
+    join = joined_lobby()
+    join.cancel(now=5.0)
+    join.request_succeeded(now=5.05)
+    assert join.state is S.CANCEL_ANSWERED
+    join.roster_added(now=5.06)
+    assert (join.state, join.stage) == (S.CANCEL_ANSWERED, S.ADMITTED)
+    actions = join.completed(
+        now=5.1, status="Success", representation=Representation(state="Connected", links=[TERMINATE])
+    )
+    assert actions == (PostLink(TERMINATE.rel, TERMINATE.href),)
+    assert join.state is S.HANGING_UP
+    with pytest.raises(InvalidTrigger):
+        join.cancel(now=5.2)  # the hang-up is on its way
+
+
+def test_cancel_race_without_a_link_in_completed_posts_the_cancel_link_used() -> None:
+    crossed = joined_lobby()
+    crossed.cancel(now=5.0)
+    assert crossed.completed(now=5.1, status="Success", representation=representation(False, state="Connected")) == ()
+    assert crossed.request_succeeded(now=5.2) == (PostLink(CANCEL.rel, CANCEL.href),)
+    assert crossed.state is S.HANGING_UP
+    answered = joined_lobby()
+    answered.cancel(now=5.0)
+    answered.request_succeeded(now=5.05)
+    assert answered.completed(now=5.1, status="Success", representation=representation(False, state="Connected")) == (
         PostLink(CANCEL.rel, CANCEL.href),
     )
-    assert join.state is S.HANGING_UP
+    assert answered.state is S.HANGING_UP
+
+
+def test_cancel_204_then_canceled_or_timed_out() -> None:
+    left = joined_lobby()
+    left.cancel(now=5.0)
+    left.request_succeeded(now=5.05)
+    left.completed(now=5.5, status="Failure", reason=Reason("LocalFailure", "Canceled"))
+    assert left.state is S.CANCELLED
+    timed_out = joined_lobby(deadline=5.0)
+    timed_out.lobby_timeout(now=5.0)
+    timed_out.request_succeeded(now=5.05)
+    with pytest.raises(InvalidTrigger):
+        timed_out.request_succeeded(now=5.06)  # nothing of ours is in flight any more
+    timed_out.completed(now=5.5, status="Failure", reason=Reason("RemoteFailure", "Declined"))
+    assert timed_out.state is S.FAILED
+    assert timed_out.outcome is not None
+    assert timed_out.outcome.reason is not None
+    assert (timed_out.outcome.reason.code, timed_out.outcome.reason.subcode) == ("LocalFailure", "Timeout")
 
 
 def test_cancel_in_the_lobby_then_cancelled() -> None:
@@ -694,7 +793,7 @@ def test_snapshot_keeps_deadline_timeout_and_history() -> None:
 
 #: Where a run starts: every setup, and the states where two events race given more room.
 START_AT = [
-    *[name for name in SETUPS for _ in range(4 if name.startswith("cancelling") else 1)],
+    *[name for name in SETUPS for _ in range(4 if name.startswith("cancel") else 1)],
     "in_lobby",
     "admitted",
 ]
@@ -828,7 +927,7 @@ class OnlineMeetingMachine(RuleBasedStateMachine):
             self.first_outcome = self.model.outcome
         assert self.model.outcome == self.first_outcome
         # an outcome exactly once the join is over (connected counts)
-        over = self.model.state in (S.CONNECTED, S.HANGING_UP) or self.model.is_terminal
+        over = self.model.state in (S.CANCEL_CROSSED, S.CONNECTED, S.HANGING_UP) or self.model.is_terminal
         assert (self.model.outcome is not None) == over
 
     @invariant()

@@ -254,9 +254,31 @@ def test_204_is_request_succeeded() -> None:
     (action,) = inv.cancel(now=2.0)
     applied = apply_response(inv, action, response(204), now=2.1)
     assert isinstance(applied.outcome, Succeeded)
-    # the 204 says nothing; completed decides (domain.md 1.5)
-    assert inv.state is InvitationState.CANCELLING
+    # the 204 says nothing of the outcome; completed decides (domain.md 1.5)
+    assert inv.state is InvitationState.CANCEL_ANSWERED
     assert inv.history[-1].trigger.value == "request_succeeded"
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [(204, b""), (409, b'{"code":"Conflict","subcode":"None","message":"the call is connected"}')],
+)
+def test_the_cancel_response_after_a_crossed_success_returns_the_hang_up(status: int, body: bytes) -> None:
+    # the cancel race: completed Success came while the cancel was in flight, so the machine asked for
+    # nothing; the cancel's response, accepted or refused, is what brings the hang-up, for the adapter to send
+    inv = ringing_outgoing()
+    (action,) = inv.cancel(now=2.0)
+    terminate = Link("cancel", "communication/conversations/1/audioVideo/terminate")
+    connected = Representation("Connected", links=[terminate])
+    assert inv.completed(now=2.05, status="Success", representation=connected) == ()
+    assert inv.state is InvitationState.CANCEL_CROSSED
+    applied = apply_response(inv, action, response(status, body, "application/json"), now=2.1)
+    assert applied.violation is None
+    assert applied.actions == (PostLink("cancel", terminate.href),)
+    assert inv.state is InvitationState.HANGING_UP
+    (hang_up,) = applied.actions
+    assert apply_response(inv, hang_up, response(204), now=2.2).actions == ()
+    assert inv.state is InvitationState.HUNG_UP
 
 
 @pytest.mark.parametrize(

@@ -18,21 +18,17 @@ hundreds of events) make a run without each of those three practically
 impossible (the least likely, no dropped ``started`` in 60 creates at 15%, has
 probability 0.85**60, about 6e-5).
 
-Known gaps. The soak found two in ``fsm/invitation.py``, which this suite
-does not own (soak/README.md, "What the soak found"). Each is reproduced here
-without any server, from the trigger sequence the soak saw, and a smoke
-mismatch the soak labels with that gap is tolerated only while the
-reproduction still shows it, so the tolerance ends with the bug:
+The two bugs the soak found in ``fsm/invitation.py`` (soak/README.md, "What
+the soak found") are reproduced here without any server, from the trigger
+sequences the soak saw, and stay fixed:
 
 - *get-outcome*: a GET shows an invitation's final state without status or
   reason (domain.md 9.2; the re-read after ``resume``); the ``completed``
-  event that follows carries both (domain.md 2.2) but is absorbed, so the
-  outcome keeps neither. Fixed; the test below keeps it fixed;
+  event that follows carries both (domain.md 2.2) and fills them in;
 - *cancel-204*: in the cancel race (domain.md 1.6) the Success can overtake
-  the cancel's own 204; the 204 then ends the hang-up that the Success asked
-  for, and a refused hang-up leaves the client ``hung_up`` while the call is
-  still connected. The machine cannot tell the two responses apart, so what a
-  fix looks like is not settled: no xfail, only the reproduction.
+  the cancel's own 204. The hang-up is now asked for only once that 204 is
+  in, so the next response is the hang-up's: refused, the call stays
+  ``Connected``, as it is on the server.
 """
 
 from __future__ import annotations
@@ -45,6 +41,7 @@ from typing import Any
 
 import pytest
 
+from fsm.actions import PostLink
 from fsm.invitation import Invitation, InvitationKind, InvitationState
 from fsm.reasons import Reason
 from fsm.wire import Link, Representation
@@ -85,38 +82,29 @@ def get_then_completed() -> Invitation:
 
 
 def cancel_overtaken_then_hang_up_refused() -> Invitation:
-    """cancel; the Success crosses it (the client asks to hang up); the cancel's 204; the hang-up's 500."""
+    """cancel; the Success crosses it; the cancel's 204 (the client now hangs up); the hang-up's 500."""
     inv = ringing()
     inv.cancel(now=1.0)
-    inv.completed(
+    crossed = inv.completed(
         now=1.1,
         href=INV,
         status="Success",
         representation=Representation(state="Connected", links=[Link("cancel", TERMINATE)]),
     )
-    assert inv.state is S.HANGING_UP
-    inv.request_succeeded(now=1.2)
-    inv.request_failed(now=1.3, reason=Reason("ServiceFailure", None))
+    assert crossed == ()  # no hang-up while the cancel is in flight: its response would pass for the hang-up's
+    assert inv.state is S.CANCEL_CROSSED
+    assert inv.request_succeeded(now=1.2) == (PostLink("cancel", TERMINATE),)  # the cancel's 204
+    inv.request_failed(now=1.3, reason=Reason("ServiceFailure", None))  # the hang-up's 500
     return inv
 
 
-def _get_outcome_gap() -> bool:
-    outcome = get_then_completed().outcome
-    return outcome is not None and outcome.status is None
-
-
-def _cancel_204_gap() -> bool:
-    return cancel_overtaken_then_hang_up_refused().state is S.HUNG_UP
-
-
-def open_gaps() -> set[str]:
-    """The gaps, as the soak labels them (soak.run.GAP_*), that still show.
-
-    Worked out when a test asks, not at import: collection must not warm the
-    fsm's lazy caches before tests/test_bench_smoke.py reads its memory baseline.
-    """
-    found = (("get-outcome", _get_outcome_gap()), ("cancel-204", _cancel_204_gap()))
-    return {name for name, still_there in found if still_there}
+def test_a_hang_up_refused_after_the_cancel_race_leaves_the_call_connected() -> None:
+    inv = cancel_overtaken_then_hang_up_refused()
+    # the server's call is still connected: so is the client's, and it can hang up again
+    assert inv.state is S.CONNECTED
+    assert inv.outcome is not None
+    assert (inv.outcome.success, inv.outcome.status) == (True, "Success")
+    assert inv.cancel(now=1.4) == (PostLink("cancel", TERMINATE),)
 
 
 def test_a_completed_after_a_get_keeps_its_status_and_reason() -> None:
@@ -126,12 +114,6 @@ def test_a_completed_after_a_get_keeps_its_status_and_reason() -> None:
     # are on the completed; 9.2: a GET is the fallback when they are missing)
     assert (outcome.success, outcome.status) == (False, "Failure")
     assert outcome.reason == Reason("RemoteFailure", "Busy")
-
-
-def _unexpected(mismatches: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Mismatches that are not a still-open known gap."""
-    still_open = open_gaps()
-    return [m for m in mismatches if (m["known_gap"] or "").split(":", 1)[0] not in still_open]
 
 
 @pytest.fixture(scope="module")
@@ -160,13 +142,13 @@ def test_every_call_was_started_and_judged(report: dict[str, Any]) -> None:
 
 
 def test_outcomes_match_the_server(report: dict[str, Any]) -> None:
-    assert _unexpected(report["mismatches"]) == [], report["text"]
+    assert report["mismatches"] == [], report["text"]
     judged = report["matched"] + len(report["mismatches"]) + len(report["state_mismatches"])
     assert judged == report["completed_by_server"], report["text"]
 
 
 def test_final_states_match_the_server(report: dict[str, Any]) -> None:
-    assert _unexpected(report["state_mismatches"]) == [], report["text"]
+    assert report["state_mismatches"] == [], report["text"]
 
 
 def test_no_machine_is_stuck(report: dict[str, Any]) -> None:
@@ -193,7 +175,7 @@ def test_the_faults_happened(report: dict[str, Any]) -> None:
 
 def test_the_run_says_what_it_found(report: dict[str, Any]) -> None:
     found = report["mismatches"] or report["state_mismatches"]
-    # exit status 1 and FAIL on any mismatch, known gap or not: the soak does not excuse anything
+    # exit status 1 and FAIL on any mismatch: the soak does not excuse anything
     assert report["ok"] == (not found)
     assert report["exit"] == (1 if found else 0)
     assert report["text"].rstrip().endswith("FAIL" if found else "PASS")

@@ -1468,6 +1468,8 @@ class World:
             refused = self._local(app, record, lambda: shadow.cancel(now=now))
             if refused is not None:
                 return refused
+            # the server answers its own cancel before anything else happens: cancel_answered, so an
+            # answer now (the cancel race) leaves the shadow hanging_up, as a client that took the 204 first
             shadow.request_succeeded(now=now)
             if isinstance(record.plan, AnswerOnCancel):
                 log.info("the remote answered %s as the cancel arrived", record.href)
@@ -1528,6 +1530,7 @@ class World:
         if record is None or record.phase is not Phase.CONNECTED:
             return _conflict("nothing is connected here")
         shadow = record.shadow
+        # hanging_up: the cancel race, where the answer crossed the cancel and the shadow awaits the hang-up
         hanging_up = shadow.state in (IS.HANGING_UP, OnlineMeetingState.HANGING_UP)
         if not hanging_up:
             refused = self._local(app, record, lambda: shadow.cancel(now=now))
