@@ -10,15 +10,28 @@ Theory of operation
   ``startAudioVideo``, wherever they are embedded). Creating the application
   (``POST applications``) stays the app's business, as does recreating it
   after a 404 (``on_application_not_found``).
-- a local call (``start_audio_video``, ``accept``, ``decline``, ``cancel``,
-  or :meth:`~UcwaClient.perform` for any machine's actions) fires the
-  machine's trigger first, so a refused trigger or an over-long value raises
-  before anything is sent; then each action becomes a request
-  (:mod:`adapters.requests`), and its response is fed back to the same
-  machine (201 -> ``created``, 204 -> ``request_succeeded``, 4xx/5xx ->
-  ``request_failed`` and a raised :class:`~adapters.ucwa_errors.UcwaError`).
-- an outgoing invitation is tracked by the dispatcher under its operation id
-  *before* its POST goes out, so a ``started`` that beats the 201 finds it.
+- a local call fires the machine's trigger first, so a refused trigger or
+  an over-long value raises before anything is sent; then each action
+  becomes a request (:mod:`adapters.requests`), and its response is fed back
+  to the same machine (201 -> ``created``, 204 -> ``request_succeeded``,
+  4xx/5xx -> ``request_failed`` and a raised
+  :class:`~adapters.ucwa_errors.UcwaError`). The local calls:
+
+  - invitations: ``start_audio_video``, ``start_messaging``,
+    ``add_participant`` (its link is the conversation's: pass ``href=``),
+    ``accept``, ``decline``, ``forward``, ``cancel`` (also leaves a join);
+  - the online meeting join through the lobby: ``join_online_meeting``;
+  - renegotiations: ``offer`` (ours, one at a time per audio/video
+    session), ``answer`` and ``dismiss`` (theirs);
+  - the leader's lobby participants: ``admit`` and ``reject``;
+  - :meth:`~UcwaClient.perform` for any machine's actions.
+- a created resource (a ``StartOperation``: an invitation, a join; a
+  renegotiation offer) is tracked by the dispatcher under its operation id
+  *before* its POST goes out, so a ``started`` that beats the 201 finds it:
+  :meth:`~UcwaClient.perform` does it for any model, the app's own too.
+- deadlines (a join's ``lobby_deadline``, an offer's ``deadline``) are on the
+  client's ``clock``; the client keeps them on the model but fires nothing:
+  the app performs ``lobby_timeout`` / ``expire`` when they are due.
 - the event channel (:mod:`adapters.channel`) feeds the
   :class:`~adapters.dispatcher.Dispatcher`; what the machines then ask for
   (a GET after a bare ``completed``, a glare dismiss) is performed at once;
@@ -33,7 +46,10 @@ Theory of operation
   reads the application again on ``connect`` but goes on from the saved
   cursor, not from the application's ``events`` link, so no event is lost.
 
-The sync client starts no thread: the app drives it with
+The sync client starts no thread unless asked to (``prefetch=True``: each
+P-GET is then sent ahead from a helper thread while the answer before it is
+processed, as domain.md 2.2 advises; off by default because a sync GET sent
+ahead cannot be interrupted by :meth:`UcwaClient.close`). The app drives it with
 :meth:`UcwaClient.poll_once`, :meth:`UcwaClient.run_until` or
 :meth:`UcwaClient.run`. One poll blocks until the server answers the P-GET
 (at most its ``timeout``, 180 s by default), so ``run_until``'s timeout is
@@ -51,7 +67,7 @@ import uuid
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from enum import Enum
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import httpx
 from attrs import field, frozen
@@ -63,18 +79,25 @@ from adapters.events import ParseError, parse_resource
 from adapters.http import AsyncSender, AsyncTokenSource, SyncSender, TokenSource
 from adapters.requests import Applied, Failed, HttpResponse, Unexpected, apply_response, build_request, loggable_url
 from adapters.ucwa_errors import UcwaError, parse_error
-from fsm.actions import Action, Actions, FetchResource
+from fsm.actions import Action, Actions, FetchResource, PostRenegotiation, StartOperation
 from fsm.engine import Step
-from fsm.invitation import Invitation, InvitationKind
+from fsm.invitation import KIND_RULES, Invitation, InvitationKind
+from fsm.lobby_participant import LobbyParticipant
 from fsm.model import FsmModel
+from fsm.online_meeting import OnlineMeetingJoin
 from fsm.outcome import Outcome
-from fsm.reasons import CallDeclineReason
+from fsm.reasons import CallDeclineReason, ReNegotiationDeclineReason
+from fsm.renegotiation import Renegotiation
 from fsm.wire import bare_rel
 
 log = logging.getLogger("callfsm.client")
 
 #: How long a plain request may take (the P-GET has its own, longer timeout).
 REQUEST_TIMEOUT: Final = httpx.Timeout(15.0, connect=10.0)
+
+M = TypeVar("M", bound=FsmModel)
+#: What ``cancel`` takes: an invitation, or a join (it leaves the lobby, or the meeting).
+Cancellable = Invitation | OnlineMeetingJoin
 
 
 class ClientError(Exception):
@@ -272,16 +295,71 @@ class _Core:
                 return model
         return default
 
+    def _track_creations(self, model: FsmModel, actions: Actions) -> None:
+        """Track ``model`` under the operation id of each creating POST in ``actions``, before it is sent.
+
+        The ``started`` event may beat the 201 (domain.md 2.2); the dispatcher
+        then finds the model by its operation id. :meth:`Dispatcher.track` is
+        idempotent, so a model the app (or an earlier call) already tracked
+        under that id is left as it is.
+        """
+        for action in actions:
+            if isinstance(action, StartOperation | PostRenegotiation):
+                self.dispatcher.track(model, operation_id=action.operation_id)
+
     def _outgoing(
-        self, to: str, href: str, *, operation_id: str | None, subject: str | None, now: float, extra: dict[str, Any]
+        self,
+        kind: InvitationKind,
+        to: str,
+        *,
+        href: str | None = None,
+        operation_id: str | None,
+        subject: str | None = None,
+        extra: dict[str, Any],
     ) -> tuple[Invitation, Actions]:
-        invitation = Invitation(kind=InvitationKind.AUDIO_VIDEO)
+        """A new outgoing invitation of ``kind``, sent (its trigger fired); ``href``: else the application's link."""
+        target = href if href is not None else _links_or_raise(self.links).href(KIND_RULES[kind].create_rel)
+        invitation = Invitation(kind=kind)
         actions = invitation.send(
-            now=now, href=href, operation_id=operation_id or new_operation_id(), to=to, subject=subject, extra=extra
+            now=self._clock_now(),
+            href=target,
+            operation_id=operation_id or new_operation_id(),
+            to=to,
+            subject=subject,
+            extra=extra,
         )
-        # before the POST: the started event may beat the 201
-        self.dispatcher.track(invitation, operation_id=invitation.operation_id)
         return invitation, actions
+
+    def _join(
+        self,
+        meeting_uri: str,
+        *,
+        subject: str | None,
+        operation_id: str | None,
+        lobby_deadline: float | None,
+        extra: dict[str, Any],
+    ) -> tuple[OnlineMeetingJoin, Actions]:
+        href = _links_or_raise(self.links).href("joinOnlineMeeting")
+        join = OnlineMeetingJoin()
+        actions = join.send(
+            now=self._clock_now(),
+            href=href,
+            operation_id=operation_id or new_operation_id(),
+            online_meeting_uri=meeting_uri,
+            subject=subject,
+            lobby_deadline=lobby_deadline,
+            extra=extra,
+        )
+        return join, actions
+
+    def _offer(
+        self, session: str, sdp: str, *, href: str, operation_id: str | None, deadline: float | None
+    ) -> tuple[Renegotiation, Actions]:
+        """Our renegotiation on the audio/video session ``session``, through its one-at-a-time rule."""
+        operation_id = operation_id or new_operation_id()
+        return self.dispatcher.av_session(session).offer(
+            now=self._clock_now(), href=href, operation_id=operation_id, sdp=sdp, deadline=deadline
+        )
 
 
 def _links_or_raise(links: ApplicationLinks | None) -> ApplicationLinks:
@@ -309,8 +387,14 @@ class UcwaClient(_Core):
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], object] = time.sleep,
         backoff: Backoff | None = None,
+        prefetch: bool = False,
     ) -> None:
         super().__init__(url, url, on_change)
+        #: Send each P-GET ahead, from a helper thread, while the answer before it is processed
+        #: (:class:`~adapters.channel.EventChannel`'s ``prefetch``). Off by default here: this client
+        #: promises a plain script no thread of its own, and a sync GET sent ahead cannot be interrupted,
+        #: so after :meth:`close` it would stay out until the server answers or its long-poll times out.
+        self.prefetch = prefetch
         self._own_client = client is None
         self.http = client or httpx.Client(timeout=REQUEST_TIMEOUT)
         self.sender = SyncSender(self.http, token, base_url=url, body_format=body_format)
@@ -358,7 +442,7 @@ class UcwaClient(_Core):
 
     def close(self) -> None:
         if self.channel is not None:
-            self.channel.stop()
+            self.channel.close()  # stops, and lets go of a P-GET sent ahead
         if self._own_client:
             self.http.close()
 
@@ -373,6 +457,7 @@ class UcwaClient(_Core):
             body_format=self.sender.body_format,
         )
         self.links = read_application(self.url, self.sender.send(request))
+        previous = self.channel
         self.channel = EventChannel(
             self.sender,
             self.dispatcher,
@@ -383,7 +468,10 @@ class UcwaClient(_Core):
             clock=self.clock,
             sleep=self.sleep,
             backoff=self.backoff,
+            prefetch=self.prefetch,
         )
+        if previous is not None:
+            self.channel.take_over(previous)  # its P-GET sent ahead, if any, is this channel's now
         return self.links
 
     # -- the app's calls ----------------------------------------------------------------------
@@ -392,26 +480,118 @@ class UcwaClient(_Core):
         self, to: str, *, subject: str | None = None, operation_id: str | None = None, **extra: Any
     ) -> Invitation:
         """Call ``to``: POST ``startAudioVideo``; returns the invitation, already fed its 201."""
-        links = _links_or_raise(self.links)
-        invitation, actions = self._outgoing(
-            to, links.href("startAudioVideo"), operation_id=operation_id, subject=subject, now=self.clock(), extra=extra
+        kind = InvitationKind.AUDIO_VIDEO
+        return self._sent(*self._outgoing(kind, to, operation_id=operation_id, subject=subject, extra=extra))
+
+    def start_messaging(
+        self, to: str, *, subject: str | None = None, operation_id: str | None = None, **extra: Any
+    ) -> Invitation:
+        """Start an IM conversation with ``to``: POST ``startMessaging``; returns the messagingInvitation."""
+        kind = InvitationKind.MESSAGING
+        return self._sent(*self._outgoing(kind, to, operation_id=operation_id, subject=subject, extra=extra))
+
+    def add_participant(
+        self, to: str, *, href: str | None = None, operation_id: str | None = None, **extra: Any
+    ) -> Invitation:
+        """Invite ``to`` into a conversation: POST ``addParticipant``; returns the participantInvitation.
+
+        ``addParticipant`` is a link of the conversation (read it from the
+        conversation resource an invitation's ``conversation`` link names), not
+        of the application: pass it as ``href``. Without ``href`` the
+        application's own ``addParticipant`` link is used, and a
+        :class:`ClientError` is raised (nothing sent) when it has none.
+        """
+        kind = InvitationKind.PARTICIPANT
+        return self._sent(*self._outgoing(kind, to, href=href, operation_id=operation_id, extra=extra))
+
+    def join_online_meeting(
+        self,
+        meeting_uri: str,
+        *,
+        subject: str | None = None,
+        operation_id: str | None = None,
+        lobby_deadline: float | None = None,
+        **extra: Any,
+    ) -> OnlineMeetingJoin:
+        """Join the meeting ``meeting_uri``: POST ``joinOnlineMeeting``; returns the join, fed its 201.
+
+        The join then waits in the lobby (if the meeting has one) until admitted
+        or rejected: follow ``join.state``. ``extra`` carries further properties
+        by their wire names (``anonymousDisplayName`` for an anonymous user,
+        ``importance``...), length-checked like ``subject``. ``lobby_deadline``
+        is an absolute time on this client's ``clock``; once
+        ``join.lobby_timeout_due(client.clock())``, ``client.perform(join,
+        join.lobby_timeout(now=client.clock()))`` leaves (the client fires no timer).
+        """
+        join = self._join(
+            meeting_uri, subject=subject, operation_id=operation_id, lobby_deadline=lobby_deadline, extra=extra
         )
-        self.perform(invitation, actions)
-        return invitation
+        return self._sent(*join)
 
     def accept(self, invitation: Invitation) -> None:
+        """Accept an incoming invitation: POST its ``accept`` link."""
         self.perform(invitation, invitation.accept(now=self.clock()))
 
     def decline(self, invitation: Invitation, reason: CallDeclineReason | None = None) -> None:
+        """Decline an incoming invitation: POST its ``decline`` link, with ``reason`` when given."""
         self.perform(invitation, invitation.decline(now=self.clock(), reason=reason))
 
-    def cancel(self, invitation: Invitation) -> None:
-        """Cancel an outgoing invitation, or hang up a connected one."""
-        self.perform(invitation, invitation.cancel(now=self.clock()))
+    def forward(self, invitation: Invitation, to: str) -> None:
+        """Forward an incoming invitation to ``to``: POST its ``forward`` link."""
+        self.perform(invitation, invitation.forward(now=self.clock(), to=to))
+
+    def cancel(self, model: Cancellable) -> None:
+        """Cancel an outgoing invitation or hang up a connected one; leave a join's lobby, or its meeting."""
+        self.perform(model, model.cancel(now=self.clock()))
+
+    def offer(
+        self,
+        session: str,
+        sdp: str,
+        *,
+        href: str,
+        operation_id: str | None = None,
+        deadline: float | None = None,
+    ) -> Renegotiation:
+        """Offer new media (``sdp``) on the audio/video session ``session`` (its href); returns our renegotiation.
+
+        ``href`` is that session's ``renegotiations`` link (read from the
+        audioVideoSession resource). At most one renegotiation per session is
+        in flight: a second offer raises
+        :class:`~fsm.renegotiation.RenegotiationInFlight`, nothing sent; an
+        incoming offer crossing ours is dismissed (glare). ``deadline``: an
+        absolute time on this client's ``clock``.
+        """
+        return self._sent(*self._offer(session, sdp, href=href, operation_id=operation_id, deadline=deadline))
+
+    def answer(self, renegotiation: Renegotiation) -> None:
+        """Accept the remote's renegotiation offer: POST its ``answer`` link."""
+        self.perform(renegotiation, renegotiation.answer(now=self.clock()))
+
+    def dismiss(self, renegotiation: Renegotiation, reason: ReNegotiationDeclineReason | None = None) -> None:
+        """Refuse the remote's renegotiation offer: POST its ``dismiss`` link, with ``reason`` when given."""
+        self.perform(renegotiation, renegotiation.dismiss(now=self.clock(), reason=reason))
+
+    def admit(self, participant: LobbyParticipant) -> None:
+        """Admit a participant waiting in the lobby of our meeting (leader): POST its ``admit`` link."""
+        self.perform(participant, participant.admit(now=self.clock()))
+
+    def reject(self, participant: LobbyParticipant) -> None:
+        """Refuse a participant waiting in the lobby of our meeting (leader): POST its ``reject`` link."""
+        self.perform(participant, participant.reject(now=self.clock()))
+
+    def _sent(self, model: M, actions: Actions) -> M:
+        self.perform(model, actions)
+        return model
 
     def perform(self, model: FsmModel, actions: Actions) -> list[Applied]:
-        """Send ``actions`` (from ``model``'s trigger), feed each response back; raise the first error."""
+        """Send ``actions`` (from ``model``'s trigger), feed each response back; raise the first error.
+
+        A creating POST's model is tracked by the dispatcher under its operation
+        id first, so that its events are routed to it, even those that beat the 201.
+        """
         applied: list[Applied] = []
+        self._track_creations(model, actions)
         self._emit([model])
         for action in actions:
             response = self.sender.perform(action)
@@ -641,24 +821,91 @@ class AsyncUcwaClient(_Core):
     async def start_audio_video(
         self, to: str, *, subject: str | None = None, operation_id: str | None = None, **extra: Any
     ) -> Invitation:
-        links = _links_or_raise(self.links)
-        invitation, actions = self._outgoing(
-            to, links.href("startAudioVideo"), operation_id=operation_id, subject=subject, now=self.clock(), extra=extra
+        """The asyncio twin of :meth:`UcwaClient.start_audio_video`."""
+        kind = InvitationKind.AUDIO_VIDEO
+        return await self._sent(*self._outgoing(kind, to, operation_id=operation_id, subject=subject, extra=extra))
+
+    async def start_messaging(
+        self, to: str, *, subject: str | None = None, operation_id: str | None = None, **extra: Any
+    ) -> Invitation:
+        """The asyncio twin of :meth:`UcwaClient.start_messaging`."""
+        kind = InvitationKind.MESSAGING
+        return await self._sent(*self._outgoing(kind, to, operation_id=operation_id, subject=subject, extra=extra))
+
+    async def add_participant(
+        self, to: str, *, href: str | None = None, operation_id: str | None = None, **extra: Any
+    ) -> Invitation:
+        """The asyncio twin of :meth:`UcwaClient.add_participant` (``href``: the conversation's link)."""
+        kind = InvitationKind.PARTICIPANT
+        return await self._sent(*self._outgoing(kind, to, href=href, operation_id=operation_id, extra=extra))
+
+    async def join_online_meeting(
+        self,
+        meeting_uri: str,
+        *,
+        subject: str | None = None,
+        operation_id: str | None = None,
+        lobby_deadline: float | None = None,
+        **extra: Any,
+    ) -> OnlineMeetingJoin:
+        """The asyncio twin of :meth:`UcwaClient.join_online_meeting`."""
+        join = self._join(
+            meeting_uri, subject=subject, operation_id=operation_id, lobby_deadline=lobby_deadline, extra=extra
         )
-        await self.perform(invitation, actions)
-        return invitation
+        return await self._sent(*join)
 
     async def accept(self, invitation: Invitation) -> None:
+        """The asyncio twin of :meth:`UcwaClient.accept`."""
         await self.perform(invitation, invitation.accept(now=self.clock()))
 
     async def decline(self, invitation: Invitation, reason: CallDeclineReason | None = None) -> None:
+        """The asyncio twin of :meth:`UcwaClient.decline`."""
         await self.perform(invitation, invitation.decline(now=self.clock(), reason=reason))
 
-    async def cancel(self, invitation: Invitation) -> None:
-        await self.perform(invitation, invitation.cancel(now=self.clock()))
+    async def forward(self, invitation: Invitation, to: str) -> None:
+        """The asyncio twin of :meth:`UcwaClient.forward`."""
+        await self.perform(invitation, invitation.forward(now=self.clock(), to=to))
+
+    async def cancel(self, model: Cancellable) -> None:
+        """The asyncio twin of :meth:`UcwaClient.cancel` (an invitation or a join)."""
+        await self.perform(model, model.cancel(now=self.clock()))
+
+    async def offer(
+        self,
+        session: str,
+        sdp: str,
+        *,
+        href: str,
+        operation_id: str | None = None,
+        deadline: float | None = None,
+    ) -> Renegotiation:
+        """The asyncio twin of :meth:`UcwaClient.offer` (``href``: the session's ``renegotiations`` link)."""
+        return await self._sent(*self._offer(session, sdp, href=href, operation_id=operation_id, deadline=deadline))
+
+    async def answer(self, renegotiation: Renegotiation) -> None:
+        """The asyncio twin of :meth:`UcwaClient.answer`."""
+        await self.perform(renegotiation, renegotiation.answer(now=self.clock()))
+
+    async def dismiss(self, renegotiation: Renegotiation, reason: ReNegotiationDeclineReason | None = None) -> None:
+        """The asyncio twin of :meth:`UcwaClient.dismiss`."""
+        await self.perform(renegotiation, renegotiation.dismiss(now=self.clock(), reason=reason))
+
+    async def admit(self, participant: LobbyParticipant) -> None:
+        """The asyncio twin of :meth:`UcwaClient.admit`."""
+        await self.perform(participant, participant.admit(now=self.clock()))
+
+    async def reject(self, participant: LobbyParticipant) -> None:
+        """The asyncio twin of :meth:`UcwaClient.reject`."""
+        await self.perform(participant, participant.reject(now=self.clock()))
+
+    async def _sent(self, model: M, actions: Actions) -> M:
+        await self.perform(model, actions)
+        return model
 
     async def perform(self, model: FsmModel, actions: Actions) -> list[Applied]:
+        """The asyncio twin of :meth:`UcwaClient.perform` (creating POSTs tracked first, the same way)."""
         applied: list[Applied] = []
+        self._track_creations(model, actions)
         self._emit([model])
         for action in actions:
             response = await self.sender.perform(action)
