@@ -7,10 +7,12 @@ UCWA delivers events as answers to a long-held GET on the application's
 goes; following it acknowledges the answer. The decisions live in one
 sans-IO object, :class:`PGetCursor`; two thin loops do the I/O:
 
-- :class:`EventChannel` (``httpx.Client``): :meth:`~EventChannel.run` blocks,
-  one GET after the other, in the calling thread (no thread is started);
+- :class:`EventChannel` (``httpx.Client``): :meth:`~EventChannel.run` blocks
+  in the calling thread, which processes every answer and runs every hook;
+  only the sending of the next GET is handed to a helper thread (below);
   :meth:`~EventChannel.poll_once` does a single round for apps that drive
-  the loop themselves; :meth:`~EventChannel.stop` ends it.
+  the loop themselves; :meth:`~EventChannel.stop` ends it and
+  :meth:`~EventChannel.close` lets go of a GET still out.
 - :class:`AsyncEventChannel` (``httpx.AsyncClient``): ``async for result in
   channel`` or ``await channel.run()``; :meth:`~AsyncEventChannel.stop` or
   cancelling the task ends it, and the GET in flight is cancelled with it.
@@ -23,10 +25,44 @@ Rules, each from domain.md 2.2:
 - "Issue the next P-GET before processing a response, but process responses
   in order." The asyncio loop starts the next GET as a task and then feeds
   the dispatcher with the answer it holds, so processing overlaps the wait
-  and answers are still processed one by one, in order. The sync loop has
-  one thread and no task to start: it processes an answer (in memory, quick)
-  and then sends the next GET. The server holds new events until that GET
-  arrives, so nothing is lost or reordered, only the overlap is.
+  and answers are still processed one by one, in order. The sync loop does
+  the same with one short-lived daemon thread per P-GET (``prefetch=True``,
+  the default): once an answer is read into events (or skipped as
+  unreadable but with a link), the cursor already names the next URL; the
+  request for it is built in the caller's thread (token included) and only
+  ``sender.send`` runs in the helper thread, which ``httpx.Client`` allows.
+  The caller's thread then processes the answer in hand (the dispatcher,
+  ``on_result`` and whatever requests that hook sends, ``on_reset``), and the
+  next :meth:`~EventChannel.poll_once` takes the helper's answer, or its
+  :class:`TransportError`, instead of sending a GET. At most one GET is out
+  at a time, answers are processed one by one in the order they came, and no
+  hook ever runs in the helper thread. A retry, a ``PGetReplaced`` and an
+  ``ApplicationNotFound`` send nothing ahead, as in the asyncio loop.
+  Threads are acceptable here, in ``adapters/``, which does I/O anyway;
+  ``fsm/`` stays free of threads and I/O, and the helper thread never
+  touches a machine, the dispatcher or the cursor: it only carries one
+  HTTP exchange. ``prefetch=False`` is the old loop (one thread, the next
+  GET sent after processing; the server holds new events until it comes,
+  so nothing is lost or reordered, only the overlap is), for apps that must
+  not have a second thread.
+- Ending the sync loop with a GET sent ahead (stopped, replaced, gone, an
+  :class:`EventChannelError`, or :meth:`~EventChannel.close`): that GET is
+  abandoned. Its answer, whenever it comes, is dropped without touching the
+  cursor, so :attr:`~EventChannel.next_url` is still the URL it went to and
+  a new loop from there (a restart from a snapshot, :mod:`adapters.restart`)
+  asks the server for the same events again; nothing of them was processed.
+  A blocked ``httpx`` GET cannot be interrupted from another thread (closing
+  the client does not wake it), so the abandoned helper thread lives on
+  until the server answers or the read timeout: it is a daemon thread, and
+  never delays the interpreter's exit. A GET let go of before it was sent is
+  not sent; one already on its way may still reach the server after the loop
+  ended. It asks for :attr:`~EventChannel.next_url` like any P-GET; should a
+  new loop's GET be out already (a restart within milliseconds), the server
+  keeps the later of the two and answers the other ``409 PGetReplaced``.
+  :meth:`~EventChannel.take_over` avoids that for a loop replaced in-process.
+  The helpers are named ``callfsm-pget-N``: a test whose server outlives the
+  test joins them, after releasing what the server holds, before the next
+  test queues events (tests/test_channel_prefetch.py).
 - ``resume`` (transient state reset after inactivity) and ``resync`` (our ack
   was out of range): :meth:`Dispatcher.drop_transient` first, then the
   events of that answer (a ``resync`` answer carries none), then the app's
@@ -60,7 +96,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import itertools
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from enum import Enum
@@ -333,12 +371,13 @@ class _Base(Generic[R]):
         Between answers it is :attr:`next_url`. While an answer is being
         processed (its events fed, the hooks and the requests they cause still
         running) it is the URL that answer came from, because following ``next``
-        is what acknowledges an answer. The sync loop sends that GET only after
+        is what acknowledges an answer. The asyncio loop and the sync loop with
+        ``prefetch`` (the default) have their next GET out already (domain.md
+        2.2), so the server answers the old URL with ``resync`` and the restored
+        client re-reads its live resources, which is the documented recovery.
+        The sync loop with ``prefetch=False`` sends that GET only after
         processing, so the server sends the same answer again and a restored
-        dispatcher's duplicate window drops the events already applied. The
-        asyncio loop's next GET is already out (domain.md 2.2), so the server
-        answers the old URL with ``resync`` and the restored client re-reads
-        its live resources, which is the documented recovery.
+        dispatcher's duplicate window drops the events already applied.
         """
         return self._processing if self._processing is not None else self.cursor.url
 
@@ -346,8 +385,86 @@ class _Base(Generic[R]):
         return f"{type(self).__name__}(next={loggable_url(self.cursor.url)!r}, ended={self.ended})"
 
 
+class _Prefetch:
+    """One P-GET sent from its own daemon thread, and what came of it.
+
+    The thread only calls ``sender.send``; the caller's thread builds the
+    request before and reads the outcome after (:meth:`result`). The holder
+    knows no cursor: an abandoned answer is simply never read.
+    """
+
+    _names = itertools.count(1)
+
+    def __init__(self, url: str, sender: SyncSender, request: HttpRequest, timeout: httpx.Timeout | float) -> None:
+        self.url = url
+        self._sender = sender
+        self._request = request
+        self._timeout = timeout
+        self._wake = threading.Event()
+        self._going = threading.Event()
+        #: Makes "abandoned" and "sending" exclusive: a GET let go of before it was sent never is.
+        self._lock = threading.Lock()
+        self._response: HttpResponse | None = None
+        self._error: Exception | None = None
+        self.abandoned = False
+        # a daemon thread, not a ThreadPoolExecutor worker: those are joined at exit, and a
+        # worker blocked in a long poll would hold the interpreter's exit for minutes
+        self.thread = threading.Thread(target=self._send, name=f"callfsm-pget-{next(self._names)}", daemon=True)
+
+    def start(self) -> None:
+        """Start the thread, and return once it is sending (or has given up).
+
+        Waiting costs one thread hand-off. Without it the helper might only get the
+        GIL once the caller's thread blocks, well into processing (or after it); with
+        it the request is in practice on its way before processing starts, as the
+        rule asks, and whether it goes out is decided before then too.
+        """
+        self.thread.start()
+        self._going.wait(timeout=5.0)
+
+    def _send(self) -> None:
+        try:
+            with self._lock:
+                sending = not self.abandoned  # let go of before it went out: it need not go out at all
+            self._going.set()
+            if sending:
+                self._response = self._sender.send(self._request, timeout=self._timeout)
+        except Exception as error:  # handed over to the loop's thread, raised there
+            self._error = error
+        finally:
+            self._going.set()
+            if self.abandoned:
+                log.debug("event channel: the GET %s, let go of, ended unread", loggable_url(self.url))
+            self._wake.set()
+
+    def abandon(self) -> None:
+        """Nobody will read the answer; wake a caller waiting for it."""
+        with self._lock:
+            self.abandoned = True
+        self._wake.set()
+
+    def result(self) -> HttpResponse | None:
+        """The answer (blocking until it is in), ``None`` once abandoned; raises what ``send`` raised."""
+        self._wake.wait()
+        if self.abandoned:
+            return None
+        if self._error is not None:
+            raise self._error
+        assert self._response is not None
+        return self._response
+
+
 class EventChannel(_Base[R]):
     """The blocking P-GET loop over a :class:`~adapters.http.SyncSender`.
+
+    With ``prefetch`` (the default) the next GET goes out, from a helper
+    daemon thread, before the answer in hand is processed (domain.md 2.2);
+    processing and hooks stay in the caller's thread, one answer at a time,
+    in order. ``prefetch=False`` starts no thread: each GET is sent after
+    the previous answer was processed. :meth:`stop` ends the loop after the
+    answer in hand; a GET sent ahead is then abandoned, its answer dropped
+    unread, and :attr:`next_url` stays the URL it went to. :meth:`close`
+    also lets go of it at once.
 
     Hooks (all optional, all called in the loop's thread):
 
@@ -374,6 +491,7 @@ class EventChannel(_Base[R]):
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], object] = time.sleep,
         timeout: httpx.Timeout | float = PGET_TIMEOUT,
+        prefetch: bool = True,
     ) -> None:
         super().__init__(
             dispatcher,
@@ -389,42 +507,136 @@ class EventChannel(_Base[R]):
         )
         self.sender = sender
         self.sleep = sleep
+        self.prefetch = prefetch
+        #: The GET sent ahead for :attr:`next_url`, while its answer is not taken.
+        self._pending: _Prefetch | None = None
+        self._closed = False
 
     def stop(self) -> None:
-        """End the loop after the answer in hand (a GET in flight is not interrupted)."""
+        """End the loop after the answer in hand (a GET in flight is not interrupted;
+        a GET sent ahead for the next answer is abandoned)."""
         self._stopping = True
+
+    def close(self) -> None:
+        """Stop, and let go of a GET sent ahead now: its answer is dropped unread, the
+        cursor stays where it is. Returns at once; may be called from another thread
+        (a :meth:`poll_once` waiting for that answer then ends with ``STOPPED``)."""
+        self._closed = True
+        self._stopping = True
+        self._abandon()
+
+    def take_over(self, previous: EventChannel[Any]) -> None:
+        """Replace ``previous`` (a loop over the same application, e.g. made before the client
+        read its application again): ``previous`` is closed, and its GET sent ahead, when it
+        went where this loop starts, becomes this loop's, so that one P-GET is out, not two
+        (two would race for the same events, and the later would replace the other, 409)."""
+        pending, previous._pending = previous._pending, None
+        previous.close()
+        if pending is None:
+            return
+        if self.prefetch and self._pending is None and not pending.abandoned and pending.url == self.cursor.url:
+            self._pending = pending
+        else:
+            pending.abandon()
+
+    def _abandon(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.abandon()
 
     def run(self) -> ChannelEnd:
         """GET, process, repeat, until stopped, replaced or the application is gone."""
-        while self.ended is None:
-            self.poll_once()
+        try:
+            while self.ended is None:
+                self.poll_once()
+        except BaseException:
+            self._abandon()  # the loop is over: a GET sent ahead has nobody to read it
+            raise
         return self.ended
 
     def __iter__(self) -> Iterator[R]:
         """Each dispatch result, in order (``on_result`` is still called)."""
-        while self.ended is None:
-            result = self.poll_once()
-            if result is not None:
-                yield result
+        try:
+            while self.ended is None:
+                result = self.poll_once()
+                if result is not None:
+                    yield result
+        finally:
+            self._abandon()
 
     def poll_once(self) -> R | None:
         """One P-GET and its processing. Returns the dispatch result, or ``None``
-        when nothing was dispatched (a retry, an unreadable answer, the end)."""
+        when nothing was dispatched (a retry, an unreadable answer, the end).
+
+        With ``prefetch`` the GET may already be out (sent during the previous
+        call); this call then takes its answer. A hook that raises leaves that
+        GET out, and the next call takes it, as a GET the next call would send."""
         if self._stopping:
             self.ended = ChannelEnd.STOPPED
         if self.ended is not None:
+            self._abandon()
             return None
         fetched = self.cursor.url
-        request = _request(fetched, self.sender.token(), self.sender.body_format)
         try:
-            decision: Decision = self.cursor.on_response(self.sender.send(request, timeout=self.timeout))
-        except TransportError as error:
-            decision = self.cursor.on_transport_error(error)
+            decision = self._take(fetched)
+        except EventChannelError:
+            self._abandon()
+            raise
+        if decision is None:  # the GET sent ahead was abandoned by close()
+            self.ended = ChannelEnd.STOPPED
+            return None
         self._processing = fetched
         try:
+            if isinstance(decision, Deliver | Skip):
+                # the next GET goes out before this answer is processed (domain.md 2.2)
+                self._send_ahead()
             return self._process(decision)
         finally:
             self._processing = None
+            if self.ended is not None:
+                self._abandon()
+
+    def _take(self, fetched: str) -> Decision | None:
+        """The decision on the answer for ``fetched``: from the GET sent ahead, or from one sent now."""
+        pending = self._pending
+        if pending is not None and pending.url != fetched:
+            self._abandon()  # the cursor was moved by hand since: that GET went to the wrong place
+            pending = None
+        try:
+            if pending is None:
+                request = _request(fetched, self.sender.token(), self.sender.body_format)
+                response = self.sender.send(request, timeout=self.timeout)
+            else:
+                try:
+                    answer = pending.result()  # close() from another thread may abandon it meanwhile
+                except Exception:
+                    self._pending = None  # what send raised: that GET is over (an interrupted wait is not)
+                    raise
+                if answer is None:
+                    return None
+                self._pending = None
+                response = answer
+        except TransportError as error:
+            return self.cursor.on_transport_error(error)
+        return self.cursor.on_response(response)
+
+    def _send_ahead(self) -> None:
+        if not self.prefetch or self._stopping or self._closed:
+            return  # the loop ends after this answer: a GET now would only be abandoned
+        assert self._pending is None
+        url = self.cursor.url
+        try:
+            request = _request(url, self.sender.token(), self.sender.body_format)
+        except Exception:  # a token source that fails: the next poll_once asks again and raises there
+            log.debug("event channel: no GET sent ahead: the token source failed", exc_info=True)
+            return
+        pending = _Prefetch(url, self.sender, request, self.timeout)
+        try:
+            pending.start()
+        except RuntimeError as error:  # no thread to be had: the next poll_once sends the GET itself
+            log.warning("event channel: no GET sent ahead: %s", error)
+            return
+        self._pending = pending
 
     def _process(self, decision: Decision) -> R | None:
         if isinstance(decision, Deliver):
@@ -449,6 +661,7 @@ class EventChannel(_Base[R]):
             if onward is None:
                 self.ended = ChannelEnd.APPLICATION_NOT_FOUND
             else:
+                assert self._pending is None  # nothing is sent ahead of a 404
                 self.cursor.restart(resolve_events(self.sender.base_url, onward))
             result = None
         if self._stopping and self.ended is None:

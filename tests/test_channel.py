@@ -1,15 +1,22 @@
 """The P-GET loop against a real loopback server (tests/ucwa_fake.py), sync and asyncio.
 
 Rules under test are domain.md 2.2: next followed as given (acks need not be
-self + 1), next P-GET issued before processing (asyncio), responses in order,
-resume/resync, 409 PGetReplaced, 404 ApplicationNotFound; plus the loop's
-own contract (bounded backoff then a clear error, a clean stop).
+self + 1), next P-GET issued before processing (asyncio here; the sync loop's
+``prefetch`` in test_channel_prefetch.py), responses in order, resume/resync,
+409 PGetReplaced, 404 ApplicationNotFound; plus the loop's own contract
+(bounded backoff then a clear error, a clean stop).
+
+The sync loop sends its next GET ahead from a helper thread: each test's sync
+channels are closed at teardown and the GETs they sent ahead waited for, so
+that none reaches the (module-wide) server after the next test's reset and
+takes that test's events.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -42,9 +49,25 @@ def fake() -> Iterator[UcwaFake]:
         yield server
 
 
+#: The sync channels the current test made (closed, and their GETs sent ahead waited for, at teardown).
+_made: list[EventChannel[DispatchResult]] = []
+
+
+def _sent_ahead() -> list[threading.Thread]:
+    return [channel._pending.thread for channel in _made if channel._pending is not None]
+
+
 @pytest.fixture(autouse=True)
-def _clean(fake: UcwaFake) -> None:
+def _clean(fake: UcwaFake) -> Iterator[None]:
     fake.reset()
+    yield
+    threads = _sent_ahead()
+    for channel in _made:
+        channel.close()
+    _made.clear()
+    fake.reset()  # a GET the fake still holds answers at once
+    for thread in threads:
+        thread.join(timeout=10)
 
 
 class Recording(Dispatcher):
@@ -107,11 +130,26 @@ def completed(inv: str) -> dict[str, Any]:
 
 def sync_channel(fake: UcwaFake, dispatcher: Dispatcher | None = None, **kwargs: Any) -> EventChannel[DispatchResult]:
     sender = SyncSender(httpx.Client(), TOKEN, base_url=fake.base_url)
-    return EventChannel(sender, dispatcher or Dispatcher(base_url=fake.base_url), START, **kwargs)
+    channel = EventChannel(sender, dispatcher or Dispatcher(base_url=fake.base_url), START, **kwargs)
+    _made.append(channel)
+    return channel
 
 
 def event_gets(fake: UcwaFake) -> list[str]:
     return [r.target for r in fake.seen("GET", EVENTS)]
+
+
+def settled_gets(fake: UcwaFake) -> list[str]:
+    """The P-GETs the server saw, once each GET this test's channels sent ahead has been answered."""
+    for thread in _sent_ahead():
+        thread.join(timeout=10)
+    return event_gets(fake)
+
+
+def target(fake: UcwaFake, url: str) -> str:
+    """What the server records for a GET to ``url`` (path and query)."""
+    assert url.startswith(fake.base_url)
+    return url[len(fake.base_url) :]
 
 
 # -- next, in order -----------------------------------------------------------------------------
@@ -225,8 +263,10 @@ def test_application_not_found_hook_may_give_a_new_events_link(fake: UcwaFake) -
     recreated = f"{EVENTS}?ack=1&app=recreated"
     channel = sync_channel(fake, on_application_not_found=lambda _: recreated)
     channel.poll_once()
+    assert channel._pending is None  # nothing is sent ahead of a 404, nor left pointing at the old link
     channel.poll_once()
-    assert event_gets(fake) == [START, recreated]
+    # the recreated link, then (sent ahead of processing its answer) that answer's next
+    assert settled_gets(fake) == [START, recreated, target(fake, channel.next_url)]
     assert channel.ended is None
 
 
@@ -270,8 +310,9 @@ def test_server_errors_are_retried_and_a_good_answer_resets_the_count(fake: Ucwa
     assert sleeps.delays == [0.5, 1.0]
     assert results[2] is not None
     assert len(results[2].created) == 1
-    # the same URL was asked three times: nothing was acknowledged by a failure
-    assert event_gets(fake) == [START] * 3
+    # the same URL was asked three times: nothing was acknowledged by a failure (nothing sent ahead of one);
+    # the good answer's next went out ahead of its processing
+    assert settled_gets(fake) == [START] * 3 + [target(fake, channel.next_url)]
     assert channel.cursor.failures == 0
 
 
@@ -321,7 +362,7 @@ def test_unreadable_answer_without_links_is_fetched_again_and_the_channel_goes_o
     result = channel.poll_once()
     assert result is not None
     assert len(result.created) == 1
-    assert event_gets(fake) == [START, START]
+    assert settled_gets(fake) == [START, START, target(fake, channel.next_url)]
     assert sleeps.delays == [0.5]
     assert len(errors) == 1
 
@@ -337,17 +378,26 @@ def test_a_body_that_stays_broken_ends_in_a_clear_error(fake: UcwaFake) -> None:
 # -- stopping -------------------------------------------------------------------------------------------------
 
 
-def test_sync_stop_from_a_callback_ends_after_that_answer(fake: UcwaFake) -> None:
+@pytest.mark.parametrize("prefetch", [False, True])
+def test_sync_stop_from_a_callback_ends_after_that_answer(fake: UcwaFake, prefetch: bool) -> None:
     fake.push(started("in5"))
     channel: EventChannel[DispatchResult]
+    results: list[DispatchResult] = []
 
     def on_result(result: DispatchResult) -> None:
+        results.append(result)
         if result.created:
             channel.stop()
 
-    channel = sync_channel(fake, on_result=on_result)
+    channel = sync_channel(fake, on_result=on_result, prefetch=prefetch)
     assert channel.run() is ChannelEnd.STOPPED
-    assert len(event_gets(fake)) == 1
+    assert len(results) == 1
+    assert channel._pending is None  # a GET sent ahead was let go of when the loop ended
+    if prefetch:
+        # the next GET may have gone out (abandoned); nothing else did
+        assert event_gets(fake) in ([START], [START, target(fake, channel.next_url)])
+    else:
+        assert event_gets(fake) == [START]
 
 
 async def test_async_stop_cancels_the_get_in_flight(fake: UcwaFake) -> None:
