@@ -1,12 +1,16 @@
 """Stateful model test of the invitation machine against a small reference model.
 
 The reference below is written from domain.md's rules directly (plain strings
-and sets), not from fsm/invitation.py's table, so the two can disagree.
+and sets), not from fsm/invitation.py's table, so the two can disagree. One
+rule per trigger; the kind is drawn, so the per-kind rules (phoneAudio cannot
+be accepted through the API, a participantInvitation is never incoming: domain.md
+1.2, 1.5) are exercised too.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 from hypothesis import note, settings
 from hypothesis import strategies as st
@@ -32,7 +36,24 @@ DONE = ENDED | {"Connected", "hanging_up", CANCEL_CROSSED}
 #: The href every link of rel ``rel`` has in this test.
 HREF = "/inv/{}"
 FINALS = {"connected": "Connected", "declined": "Declined", "cancelled": "Cancelled", "failed": "Failed"}
-ACTION_RELS = ["accept", "decline", "forward", "cancel", "acceptAndBridge"]
+ACTION_RELS = ["accept", "decline", "forward", "cancel", "acceptAndBridge", "acceptAndBridgeAudioVideo"]
+#: Both rels accept and bridge (domain.md 1.4: the SaaS rel drifted); the first is preferred.
+BRIDGE_RELS = ["acceptAndBridge", "acceptAndBridgeAudioVideo"]
+#: What each local trigger needs among the links, in order of preference.
+NEEDS = {
+    "accept": ["accept"],
+    "accept_and_bridge": BRIDGE_RELS,
+    "decline": ["decline"],
+    "forward": ["forward"],
+    "cancel": ["cancel"],
+}
+GOES_TO = {
+    "accept": "accepting",
+    "accept_and_bridge": "accepting",
+    "decline": "declining",
+    "forward": "forwarding",
+    "cancel": "cancelling",
+}
 
 embedded_states = st.sampled_from([None, *PROGRESS, "Connected", "Declined", "Cancelled", "Failed", "Weird"])
 link_sets = st.frozensets(st.sampled_from(ACTION_RELS))
@@ -57,7 +78,8 @@ def expected_completion(status: str | None, subcode: str | None, embedded: str |
 class Reference:
     """What domain.md says should happen, as plain data."""
 
-    def __init__(self) -> None:
+    def __init__(self, kind: InvitationKind) -> None:
+        self.kind = kind
         self.state = "idle"
         self.progress = "Connecting"
         self.links: frozenset[str] = frozenset()
@@ -132,19 +154,25 @@ class Reference:
             return None  # idle, ringing, cancel_answered, and a 2xx while sending: nothing of ours answers
         return self.state
 
-    def local(self, rel: str) -> str | None:
-        """The state after a local action on ``rel``, or None when it must be refused."""
-        if rel == "cancel" and self.state == "Connected" and "cancel" in self.links:
-            return "hanging_up"
-        if self.state not in PROGRESS or rel not in self.links:
+    def started(self, embedded: str | None, links: frozenset[str] | None, direction: str | None) -> str | None:
+        """The state after ``started``, or None when it must be refused."""
+        if self.state == "idle" and direction == "Incoming" and self.kind is InvitationKind.PARTICIPANT:
+            return None  # a participantInvitation is never incoming
+        return self.progress_event(embedded, links)
+
+    def local(self, trigger: str) -> tuple[str, str] | None:
+        """(the state after the local ``trigger``, the rel it POSTs), or None when it must be refused."""
+        if trigger == "accept" and self.kind in (InvitationKind.PHONE_AUDIO, InvitationKind.PARTICIPANT):
+            # phoneAudio cannot be accepted through the API; a participantInvitation is only ever ours, outgoing
             return None
-        return {
-            "accept": "accepting",
-            "acceptAndBridge": "accepting",
-            "decline": "declining",
-            "forward": "forwarding",
-            "cancel": "cancelling",
-        }[rel]
+        rel = next((r for r in NEEDS[trigger] if r in self.links), None)
+        if rel is None:
+            return None  # links gate actions
+        if trigger == "cancel" and self.state == "Connected":
+            return "hanging_up", rel
+        if self.state not in PROGRESS:
+            return None
+        return GOES_TO[trigger], rel
 
 
 def wire_state(inv: Invitation) -> str:
@@ -155,46 +183,82 @@ def posts(actions: Actions) -> list[str]:
     return [action.href for action in actions if isinstance(action, PostLink)]
 
 
+def link_rels(inv: Invitation) -> set[str]:
+    held = [inv.representation.links, [] if inv.hang_up_link is None else [inv.hang_up_link]]
+    return {link.rel for links in held for link in links}
+
+
 class InvitationMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.inv = Invitation(kind=InvitationKind.AUDIO_VIDEO)
-        self.ref = Reference()
+        self.ref = Reference(InvitationKind.AUDIO_VIDEO)
         self.outcome_at_first: object = None
+        #: The last trigger's actions, and the rels the model held just before and just after it.
+        self.last: tuple[Actions, set[str]] = ((), set())
+
+    def fire(self, call: Callable[[], Actions]) -> Actions:
+        """Run a trigger, keeping what :meth:`actions_only_for_links_present` checks."""
+        before = link_rels(self.inv)
+        actions = call()
+        self.last = (actions, before | link_rels(self.inv))
+        return actions
 
     def representation(self, embedded: str | None, links: frozenset[str]) -> Representation:
         return Representation(state=embedded, links=[Link(rel, HREF.format(rel)) for rel in sorted(links)])
 
     @initialize(
+        kind=st.sampled_from(InvitationKind),
         start=st.sampled_from(["incoming", "outgoing", "cancelling", "cancelling", "crossed"]),
         answer_links=st.none() | link_sets,
     )
-    def start(self, start: str, answer_links: frozenset[str] | None) -> None:
+    def start(self, kind: InvitationKind, start: str, answer_links: frozenset[str] | None) -> None:
+        self.inv = Invitation(kind=kind)
+        self.ref = Reference(kind)
         if start == "incoming":
             return
-        self.inv.send(now=0, href="/start", operation_id="op", to="sip:x")
+        self.fire(lambda: self.inv.send(now=0, href="/start", operation_id="op", to="sip:x"))
         self.ref.state = "sending"
         if start == "outgoing":
             return
         # the cancel race needs several specific steps in a row: begin some runs with the cancel sent,
         # and some with the answer crossing it, through the same checked rules
-        self.started("Alerting", frozenset({"cancel"}))
-        self.local_action("cancel")
+        self.started("Alerting", frozenset({"cancel"}), "Outgoing")
+        self.cancel()
         if start == "crossed":
             self.completed("Success", None, "Connected", answer_links)
 
-    @rule(embedded=embedded_states, links=st.none() | link_sets)
-    def started(self, embedded: str | None, links: frozenset[str] | None) -> None:
-        rep = None if links is None else self.representation(embedded, links)
-        expected = self.ref.progress_event(embedded if rep is not None else None, links)
-        self.inv.started(now=1, href="/inv", representation=rep)
+    @rule(
+        embedded=embedded_states,
+        links=st.none() | link_sets,
+        direction=st.sampled_from([None, "Incoming", "Outgoing"]),
+    )
+    def started(self, embedded: str | None, links: frozenset[str] | None, direction: str | None) -> None:
+        rep = None
+        if links is not None:
+            rep = Representation(
+                state=embedded, direction=direction, links=[Link(r, HREF.format(r)) for r in sorted(links)]
+            )
+        before = (self.inv.state, len(self.inv.history))
+        reference = copy.deepcopy(self.ref)
+        expected = self.ref.started(
+            embedded if rep is not None else None, links, direction if rep is not None else None
+        )
+        try:
+            self.fire(lambda: self.inv.started(now=1, href="/inv", representation=rep))
+        except InvalidTrigger:
+            assert expected is None, f"started refused in {before[0].value}"
+            assert (self.inv.state, len(self.inv.history)) == before
+            self.ref = reference
+            return
+        assert expected is not None, f"an incoming {self.inv.kind.value} was accepted"
         assert wire_state(self.inv) == expected
 
     @rule(embedded=embedded_states, links=st.none() | link_sets)
     def updated(self, embedded: str | None, links: frozenset[str] | None) -> None:
         rep = None if links is None else self.representation(embedded, links)
         expected = self.ref.progress_event(embedded if rep is not None else None, links)
-        self.inv.updated(now=1, representation=rep)
+        self.fire(lambda: self.inv.updated(now=1, representation=rep))
         assert wire_state(self.inv) == expected
 
     @rule(status=statuses, subcode=subcodes, embedded=embedded_states, links=st.none() | link_sets)
@@ -204,7 +268,7 @@ class InvitationMachine(RuleBasedStateMachine):
         rep = None if links is None else self.representation(embedded, links)
         reason = None if subcode is None else Reason("RemoteFailure", subcode)
         expected = self.ref.completed(status, subcode, embedded if rep is not None else None, links)
-        actions = self.inv.completed(now=2, status=status, reason=reason, representation=rep)
+        actions = self.fire(lambda: self.inv.completed(now=2, status=status, reason=reason, representation=rep))
         note(f"completed -> {self.inv.state.value}, actions {actions}")
         assert wire_state(self.inv) == expected
         assert posts(actions) == self.ref.posts
@@ -218,35 +282,46 @@ class InvitationMachine(RuleBasedStateMachine):
             except InvalidTrigger:
                 return
             raise AssertionError("created accepted in idle")
-        self.inv.created(now=1, href="/inv")
+        self.fire(lambda: self.inv.created(now=1, href="/inv"))
         assert wire_state(self.inv) == ("Connecting" if before == "sending" else before)
         if before == "sending":
             self.ref.state = "Connecting"
 
-    @rule(rel=st.sampled_from(ACTION_RELS))
-    def local_action(self, rel: str) -> None:
-        expected = self.ref.local(rel)
+    def local(self, trigger: str, call: Callable[[], Actions]) -> None:
+        expected = self.ref.local(trigger)
         before = (self.inv.state, len(self.inv.history), self.inv.outcome)
-        method = {
-            "accept": lambda: self.inv.accept(now=3),
-            "acceptAndBridge": lambda: self.inv.accept_and_bridge(now=3, meeting_uri="sip:m"),
-            "decline": lambda: self.inv.decline(now=3),
-            "forward": lambda: self.inv.forward(now=3, to="sip:y"),
-            "cancel": lambda: self.inv.cancel(now=3),
-        }[rel]
         try:
-            actions = method()
+            actions = self.fire(call)
         except InvalidTrigger:
-            assert expected is None, f"{rel} refused in {before[0].value} with links {sorted(self.ref.links)}"
+            assert expected is None, f"{trigger} refused in {before[0].value} with links {sorted(self.ref.links)}"
             assert (self.inv.state, len(self.inv.history), self.inv.outcome) == before
             return
-        assert expected is not None, f"{rel} allowed in {before[0].value} with links {sorted(self.ref.links)}"
-        # an action is only ever produced for a link that is present
-        assert len(actions) == 1
-        assert isinstance(actions[0], PostLink)
-        assert actions[0].href == HREF.format(rel)
-        self.ref.state = expected
-        assert wire_state(self.inv) == expected
+        assert expected is not None, f"{trigger} allowed in {before[0].value} with links {sorted(self.ref.links)}"
+        state, rel = expected
+        # one POST, of the link the trigger needs (the preferred one when both bridge rels are there)
+        assert posts(actions) == [HREF.format(rel)]
+        self.ref.state = state
+        assert wire_state(self.inv) == state
+
+    @rule()
+    def accept(self) -> None:
+        self.local("accept", lambda: self.inv.accept(now=3))
+
+    @rule()
+    def accept_and_bridge(self) -> None:
+        self.local("accept_and_bridge", lambda: self.inv.accept_and_bridge(now=3, meeting_uri="sip:m"))
+
+    @rule()
+    def decline(self) -> None:
+        self.local("decline", lambda: self.inv.decline(now=3))
+
+    @rule()
+    def forward(self) -> None:
+        self.local("forward", lambda: self.inv.forward(now=3, to="sip:y"))
+
+    @rule()
+    def cancel(self) -> None:
+        self.local("cancel", lambda: self.inv.cancel(now=3))
 
     def respond(self, ok: bool) -> None:
         before = (self.inv.state, len(self.inv.history), self.inv.outcome)
@@ -254,9 +329,9 @@ class InvitationMachine(RuleBasedStateMachine):
         expected = self.ref.response(ok)
         try:
             if ok:
-                actions = self.inv.request_succeeded(now=4)
+                actions = self.fire(lambda: self.inv.request_succeeded(now=4))
             else:
-                actions = self.inv.request_failed(now=4, reason=Reason("Conflict", "None"))
+                actions = self.fire(lambda: self.inv.request_failed(now=4, reason=Reason("Conflict", "None")))
         except InvalidTrigger:
             assert expected is None, f"response refused in {before[0].value}"
             assert (self.inv.state, len(self.inv.history), self.inv.outcome) == before
@@ -288,6 +363,15 @@ class InvitationMachine(RuleBasedStateMachine):
         if self.outcome_at_first is not None:
             assert self.inv.outcome == self.outcome_at_first
         assert (self.inv.outcome is not None) == self.ref.outcome_set
+
+    @invariant()
+    def actions_only_for_links_present(self) -> None:
+        # a POST only ever goes to a link the server gave: in the representation before or after the
+        # trigger, or the hang-up link kept from the completed that crossed our cancel
+        actions, held = self.last
+        for action in actions:
+            if isinstance(action, PostLink):
+                assert action.rel in held, (action, sorted(held))
 
     @invariant()
     def failed_outcome_has_reason(self) -> None:
