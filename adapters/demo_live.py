@@ -59,6 +59,7 @@ from adapters.simulator import SimulatorConfig, SimulatorHandle, serve
 from adapters.ucwa_errors import UcwaError
 from fsm.errors import CallFsmError, InvalidTrigger
 from fsm.invitation import Invitation, InvitationState
+from fsm.lobby_participant import LobbyParticipant, LobbyParticipantState
 from fsm.meeting_series import MeetingSeries, MeetingSeriesState
 from fsm.model import FsmModel
 from fsm.online_meeting import OnlineMeetingJoin, OnlineMeetingState
@@ -198,18 +199,7 @@ def _cancel_race(live: Live) -> Show:
 
 
 def _join(live: Live, operation_id: str) -> OnlineMeetingJoin:
-    if live.ucwa.links is None:
-        raise DemoError("the client is not connected")
-    join = OnlineMeetingJoin()
-    actions = join.send(
-        now=live.now(),
-        href=live.ucwa.links.href("joinOnlineMeeting"),
-        operation_id=operation_id,
-        online_meeting_uri=MEETING_URI,
-    )
-    # before the POST, as the client does for its own calls: the started event may beat the 201
-    live.ucwa.dispatcher.track(join, operation_id=join.operation_id)
-    live.ucwa.perform(join, actions)
+    join = live.ucwa.join_online_meeting(MEETING_URI, operation_id=operation_id)
     live.wait("the lobby's decision", lambda: join.outcome is not None or join.is_terminal)
     return join
 
@@ -224,6 +214,30 @@ def _lobby_rejected(live: Live) -> Show:
     live.sim.script.reject_after(0.2)
     join = _join(live, "demo-join-rejected")
     return Show(join, [join])
+
+
+def _leader_admits(live: Live) -> Show:
+    """The leader's side (domain.md 3): a guest waits in our meeting's lobby, and we admit them."""
+    live.sim.script.answer_after(0.0)  # our own join: straight in
+    join = _join(live, "demo-join-leader")
+    # only now: a guest goes to the lobby of the meeting the user is connected to last, this one
+    live.sim.script.lobby_arrival("Guest", "sip:guest@fabrikam.com")
+    waiting: list[LobbyParticipant] = []
+
+    def arrived() -> bool:
+        waiting[:] = [
+            m
+            for m in live.ucwa.models
+            if isinstance(m, LobbyParticipant) and m.state is LobbyParticipantState.WAITING
+        ]
+        return bool(waiting)
+
+    live.wait("the guest in the lobby", arrived)
+    guest = waiting[0]
+    live.ucwa.admit(guest)
+    live.wait("the guest's admission", lambda: guest.is_terminal)
+    live.ucwa.cancel(join)  # leave the meeting
+    return Show(guest, [join, guest], detail=guest.display_name)
 
 
 def _renegotiation_dismissed(live: Live) -> Show:
@@ -286,6 +300,7 @@ def _series_held(live: Live) -> Show:
 
 INVITATION: Final = Invitation.DEFINITION.name
 ONLINE_MEETING: Final = OnlineMeetingJoin.DEFINITION.name
+LOBBY_PARTICIPANT: Final = LobbyParticipant.DEFINITION.name
 RENEGOTIATION: Final = Renegotiation.DEFINITION.name
 MEETING_SERIES: Final = MeetingSeries.DEFINITION.name
 
@@ -311,6 +326,12 @@ SCENARIOS: Final[tuple[LiveScenario, ...]] = (
         (ONLINE_MEETING,),
         OnlineMeetingState.FAILED,
         _lobby_rejected,
+    ),
+    LiveScenario(
+        "the leader admits a guest waiting in the lobby",
+        (LOBBY_PARTICIPANT, ONLINE_MEETING),
+        LobbyParticipantState.ADMITTED,
+        _leader_admits,
     ),
     LiveScenario(
         "incoming renegotiation dismissed with InsufficientBandwidth",

@@ -20,7 +20,9 @@ import pytest
 from adapters import demo_live
 from adapters.cli import main
 from adapters.replay import Record, ReplayReport, ReplayViolation, replay
+from fsm import MACHINES
 from fsm.invitation import InvitationState
+from fsm.lobby_participant import LobbyParticipantState
 from fsm.meeting_series import MeetingSeriesState
 from fsm.online_meeting import OnlineMeetingState
 from fsm.renegotiation import RenegotiationState
@@ -40,6 +42,8 @@ EXPECTED = {
     "online meeting joined through the lobby, admitted": (OnlineMeetingState.CONNECTED.value, None),
     # seed 003 / domain.md 3: rejected -> Failure; the reason is the simulator's [U] Forbidden/Denied
     "online meeting joined through the lobby, rejected": (OnlineMeetingState.FAILED.value, "Forbidden/Denied"),
+    # domain.md 3, the leader's side: our admit, then the guest is deleted from the lobby -> admitted
+    "the leader admits a guest waiting in the lobby": (LobbyParticipantState.ADMITTED.value, "Guest"),
     # seed 001: dismiss with {"reason": "InsufficientBandwidth"} -> 204
     "incoming renegotiation dismissed with InsufficientBandwidth": (
         RenegotiationState.DISMISSED.value,
@@ -91,8 +95,12 @@ def test_one_progress_line_per_scenario_ending_where_the_docs_say(demo: tuple[in
 
 def test_transition_tables_are_printed(demo: tuple[int, str, str, Path]) -> None:
     _, out, _, _ = demo
-    # one table per model shown: 8 scenarios, the renegotiation one also shows its call
-    assert out.count("  from ") == len(EXPECTED) + 1
+    # one table per model shown: one per scenario, and the leader's and the renegotiation's also show
+    # the join and the call they happen in
+    assert out.count("  from ") == len(EXPECTED) + 2
+    # issue 2: the demo prints the transitions of all five machines
+    shown = {m.group(1) for m in re.finditer(r"^  -- (\w+) ", out, re.MULTILINE)}
+    assert shown == set(MACHINES)
     assert "remote_offered  dismiss" in out  # the renegotiation's own step (seed 001)
     assert re.search(r"conference_state_observed +held ", out)  # domain.md 7.2: Created means held
     assert "without type=1: 403" in out  # seed 004: a held series needs type=1
@@ -131,7 +139,6 @@ def test_machines_narrow_the_live_demo(tmp_path: Path) -> None:
         (["demo", "--events", "{tmp}"], "not a file name"),
         (["demo", "--events", "{tmp}/missing/e.jsonl"], "no directory"),
         (["demo", "--offline", "--events", "{tmp}/e.jsonl"], "--offline"),
-        (["demo", "lobby_participant", "--events", "{tmp}/e.jsonl"], "no live scenario"),
         (["demo", "no_such_machine"], "unknown machine"),
     ],
 )
@@ -142,6 +149,20 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, argv: list[str], messa
     assert message in err
     assert "Traceback" not in err
     assert "[1/" not in out  # nothing ran
+    assert not (tmp_path / "e.jsonl").exists()
+
+
+def test_a_machine_no_live_scenario_shows_is_one_line_and_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # every machine has a live scenario today; the message is for a machine added without one
+    without = tuple(s for s in demo_live.SCENARIOS if "lobby_participant" not in s.machines)
+    monkeypatch.setattr(demo_live, "SCENARIOS", without)
+    code, out, err = _cli(["demo", "lobby_participant", "--events", str(tmp_path / "e.jsonl")])
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "no live scenario" in err
+    assert "[1/" not in out
     assert not (tmp_path / "e.jsonl").exists()
 
 
