@@ -23,3 +23,11 @@ def test_readme_block_runs(index: int, capsys: pytest.CaptureFixture[str]) -> No
     if "# needs: pytest" in block:
         pytest.skip("a pytest test using the ucwa_simulator fixture: see test_simulator_cli")
     exec(compile(block, f"README.md block {index}", "exec"), {"__name__": "readme"})
+
+
+def test_every_make_target_the_readme_names_exists() -> None:
+    named = set(re.findall(r"^make (\w+)", README.read_text(encoding="utf-8"), flags=re.M))
+    makefile = (README.parent / "Makefile").read_text(encoding="utf-8")
+    defined = set(re.findall(r"^([\w-]+):", makefile, flags=re.M))
+    assert {"demo", "test", "bench", "soak", "fuzz"} <= named
+    assert named <= defined, named - defined
