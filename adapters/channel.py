@@ -517,6 +517,14 @@ class EventChannel(_Base[R]):
         a GET sent ahead for the next answer is abandoned)."""
         self._stopping = True
 
+    @property
+    def sent_ahead(self) -> threading.Thread | None:
+        """The helper thread carrying the GET sent ahead, while its answer is not taken (else ``None``).
+
+        An app that must not leave the process with a request still out joins it after :meth:`close`.
+        """
+        return None if self._pending is None else self._pending.thread
+
     def close(self) -> None:
         """Stop, and let go of a GET sent ahead now: its answer is dropped unread, the
         cursor stays where it is. Returns at once; may be called from another thread

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from ucwa_fake import APP, EVENTS, INVITATIONS, TOKEN, Scripted, UcwaFake, closed_port, error_body, serve
+from ucwa_fake import APP, EVENTS, INVITATIONS, TOKEN, Channels, Scripted, UcwaFake, closed_port, error_body, serve
 
 from adapters.channel import (
     AsyncEventChannel,
@@ -49,25 +48,15 @@ def fake() -> Iterator[UcwaFake]:
         yield server
 
 
-#: The sync channels the current test made (closed, and their GETs sent ahead waited for, at teardown).
-_made: list[EventChannel[DispatchResult]] = []
-
-
-def _sent_ahead() -> list[threading.Thread]:
-    return [channel._pending.thread for channel in _made if channel._pending is not None]
+#: The sync channels the current test made (closed, and their GETs sent ahead settled, at teardown).
+_made = Channels()
 
 
 @pytest.fixture(autouse=True)
 def _clean(fake: UcwaFake) -> Iterator[None]:
     fake.reset()
     yield
-    threads = _sent_ahead()
-    for channel in _made:
-        channel.close()
-    _made.clear()
-    fake.reset()  # a GET the fake still holds answers at once
-    for thread in threads:
-        thread.join(timeout=10)
+    _made.close(fake)
 
 
 class Recording(Dispatcher):
@@ -131,8 +120,7 @@ def completed(inv: str) -> dict[str, Any]:
 def sync_channel(fake: UcwaFake, dispatcher: Dispatcher | None = None, **kwargs: Any) -> EventChannel[DispatchResult]:
     sender = SyncSender(httpx.Client(), TOKEN, base_url=fake.base_url)
     channel = EventChannel(sender, dispatcher or Dispatcher(base_url=fake.base_url), START, **kwargs)
-    _made.append(channel)
-    return channel
+    return _made.add(channel)
 
 
 def event_gets(fake: UcwaFake) -> list[str]:
@@ -141,8 +129,7 @@ def event_gets(fake: UcwaFake) -> list[str]:
 
 def settled_gets(fake: UcwaFake) -> list[str]:
     """The P-GETs the server saw, once each GET this test's channels sent ahead has been answered."""
-    for thread in _sent_ahead():
-        thread.join(timeout=10)
+    _made.settle()
     return event_gets(fake)
 
 

@@ -28,7 +28,19 @@ import httpx
 import pytest
 from starlette.requests import Request
 from starlette.responses import Response
-from ucwa_fake import APP, EVENTS, INVITATIONS, JSON_TYPE, TOKEN, Recorded, Scripted, UcwaFake, free_socket, serve
+from ucwa_fake import (
+    APP,
+    EVENTS,
+    INVITATIONS,
+    JSON_TYPE,
+    TOKEN,
+    Channels,
+    Recorded,
+    Scripted,
+    UcwaFake,
+    free_socket,
+    serve,
+)
 
 from adapters.channel import ChannelEnd, EventChannel, EventChannelError
 from adapters.dispatcher import Dispatcher, DispatchResult
@@ -118,23 +130,17 @@ def fake() -> Iterator[PrefetchFake]:
         yield server
 
 
-#: The channels the current test made: closed at teardown, their GETs sent ahead waited for (so that
+#: The channels the current test made: closed at teardown, their GETs sent ahead settled (so that
 #: none reaches the module-wide server after the next test's reset and takes that test's events).
-_made: list[EventChannel[DispatchResult]] = []
+_made = Channels()
 
 
 @pytest.fixture(autouse=True)
 def _clean(fake: PrefetchFake) -> Iterator[None]:
     fake.reset()
     yield
-    threads = [channel._pending.thread for channel in _made if channel._pending is not None]
-    for channel in _made:
-        channel.close()
-    _made.clear()
     fake.hold = 0.2
-    fake.reset()  # a GET the fake still holds answers at once
-    for thread in threads:
-        thread.join(timeout=10)
+    _made.close(fake)
 
 
 def channel_for(
@@ -142,7 +148,7 @@ def channel_for(
 ) -> tuple[EventChannel[DispatchResult], ThreadNoting]:
     sender = ThreadNoting(httpx.Client(), TOKEN, base_url=fake.base_url)
     channel = EventChannel(sender, dispatcher or Dispatcher(base_url=fake.base_url), start, **kwargs)
-    _made.append(channel)
+    _made.add(channel)
     return channel, sender
 
 
@@ -263,7 +269,7 @@ def test_stop_abandons_the_get_sent_ahead_and_a_new_loop_gets_its_events_again(f
     def on_result(result: DispatchResult) -> None:
         assert arrived.wait(timeout=10)  # the GET sent ahead is at the server, held
         assert channel._pending is not None
-        helpers.append(channel._pending.thread)
+        helpers.append(channel.sent_ahead)
         channel.stop()
 
     channel, _ = channel_for(fake, Noting(log, base_url=fake.base_url), on_result=on_result)
@@ -308,7 +314,7 @@ def test_close_from_another_thread_ends_a_loop_waiting_for_the_get_sent_ahead(fa
     def closer() -> None:
         if arrived.wait(timeout=10):
             assert channel._pending is not None
-            helpers.append(channel._pending.thread)
+            helpers.append(channel.sent_ahead)
             channel.close()
 
     other = threading.Thread(target=closer, daemon=True)

@@ -293,6 +293,35 @@ class UcwaFake:
 # -- running an ASGI app on loopback ---------------------------------------------------------------
 
 
+class Channels:
+    """The sync event channels one test made, closed at its end with their GETs sent ahead settled.
+
+    A module-wide fake outlives its tests: a GET one test's channel sent ahead must have been answered
+    before the next test resets the fake, or that GET would take the next test's events.
+    """
+
+    def __init__(self) -> None:
+        self.made: list[Any] = []
+
+    def add(self, channel: Any) -> Any:
+        self.made.append(channel)
+        return channel
+
+    def settle(self) -> None:
+        """Wait for every GET sent ahead to be answered (the fake's hold is short)."""
+        for thread in [c.sent_ahead for c in self.made if c.sent_ahead is not None]:
+            thread.join(timeout=10)
+
+    def close(self, fake: UcwaFake) -> None:
+        threads = [c.sent_ahead for c in self.made if c.sent_ahead is not None]
+        for channel in self.made:
+            channel.close()
+        self.made.clear()
+        fake.reset()  # a GET the fake still holds answers at once
+        for thread in threads:
+            thread.join(timeout=10)
+
+
 def free_socket() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # asyncio sets TCP_NODELAY only then
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
