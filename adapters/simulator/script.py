@@ -357,7 +357,7 @@ class Script:
         """A service failure with a (code, subcode) of the documented catalogue (domain.md 5.1)."""
         if reason_of(_code(code), _subcode(subcode)).documented is None:
             raise ValueError(f"({code}, {subcode}) is not in the documented reason catalogue (fsm.reasons.CATALOGUE)")
-        self._plan(Fail(code, subcode, message, _after(after)), kind)
+        self.fail_undocumented(code, subcode, message=message, after=after, kind=kind)
 
     def fail_undocumented(
         self,
