@@ -366,9 +366,8 @@ class _DuplicateWindow:
     the first of its prefix's group.
 
     It is read as a sequence (iteration: the full keys, oldest first;
-    ``append``) and as a set (``in``, ``add``): the two views
-    ``Dispatcher._seen`` and ``_seen_set`` that :mod:`adapters.restart` saves
-    and restores.
+    ``append``) and as a set (``in``, ``add``): :mod:`adapters.restart` saves
+    its keys in order and restores them with ``add``.
     """
 
     def __init__(self) -> None:
@@ -495,9 +494,8 @@ class Dispatcher:
         self._session_hrefs: dict[str, str] = {}
         self._keys: dict[int, set[tuple[str, str]]] = {}
         self._settled_at: dict[int, float] = {}
-        # one window, seen as the sequence of keys (``_seen``) and as the set (``_seen_set``): adapters.restart
-        # saves and restores it through these two names
-        self._seen = self._seen_set = _DuplicateWindow()
+        # the duplicate window; adapters.restart saves its keys (iteration) and restores them (add)
+        self._seen = _DuplicateWindow()
         #: The latest ``baseuri`` a response carried; hrefs resolve against it first.
         self.baseuri: str | None = None
         #: Tracked models not yet indexed by href.
@@ -603,7 +601,6 @@ class Dispatcher:
         Returns :meth:`hrefs_to_refetch`, the resources to read again.
         """
         self._seen.clear()
-        self._seen_set.clear()
         return self.hrefs_to_refetch()
 
     def hrefs_to_refetch(self) -> tuple[str, ...]:

@@ -379,9 +379,7 @@ def install(state: ClientState, dispatcher: Dispatcher) -> None:
             assert isinstance(current, Renegotiation)
             session.current = current
     for seen in state.seen:
-        if seen not in dispatcher._seen_set:
-            dispatcher._seen.append(seen)
-            dispatcher._seen_set.add(seen)
+        dispatcher._seen.add(seen)  # once: a key already in the window is not added again
 
 
 __all__ = [
