@@ -639,12 +639,19 @@ class EventChannel(_Base[R]):
             log.debug("event channel: no GET sent ahead: the token source failed", exc_info=True)
             return
         pending = _Prefetch(url, self.sender, request, self.timeout)
+        # recorded before the thread exists: a close() from another thread from here on finds it
+        # (recorded after start(), a close() in between saw nothing to let go of, and the GET stayed out)
+        self._pending = pending
+        if self._closed:  # close() ran between the check above and the line before: it saw nothing
+            self._abandon()
+            return
         try:
             pending.start()
         except RuntimeError as error:  # no thread to be had: the next poll_once sends the GET itself
             log.warning("event channel: no GET sent ahead: %s", error)
+            if self._pending is pending:
+                self._pending = None
             return
-        self._pending = pending
 
     def _process(self, decision: Decision) -> R | None:
         if isinstance(decision, Deliver):

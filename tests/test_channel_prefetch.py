@@ -21,7 +21,7 @@ import contextlib
 import json
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -112,6 +112,31 @@ class Noting(Dispatcher):
         self.threads.add(threading.current_thread().name)
         self.log.extend(f"feed {event.link.href.rsplit('/', 1)[-1]}" for event in response.events)
         return super().feed(response, now)
+
+
+class Reraising:
+    """A daemon thread running ``target``; :meth:`join` raises, in the test's thread, what ``target`` raised.
+
+    An assertion that fails in a plain thread is printed and lost, and the test goes on as if it held.
+    """
+
+    def __init__(self, target: Callable[[], object]) -> None:
+        self._target = target
+        self._failure: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._target()
+        except BaseException as failure:  # handed to the test's thread by join()
+            self._failure = failure
+
+    def join(self, timeout: float = 10.0) -> None:
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "the helper thread did not end"
+        if self._failure is not None:
+            raise self._failure
 
 
 class Sleeps:
@@ -312,15 +337,17 @@ def test_close_from_another_thread_ends_a_loop_waiting_for_the_get_sent_ahead(fa
     results: list[DispatchResult] = []
 
     def closer() -> None:
-        if arrived.wait(timeout=10):
+        try:
+            assert arrived.wait(timeout=10)
+            # the GET is at the server, so the loop has recorded it (it does so before the thread starts)
             assert channel._pending is not None
             helpers.append(channel.sent_ahead)
-            channel.close()
+        finally:
+            channel.close()  # even when an assertion failed: the loop below must not wait for the held GET
 
-    other = threading.Thread(target=closer, daemon=True)
-    other.start()
+    other = Reraising(closer)
     results.extend(channel)  # blocks on the held GET until close() lets go of it
-    other.join(timeout=10)
+    other.join()  # an assertion that failed in closer() fails the test here
     (helper,) = helpers
     assert channel.ended is ChannelEnd.STOPPED
     assert len(results) == 1
@@ -435,3 +462,38 @@ def test_a_loop_that_takes_over_adopts_the_get_sent_ahead_so_one_pget_is_out_not
     # the URL was asked once: the new loop took the old loop's GET, it did not send its own
     assert event_gets(fake)[:2] == [START, SECOND]
     assert event_gets(fake).count(SECOND) == 1
+
+
+# -- close() at the moment the helper thread starts sending ------------------------------------------------
+
+
+class ClosingAhead(ThreadNoting):
+    """Closes the channel from the helper thread, as the GET sent ahead starts: the worst moment for close()."""
+
+    channel: EventChannel[DispatchResult]
+    seen_recorded: list[bool]
+
+    def send(self, request: HttpRequest, *, timeout: httpx.Timeout | float | None = None) -> HttpResponse:
+        if threading.current_thread().name.startswith("callfsm-pget"):
+            # what close() can let go of at this moment: the loop must already hold this GET
+            self.seen_recorded.append(self.channel.sent_ahead is threading.current_thread())
+            self.channel.close()
+        return super().send(request, timeout=timeout)
+
+
+def test_a_close_as_the_get_sent_ahead_starts_is_never_lost(fake: PrefetchFake) -> None:
+    # close() from another thread lets go of the GET sent ahead only if the loop has recorded it; recorded
+    # after its thread started, a close() in between found nothing, and that GET stayed the loop's to wait for
+    fake.next_links.append(SECOND)
+    fake.push(started("in1"))
+    sender = ClosingAhead(httpx.Client(), TOKEN, base_url=fake.base_url)
+    sender.seen_recorded = []
+    channel = EventChannel(sender, Dispatcher(base_url=fake.base_url), START)
+    sender.channel = channel
+    _made.add(channel)
+    assert channel.poll_once() is not None
+    assert sender.seen_recorded == [True]
+    assert channel.sent_ahead is None  # let go of: nothing left out for this loop
+    assert channel.poll_once() is None
+    assert channel.ended is ChannelEnd.STOPPED
+    assert channel.next_url == fake.base_url + SECOND  # that GET's answer, if any, is never read
