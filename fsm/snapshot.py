@@ -27,6 +27,23 @@ number, and a field the model does not have is refused. Whatever the input,
 :func:`restore` and :func:`loads` return a model or raise
 :class:`~fsm.errors.SnapshotError`; nothing else escapes (deep nesting and
 5000-digit numbers included).
+
+Validation. A snapshot that fits the model's types may still describe a
+model no trigger sequence could have made; restoring refuses it with a
+:class:`~fsm.errors.SnapshotError` saying what is wrong:
+
+- the history is a chain (each step starts where the one before ended), every
+  step is a row of the machine's table, and it ends in the model's ``state``;
+- a model that settled (an invitation or a join Connected, hanging up or ended,
+  any machine in a terminal state) carries an outcome, and the outcome agrees
+  with the state (Connected succeeded; Declined, Cancelled, Failed did not);
+- every time (history ``at``, deadlines) is a finite number;
+- ``operation_id`` holds at most 50 characters, the documented limit of
+  ``operationId`` (docs/protocol.md §1.3); any other text at most
+  :data:`MAX_TEXT` characters, links at most :data:`MAX_LINKS` per
+  representation, the history at most :data:`MAX_HISTORY` steps. These three
+  bounds are [U] choices (the documentation sets none): each is far above
+  what a live call reaches, and keeps a hostile snapshot from costing memory.
 """
 
 from __future__ import annotations
@@ -34,7 +51,8 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping
-from typing import Any, get_args, get_origin
+from enum import Enum
+from typing import Any, Final, get_args, get_origin
 
 import attrs
 from cattrs import Converter, transform_error
@@ -44,7 +62,9 @@ from cattrs.v import format_exception
 
 from fsm.engine import Step
 from fsm.errors import SnapshotError
+from fsm.invitation import MAX_LENGTHS, InvitationState
 from fsm.model import FsmModel
+from fsm.online_meeting import OnlineMeetingState
 from fsm.registry import MODELS
 
 FORMAT = "callfsm.snapshot"
@@ -55,6 +75,38 @@ VERSION = 1
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 converter = Converter(forbid_extra_keys=True)
+
+#: Most steps a restored history may hold. A call's own steps number in the tens; [U] choice.
+MAX_HISTORY: Final = 4096
+#: Most characters any other text field may hold (hrefs, reasons, messages); [U] choice.
+MAX_TEXT: Final = 16 * 1024
+#: Most links one representation may carry; the documented link tables have at most ~20 (§1.4); [U] choice.
+MAX_LINKS: Final = 512
+#: The documented maximum length of ``operationId`` (docs/protocol.md §1.3).
+MAX_OPERATION_ID: Final = MAX_LENGTHS["operationId"]
+
+#: States reached only once the operation settled: the model must carry an outcome saying whether it
+#: succeeded. Terminal states of every machine are added to these; the value is the outcome's ``success``
+#: (``None``: either). Keyed by enum members, so a renamed state breaks this table loudly.
+_SETTLED: Final[Mapping[str, Mapping[Enum, bool | None]]] = {
+    "invitation": {
+        InvitationState.CONNECTED: True,
+        InvitationState.CANCEL_CROSSED: True,
+        InvitationState.HANGING_UP: True,
+        InvitationState.HUNG_UP: True,
+        InvitationState.DECLINED: False,
+        InvitationState.CANCELLED: False,
+        InvitationState.FAILED: False,
+    },
+    "online_meeting": {
+        OnlineMeetingState.CONNECTED: True,
+        OnlineMeetingState.CANCEL_CROSSED: True,
+        OnlineMeetingState.HANGING_UP: True,
+        OnlineMeetingState.HUNG_UP: True,
+        OnlineMeetingState.CANCELLED: False,
+        OnlineMeetingState.FAILED: False,
+    },
+}
 
 
 def _kind(value: object) -> str:
@@ -200,6 +252,8 @@ def migrate(
 def _history(rows: object, cls: type[FsmModel], machine: str) -> list[Step[Any, Any]]:
     if not isinstance(rows, list):
         raise SnapshotError(f"{machine} snapshot is malformed: history is {_kind(rows)}, not an array")
+    if len(rows) > MAX_HISTORY:
+        raise SnapshotError(f"{machine} snapshot: history has {len(rows)} steps, more than {MAX_HISTORY}")
     definition = cls.DEFINITION
     out: list[Step[Any, Any]] = []
     for number, row in enumerate(rows):
@@ -213,6 +267,14 @@ def _history(rows: object, cls: type[FsmModel], machine: str) -> list[Step[Any, 
             raise SnapshotError(f"{where}: reason must be a string or null, got {_kind(reason)}")
         if isinstance(at, bool) or not isinstance(at, int | float):
             raise SnapshotError(f"{where}: at must be a number, got {_kind(at)}")
+        try:
+            finite = math.isfinite(at)
+        except OverflowError:  # an int no float can hold
+            finite = False
+        if not finite:
+            raise SnapshotError(f"{where}: at must be a finite time, got {at!r}")
+        if reason is not None and len(reason) > MAX_TEXT:
+            raise SnapshotError(f"{where}: reason longer than {MAX_TEXT} characters")
         try:
             states, triggers = definition.states, definition.triggers
             step = Step(states(source), triggers(trigger), states(dest), reason, float(at))
@@ -244,7 +306,80 @@ def restore(data: Any) -> FsmModel:
     except (ValueError, TypeError, KeyError, OverflowError, RecursionError) as exc:
         raise SnapshotError(f"{machine} snapshot is malformed: {type(exc).__name__}: {exc}") from None
     model.history = history
+    _validate(model)
     return model
+
+
+def _validate(model: FsmModel) -> None:
+    """Refuse a model whose fields contradict each other or exceed the documented limits."""
+    machine = model.machine
+    definition = model.DEFINITION
+    state = model.state  # type: ignore[attr-defined]
+    rows = {(row.source, row.trigger, row.dest) for row in definition.table}
+    previous = None
+    for number, step in enumerate(model.history):
+        where = f"{machine} snapshot: history[{number}]"
+        if (step.source, step.trigger, step.dest) not in rows:
+            move = f"{step.source.value} --{step.trigger.value}--> {step.dest.value}"
+            raise SnapshotError(f"{where}: {move} is no transition of the table")
+        if previous is not None and step.source is not previous:
+            raise SnapshotError(f"{where} starts in {step.source.value}, but the step before ended in {previous.value}")
+        previous = step.dest
+    if previous is not None and previous is not state:
+        raise SnapshotError(f"{machine} snapshot: state is {state.value}, but the history ends in {previous.value}")
+    if hasattr(model, "outcome"):
+        settled: dict[Enum, bool | None] = dict.fromkeys(definition.terminal)
+        settled.update(_SETTLED.get(machine, {}))
+        outcome = model.outcome
+        if state in settled:
+            if outcome is None:
+                raise SnapshotError(f"{machine} snapshot: state {state.value} has no outcome (it settled)")
+            wanted = settled[state]
+            if wanted is not None and outcome.success is not wanted:
+                verdict = "succeeded" if outcome.success else "failed"
+                raise SnapshotError(f"{machine} snapshot: state {state.value}, but the outcome says it {verdict}")
+    for name in ("operation_id",):
+        value = getattr(model, name, None)
+        if isinstance(value, str) and len(value) > MAX_OPERATION_ID:
+            raise SnapshotError(
+                f"{machine} snapshot: operation_id has {len(value)} characters, more than the documented "
+                f"{MAX_OPERATION_ID} (operationId)"
+            )
+    _check_texts(model, machine, 0)
+
+
+def _check_texts(value: object, where: str, depth: int) -> None:
+    """Every string inside ``value`` within :data:`MAX_TEXT`, every links tuple within :data:`MAX_LINKS`."""
+    if depth > 16:  # models are a few records deep; the converter already refused deeper input
+        return
+    if isinstance(value, str):
+        if len(value) > MAX_TEXT:
+            raise SnapshotError(f"{where}: {len(value)} characters, more than {MAX_TEXT}")
+        return
+    if isinstance(value, Enum | bool | int | float) or value is None:
+        return
+    cls: Any = type(value)
+    if attrs.has(cls):
+        for attribute in attrs.fields(cls):
+            if attribute.name == "history":
+                continue  # checked row by row
+            item = getattr(value, attribute.name)
+            here = f"{where}.{attribute.name}"
+            if attribute.name == "operation_id" and isinstance(item, str) and len(item) > MAX_OPERATION_ID:
+                raise SnapshotError(
+                    f"{here}: {len(item)} characters, more than the documented {MAX_OPERATION_ID} (operationId)"
+                )
+            if attribute.name == "links" and isinstance(item, tuple) and len(item) > MAX_LINKS:
+                raise SnapshotError(f"{here}: {len(item)} links, more than {MAX_LINKS}")
+            _check_texts(item, here, depth + 1)
+        return
+    if isinstance(value, list | tuple):
+        for number, item in enumerate(value):
+            _check_texts(item, f"{where}[{number}]", depth + 1)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _check_texts(key, where, depth + 1)
+            _check_texts(item, f"{where}.{key}", depth + 1)
 
 
 def dumps(model: FsmModel) -> str:
