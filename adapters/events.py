@@ -857,6 +857,20 @@ def parse_events(body: bytes, content_type: str, *, require_links: bool = True) 
         raise EventParseError("<events>", exc.why) from None
 
 
+def parse_events_document(doc: object, *, require_links: bool = True) -> EventsResponse:
+    """:func:`parse_events` for a JSON document already decoded; raises only :class:`EventParseError`.
+
+    For a reader that decodes a recording once (``callfsm replay``): ``doc`` is
+    walked as the parser's own, so its ``_embedded`` objects are kept without
+    a copy and must not be changed afterwards. The caller bounds its size.
+    """
+    walk = _Walk([])
+    try:
+        return walk.response(doc, require_links)
+    except _Fail as fail:
+        raise walk.fail(fail) from None
+
+
 def parse_resource(body: bytes, content_type: str | None) -> dict[str, object]:
     """A resource body (JSON, or XML ``<resource>``) in the JSON shape; raises :class:`ResourceParseError`.
 

@@ -56,15 +56,26 @@ Anything else is a :class:`ReplayInputError`, naming the file and line.
 
 from __future__ import annotations
 
+import io
 import json
 import math
-from collections.abc import Iterable
-from typing import Any, Final
+from collections.abc import Iterable, Iterator
+from typing import IO, Any, Final
 
 from attrs import define, evolve, field, frozen
 
-from adapters.dispatcher import RENEGOTIATION_RELS, Dispatcher, DispatchResult
-from adapters.events import Event, EventParseError, EventType, Sender, parse_events
+from adapters.dispatcher import RENEGOTIATION_RELS, Dispatcher, DispatchResult, _settled
+from adapters.events import (
+    Event,
+    EventParseError,
+    EventsResponse,
+    EventType,
+    Sender,
+    media_type,
+    parse_events,
+    parse_events_document,
+)
+from adapters.recording import RecordError, iter_values
 from fsm.errors import CallFsmError
 from fsm.invitation import MAX_LENGTHS, Invitation, InvitationKind
 from fsm.model import FsmModel
@@ -79,7 +90,7 @@ _RECORD_KEYS: Final = frozenset({"t", "response", "content_type"})
 _UNKNOWN: Final = "unknown (adopted by replay)"
 
 
-class ReplayInputError(CallFsmError, ValueError):
+class ReplayInputError(RecordError):
     """The input cannot be read: not JSON, or not event-channel responses. Names the file and line."""
 
 
@@ -93,6 +104,8 @@ class Record:
     t: float | None = None
     #: Where it was read (``file:line``).
     source: str | None = None
+    #: The events document already decoded (then ``body`` is empty): a record is decoded once.
+    document: Any = field(default=None, eq=False)
 
 
 @frozen
@@ -220,30 +233,53 @@ class Replay:
         self.dispatcher = Dispatcher(base_url=self.base_url, grace=math.inf)
 
     def feed_record(self, record: Record) -> tuple[ReplayViolation, ...]:
+        if record.document is not None:
+            return self.feed_document(record.document, t=record.t, source=record.source)
         return self.feed(record.body, record.content_type, t=record.t, source=record.source)
 
     def feed(
         self, body: bytes, content_type: str = JSON_TYPE, *, t: float | None = None, source: str | None = None
     ) -> tuple[ReplayViolation, ...]:
-        """Feed one response; returns the violations it caused."""
+        """Feed one response body; returns the violations it caused."""
+        try:
+            response: EventsResponse | str = parse_events(body, content_type, require_links=False)
+        except (EventParseError, ValueError) as exc:
+            # ValueError too: json's integer-length limit raises it outside JSONDecodeError
+            response = str(exc)
+        return self._feed_response(response, t, source)
+
+    def feed_document(
+        self, document: object, *, t: float | None = None, source: str | None = None
+    ) -> tuple[ReplayViolation, ...]:
+        """Feed one events document already decoded from JSON (the reader's: it is not copied)."""
+        try:
+            response: EventsResponse | str = parse_events_document(document, require_links=False)
+        except EventParseError as exc:
+            response = str(exc)
+        return self._feed_response(response, t, source)
+
+    def _feed_response(
+        self, response: EventsResponse | str, t: float | None, source: str | None
+    ) -> tuple[ReplayViolation, ...]:
         index = self.responses
         self.responses += 1
         now = float(index) if t is None else t
         before = len(self.violations)
-        try:
-            response = parse_events(body, content_type, require_links=False)
-        except (EventParseError, ValueError) as exc:
-            # ValueError too: json's integer-length limit raises it outside JSONDecodeError
+        if isinstance(response, str):
             self.violations.append(
-                ReplayViolation(index, None, None, None, None, f"unreadable response: {exc}", source=source)
+                ReplayViolation(index, None, None, None, None, f"unreadable response: {response}", source=source)
             )
+            return tuple(self.violations[before:])
+        events = response.events
+        self.events += len(events)
+        if not self.adopt or not any(self._may_adopt(event) for event in events):
+            # no event can be adopted: the whole response in one feed, numbered as the loop below numbers it
+            self._collect(self.dispatcher.feed(response, now), index, 0, source)
             return tuple(self.violations[before:])
         number = 0
         for sender in response.senders:
             for event in sender.events:
-                self.events += 1
-                if self.adopt:
-                    self._adopt(event, now)
+                self._adopt(event, now)
                 # one event at a time, so that adoption sees the dispatcher as the event will
                 single = evolve(response, senders=(Sender(sender.rel, sender.href, (event,)),))
                 self._collect(self.dispatcher.feed(single, now), index, number, source)
@@ -271,16 +307,39 @@ class Replay:
         if id(model) not in self._entries:
             self._entries[id(model)] = _Entry(model, rel, href)
 
-    def _collect(self, result: DispatchResult, index: int, number: int, source: str | None) -> None:
+    def _collect(self, result: DispatchResult, index: int, first: int, source: str | None) -> None:
+        """``first``: the number of the response's first event fed (the dispatcher numbers from 0)."""
+        entries = self._entries
         for change in result.changes:
-            self._register(change.model, change.event.link.rel, change.event.link.href)
+            model = change.model
+            if id(model) not in entries:
+                entries[id(model)] = _Entry(model, change.event.link.rel, change.event.link.href)
+            if model.history and _settled(model) and not isinstance(model, Renegotiation):
+                # settled: its history is never read again (the report needs state and outcome), so it is
+                # released; the model stays, so that a late event is judged exactly as before
+                model.history = []
         for v in result.violations:
             self.violations.append(
-                ReplayViolation(index, number, v.href, v.state, v.event_type, v.message, v.machine, source)
+                ReplayViolation(index, first + v.index, v.href, v.state, v.event_type, v.message, v.machine, source)
             )
         for u in result.unknown:
-            self.not_applied.append(NotApplied(index, number, u.href, u.rel, u.event_type, u.why))
+            self.not_applied.append(NotApplied(index, first + u.index, u.href, u.rel, u.event_type, u.why))
         self.duplicates += len(result.duplicates)
+
+    def _may_adopt(self, event: Event) -> bool:
+        """Whether :meth:`_adopt` could adopt this event's resource (conservative: True when unsure)."""
+        kind = event.event_type
+        if kind not in (EventType.STARTED, EventType.UPDATED, EventType.COMPLETED):
+            return False
+        if self.dispatcher.model_for(event.link.href) is not None:
+            # models are only ever added during a replay (infinite grace): it will still be there
+            return False
+        if kind is not EventType.STARTED:
+            return True
+        resource = event.resource
+        direction = None if resource is None else resource.get("direction")
+        # an incoming (or undirected) started is never adopted: the dispatcher creates its model
+        return isinstance(direction, str) and direction.strip().lower() != "incoming"
 
     def _adopt(self, event: Event, now: float) -> None:
         href = event.link.href
@@ -361,69 +420,30 @@ def _kind(value: object) -> str:
 
 
 def read_records(data: bytes | str, name: str) -> list[Record]:
-    """The responses of one recording (JSON Lines, a JSON array, or one document); raises :class:`ReplayInputError`."""
-    if isinstance(data, bytes):
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            line = data[: exc.start].count(b"\n") + 1
-            raise ReplayInputError(f"{name}:{line}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    else:
-        text = data
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    if not text.strip():
-        raise ReplayInputError(f"{name}: empty: no event-channel response in it")
-    items = _items(text, name)
-    return [_record(value, f"{name}:{line}") for value, line in items]
+    """Every response of one recording in memory (small recordings, tests); see :func:`iter_records`."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    return list(iter_records(io.BytesIO(raw), name))
 
 
-def _items(text: str, name: str) -> list[tuple[object, int]]:
-    """Each top-level document with the line it starts on."""
+def iter_records(stream: IO[bytes], name: str) -> Iterator[Record]:
+    """The responses of one recording, read as they are needed; raises :class:`ReplayInputError`.
+
+    JSON Lines, a JSON array, one JSON document or raw XML ``<events>``
+    documents (:mod:`adapters.recording`); at most
+    :data:`~adapters.recording.MAX_RECORD` bytes a record.
+    """
     try:
-        whole = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        whole_error: Exception | None = exc
-    else:
-        whole_error = None
-        if isinstance(whole, list):
-            return _array_items(text)
-        return [(whole, _first_line(text))]
-    items: list[tuple[object, int]] = []
-    first = True
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            items.append((json.loads(line), number))
-        except (ValueError, RecursionError) as exc:
-            if first and isinstance(whole_error, json.JSONDecodeError):
-                # most likely one document over many lines: its own error says where
-                raise ReplayInputError(f"{name}:{whole_error.lineno}: not JSON: {whole_error.msg}") from None
-            why = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc) or "nested too deeply"
-            raise ReplayInputError(f"{name}:{number}: not JSON: {why}") from None
-        first = False
-    return items
-
-
-def _first_line(text: str) -> int:
-    stripped = text.lstrip()
-    return text[: len(text) - len(stripped)].count("\n") + 1
-
-
-def _array_items(text: str) -> list[tuple[object, int]]:
-    """The elements of a JSON array text with their first lines (the text is known to parse)."""
-    decoder = json.JSONDecoder()
-    out: list[tuple[object, int]] = []
-    position = text.index("[") + 1
-    while True:
-        while text[position] in " \t\r\n,":
-            position += 1
-        if text[position] == "]":
-            return out
-        value, end = decoder.raw_decode(text, position)
-        out.append((value, text.count("\n", 0, position) + 1))
-        position = end
+        for value, line, raw_xml in iter_values(stream, name):
+            where = f"{name}:{line}"
+            if raw_xml:
+                assert isinstance(value, bytes)
+                yield Record(value, XML_TYPE, None, where)
+            else:
+                yield _record(value, where)
+    except ReplayInputError:
+        raise
+    except RecordError as exc:
+        raise ReplayInputError(str(exc)) from None
 
 
 def _record(value: object, where: str) -> Record:
@@ -434,7 +454,7 @@ def _record(value: object, where: str) -> Record:
     if "response" in value and set(value) <= _RECORD_KEYS:
         return _wrapped(value, where)
     if "_links" in value or "sender" in value:
-        return Record(json.dumps(value).encode("utf-8"), JSON_TYPE, None, where)
+        return Record(b"", JSON_TYPE, None, where, document=value)
     keys = ", ".join(sorted(map(str, value))) or "none"
     raise ReplayInputError(
         f"{where}: not an events document: an object with _links and sender, "
@@ -451,6 +471,9 @@ def _wrapped(value: dict[str, Any], where: str) -> Record:
         raise ReplayInputError(f"{where}: content_type must be a string, got {_kind(content_type)}")
     response = value["response"]
     if isinstance(response, dict):
+        if content_type is None or media_type(content_type) == (JSON_TYPE, {}):
+            return Record(b"", JSON_TYPE, None if t is None else float(t), where, document=response)
+        # another media type or a charset: the parser judges the body as that type, as it would have come
         body = json.dumps(response).encode("utf-8")
         default = JSON_TYPE
     elif isinstance(response, str):
