@@ -81,8 +81,12 @@ class UcwaError(Exception):
 
     @property
     def reason(self) -> Reason:
-        """The reason a machine records for this refusal."""
-        return Reason(code=self.code, subcode=self.subcode, message=self.message)
+        """The reason a machine records for this refusal.
+
+        It carries the HTTP status, so :attr:`Reason.undocumented` looks it up among the
+        documented synchronous errors (``fsm.reasons.SYNC_CATALOGUE``, docs/protocol.md §5.2).
+        """
+        return Reason(code=self.code, subcode=self.subcode, message=self.message, status=self.status)
 
     @property
     def error_code(self) -> ErrorCode | None:

@@ -11,7 +11,12 @@ tolerated, so :class:`Reason` keeps whatever the wire said, as given, and
 - :attr:`Reason.error_code` is the :class:`ErrorCode` member or ``None``;
 - :meth:`Reason.documented_for` says whether the pair is in the asynchronous
   reason table of a resource (domain.md section 5.1);
-- :attr:`Reason.undocumented` flags anything outside the catalogue.
+- :attr:`Reason.documented_sync` is the row of :data:`SYNC_CATALOGUE` (the
+  resource-specific synchronous errors, docs/protocol.md §5.2) for a reason
+  that came with an HTTP status;
+- :attr:`Reason.undocumented` flags anything outside the catalogue of its
+  context: the synchronous one when the reason carries a ``status``, else
+  the asynchronous one.
 
 Nothing here raises on unknown input. Code names are compared ignoring case,
 because the docs' own tables disagree on case (``PreConditionFailed`` vs
@@ -23,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import Enum
 
-from attrs import frozen
+from attrs import field, frozen
 
 
 class ErrorCode(Enum):
@@ -259,6 +264,60 @@ HTTP_STATUS_CODE_NAMES: Mapping[int, str] = {
 CODES_SEEN_ON_EVENT_CHANNEL: frozenset[int] = frozenset({400, 403, 404, 409, 413, 500, 504})
 
 
+class SyncScope(Enum):
+    """Where a resource-specific synchronous error is documented (docs/protocol.md §5.2)."""
+
+    GET = "GET"  # a GET of an invitation resource
+    POST_LINK = "POST"  # a POST to a link resource (accept, cancel, decline...)
+    ANY_RESOURCE = "any"  # repeated on every resource page
+    EVENT_CHANNEL = "events"  # the P-GET's own refusals (docs/protocol.md §2.2)
+
+
+@frozen
+class DocumentedSyncError:
+    """One documented synchronous error: the HTTP status with its code and subcode."""
+
+    status: int
+    code: ErrorCode
+    subcode: str
+    scope: SyncScope
+    meaning: str
+
+
+#: The resource-specific synchronous errors (docs/protocol.md §5.2: seed 002 for the GET
+#: rows, seed 000 for the POST link rows), plus the event channel's documented refusals
+#: (§2.2) and the expired application (§8a). ``"None"`` is the docs' "no subcode".
+SYNC_CATALOGUE: tuple[DocumentedSyncError, ...] = (
+    DocumentedSyncError(404, _E.NOT_FOUND, "None", SyncScope.GET, "call or resource not found"),
+    DocumentedSyncError(400, _E.BAD_REQUEST, "None", SyncScope.GET, "malformed request body"),
+    DocumentedSyncError(
+        400, _E.BAD_REQUEST, "ParameterValidationFailure", SyncScope.GET, "wrong or missing parameters"
+    ),
+    DocumentedSyncError(410, _E.GONE, "None", SyncScope.GET, "content type not supported"),
+    DocumentedSyncError(
+        500, _E.SERVICE_FAILURE, "InvalidExchangeServerVersion", SyncScope.GET, "invalid Exchange server version"
+    ),
+    DocumentedSyncError(
+        500, _E.SERVICE_FAILURE, "CallbackChannelError", SyncScope.POST_LINK, "remote event channel unreachable"
+    ),
+    DocumentedSyncError(409, _E.CONFLICT, "AlreadyExists", SyncScope.ANY_RESOURCE, "already exists"),
+    DocumentedSyncError(409, _E.CONFLICT, "TooManyGroups", SyncScope.ANY_RESOURCE, "too many groups"),
+    DocumentedSyncError(409, _E.CONFLICT, "None", SyncScope.ANY_RESOURCE, "unsupported service, resource or API"),
+    DocumentedSyncError(410, _E.GONE, "CannotRedirect", SyncScope.ANY_RESOURCE, "no backup pool to redirect to"),
+    DocumentedSyncError(409, _E.CONFLICT, "PGetReplaced", SyncScope.EVENT_CHANNEL, "a newer P-GET replaced this one"),
+    DocumentedSyncError(
+        404, _E.NOT_FOUND, "ApplicationNotFound", SyncScope.EVENT_CHANNEL, "the application is gone"
+    ),
+    DocumentedSyncError(
+        410, _E.GONE, "InactiveApplicationExpired", SyncScope.ANY_RESOURCE, "application expired after inactivity"
+    ),
+)
+
+_SYNC_BY_KEY: dict[tuple[int, str, str], DocumentedSyncError] = {
+    (row.status, row.code.value.lower(), row.subcode.lower()): row for row in SYNC_CATALOGUE
+}
+
+
 def error_code_for_status(status: int) -> ErrorCode | None:
     """The :class:`ErrorCode` for an HTTP status, or ``None`` (e.g. 408, 401)."""
     name = HTTP_STATUS_CODE_NAMES.get(status)
@@ -291,6 +350,9 @@ class Reason:
     code: str | None
     subcode: str | None = None
     message: str | None = None
+    #: The HTTP status when the reason is a synchronous error's (a 4xx/5xx answer), else ``None``.
+    #: Context, not what the wire said: left out of equality, so existing comparisons hold.
+    status: int | None = field(default=None, eq=False, kw_only=True)
 
     @classmethod
     def absent(cls, what: str) -> Reason:
@@ -313,9 +375,24 @@ class Reason:
         return row is not None and resource in row.resources
 
     @property
+    def documented_sync(self) -> DocumentedSyncError | None:
+        """The :data:`SYNC_CATALOGUE` row for this status, code and subcode, or ``None``."""
+        if self.code is None or self.status is None:
+            return None
+        return _SYNC_BY_KEY.get((self.status, self.code.lower(), (self.subcode or "None").lower()))
+
+    @property
     def undocumented(self) -> bool:
-        """True when the code is unknown or the (code, subcode) pair is not catalogued."""
-        return self.error_code is None or self.documented is None
+        """True when the code is unknown or the pair is not catalogued for its context.
+
+        A reason with a ``status`` came from a synchronous answer and is looked up
+        in :data:`SYNC_CATALOGUE`; any other in the asynchronous :data:`CATALOGUE`.
+        """
+        if self.error_code is None:
+            return True
+        if self.status is not None:
+            return self.documented_sync is None
+        return self.documented is None
 
     def subcode_is(self, name: str) -> bool:
         return self.subcode is not None and self.subcode.lower() == name.lower()

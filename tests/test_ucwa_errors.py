@@ -196,3 +196,31 @@ def test_never_raises_on_json_objects(status: int, document: dict[str, object]) 
 def test_swapped_arguments_do_not_raise() -> None:
     error = parse_error(409, "application/json", CONFLICT_JSON)  # type: ignore[arg-type]
     assert error.is_collision
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        # docs/protocol.md §5.2, resource-specific synchronous errors (seed 002 GET rows, seed 000 POST rows)
+        (404, b'{"code":"NotFound"}'),
+        (400, b'{"code":"BadRequest","subcode":"ParameterValidationFailure","parameters":[{"name":"to"}]}'),
+        (410, b'{"code":"Gone"}'),
+        (500, b'{"code":"ServiceFailure","subcode":"InvalidExchangeServerVersion"}'),
+        (500, b'{"code":"ServiceFailure","subcode":"CallbackChannelError"}'),
+        (409, b'{"code":"Conflict","subcode":"TooManyGroups"}'),
+        (410, b'{"code":"Gone","subcode":"CannotRedirect"}'),
+        (404, b""),  # a proxy's empty 404 reads as NotFound with no subcode, which the GET table lists
+    ],
+)
+def test_documented_synchronous_errors_are_documented(status: int, body: bytes) -> None:
+    reason = parse_error(status, body, "application/json").reason
+    assert reason.status == status
+    assert not reason.undocumented
+    assert reason.documented_sync is not None
+
+
+def test_a_pair_documented_only_asynchronously_is_undocumented_as_a_synchronous_error() -> None:
+    # Forbidden/FederationRequired is in the asynchronous table (§5.1) but in no synchronous one (§5.2)
+    reason = parse_error(403, b'{"code":"Forbidden","subcode":"FederationRequired"}', "application/json").reason
+    assert reason.undocumented
+    assert reason == Reason("Forbidden", "FederationRequired")  # equality ignores the status
