@@ -27,7 +27,31 @@ Finding the model, in order:
    session (:class:`~fsm.renegotiation.AudioVideoSession`, the glare rule);
    a lobby ``added``/``updated`` (``in: lobby``) creates a
    :class:`~fsm.lobby_participant.LobbyParticipant`;
-5. otherwise the event is :class:`Unrouted`: reported, not applied.
+5. held: an invitation's ``started``, ``updated`` or ``completed`` for an
+   unknown href that names no operation id (no ``_embedded``: the
+   documentation's own samples; or a create sent without one, which UCWA
+   allows) while a create of that kind awaits its 201. The 201 is the only
+   thing that can tell whose it is. See "Held events" below;
+6. handled and ignored (:class:`Ignored`, never counted as unrouted): the
+   ``audioVideoNegotiation`` ``updated`` (sender ``audioVideoInvitation``)
+   and the modalities' ``updated`` (``audioVideo``, ``messaging``, sender
+   ``conversation``), documented (docs/protocol.md §2.3) but meaning
+   nothing to any machine: the invitation's own events carry its lifecycle;
+7. otherwise the event is :class:`Unrouted`: reported, not applied.
+
+Held events. A held event waits, with the later events of its href, in
+arrival order. When the 201 names that href (:meth:`Dispatcher.created`,
+which the client calls as the 201 comes; else the next :meth:`~Dispatcher.feed`
+notices the model's href) they are delivered, in order, to that model: no
+second model, whichever came first. When no 201 can claim them any more
+(``hold_for`` seconds of the caller's clock passed since the first, 10 by
+default: a create's 201 is one round trip, and an incoming call must not
+ring unseen for long; or every create of that kind has its href already),
+they are settled: a ``started`` of a kind that can be incoming is taken as
+an incoming invitation (created as in step 4, with a GET for its links) and
+its href's later held events go to it; anything else is a :class:`Violation`
+(state ``held``). At most ``max_held`` events are held at once; beyond it an
+event is a violation at once. Nothing else keeps a held event alive.
 
 A created model whose first trigger is refused is dropped again (nothing was
 created). A refused trigger on a live model is a :class:`Violation` carrying
@@ -85,12 +109,12 @@ from urllib.parse import urljoin, urlsplit
 from attrs import frozen
 
 from adapters.events import Event, EventsResponse, EventType, _new_object, _slot_setters
-from fsm.actions import Action, Actions, FetchResource
+from fsm.actions import Action, Actions
 from fsm.errors import CallFsmError
-from fsm.invitation import Invitation, InvitationKind
+from fsm.invitation import KIND_RULES, Invitation, InvitationKind, InvitationState
 from fsm.lobby_participant import LobbyParticipant
 from fsm.model import FsmModel
-from fsm.online_meeting import OnlineMeetingJoin
+from fsm.online_meeting import OnlineMeetingJoin, OnlineMeetingState
 from fsm.outcome import CompletionStatus
 from fsm.reasons import Reason
 from fsm.renegotiation import AudioVideoSession, Renegotiation
@@ -159,6 +183,50 @@ class Unrouted:
     why: str
 
 
+@frozen
+class Ignored:
+    """An event that is documented and routed to nothing on purpose: ``why`` says so. Not unrouted."""
+
+    response: str | None
+    index: int
+    href: str
+    rel: str
+    event_type: str
+    why: str
+
+
+#: (bare rel, event type) -> why the event is handled by being ignored (docs/protocol.md §2.3).
+IGNORED_EVENTS: Final[Mapping[tuple[str, EventType], str]] = {
+    ("audioVideoNegotiation", EventType.UPDATED): (
+        "the audio/video invitation's initial media negotiation (its answer, its provisional answer): "
+        "the invitation's own events carry the call's lifecycle"
+    ),
+    **{
+        (modality, EventType.UPDATED): (
+            f"the {modality} modality's state follows its invitation and conversation, "
+            "whose own events the machines take"
+        )
+        for modality in ("audioVideo", "messaging")
+    },
+}
+
+
+@frozen
+class _Held:
+    """An event held until a create's 201 names its href (see "Held events" in the module doc)."""
+
+    event: Event
+    kind: InvitationKind
+    #: Where it came from: the response's ``self`` and the event's index there.
+    response: str | None
+    index: int
+    #: The caller's clock when it arrived.
+    since: float
+
+
+_NO_RESPONSE: Final = EventsResponse(None, None, None, None, ())
+
+
 @frozen(eq=False)
 class DispatchResult:
     changes: tuple[Change, ...] = ()
@@ -170,6 +238,10 @@ class DispatchResult:
     duplicates: tuple[int, ...] = ()
     #: Models created by this response (also in ``changes``).
     created: tuple[FsmModel, ...] = ()
+    #: Documented events that mean nothing to any machine, each with why (not unrouted).
+    ignored: tuple[Ignored, ...] = ()
+    #: Indexes of the events held until a create's 201 names their href.
+    held: tuple[int, ...] = ()
 
 
 @frozen
@@ -474,9 +546,13 @@ class Dispatcher:
         dedupe_window: int = 1024,
         renegotiation_timeout: float | None = None,
         create_lobby_participants: bool = True,
+        hold_for: float = 10.0,
+        max_held: int = 256,
     ) -> None:
         if dedupe_window < 0:
             raise DispatcherError("dedupe_window must be >= 0")
+        if not hold_for >= 0 or max_held < 0:
+            raise DispatcherError("hold_for and max_held must be >= 0")
         self.base_url = base_url
         #: Seconds (caller's clock) a settled model is kept for late events.
         self.grace = grace
@@ -501,6 +577,11 @@ class Dispatcher:
         #: Tracked models not yet indexed by href.
         self._pending: dict[int, FsmModel] = {}
         self._last_sweep: float | None = None
+        #: Seconds (caller's clock) an event is held for a create's 201 (module doc, "Held events").
+        self.hold_for = hold_for
+        self.max_held = max_held
+        #: href key -> its held events, in arrival order.
+        self._held: dict[str, list[_Held]] = {}
 
     # -- configuration --------------------------------------------------------------
 
@@ -530,6 +611,45 @@ class Dispatcher:
         self._keys.setdefault(id(model), set())
         self._index(model, href=href, operation_id=operation_id)
         return model
+
+    def created(self, model: FsmModel, *, now: float, href: str | None = None) -> DispatchResult:
+        """The create's 201 named ``model``'s href (``href``, else the model's own): deliver what was held for it.
+
+        The client calls it as each 201 comes, after the model's own
+        ``created`` trigger; the events held for that href then reach the
+        model in order, and events no 201 can claim any more are settled
+        (module doc, "Held events"). Without this call the next :meth:`feed`
+        does the same.
+        """
+        run = _Run(self, _NO_RESPONSE, now)
+        if id(model) in self._models:
+            self._index(model, href=href)
+            own = href or getattr(model, "href", None)
+            if isinstance(own, str):
+                run.release(self.key(own), model)
+        run.settle_held()
+        return run.result()
+
+    @property
+    def held_count(self) -> int:
+        """How many events are held for a create's 201 right now."""
+        return sum(len(entries) for entries in self._held.values())
+
+    def _awaiting(self, kind: InvitationKind) -> bool:
+        """Whether a create of ``kind`` was sent and its resource is not known yet (its 201 may claim an href)."""
+        for model in self._pending.values():
+            if getattr(model, "href", None) is not None:
+                continue
+            if isinstance(model, Invitation):
+                if model.kind is kind and model.state is InvitationState.SENDING:
+                    return True
+            elif (
+                isinstance(model, OnlineMeetingJoin)
+                and kind is InvitationKind.ONLINE_MEETING
+                and model.state is OnlineMeetingState.SENDING
+            ):
+                return True
+        return False
 
     def forget(self, model: FsmModel) -> None:
         """Drop a model and everything that points to it."""
@@ -672,12 +792,15 @@ class Dispatcher:
             self._sessions[key] = session
             self._session_hrefs[key] = href
 
-    def _refresh(self) -> None:
+    def _refresh(self, run: _Run) -> None:
         # tracked models that learned their href outside (created(href=Location)) since the last feed
         if self._pending:
             for model in list(self._pending.values()):
-                if isinstance(getattr(model, "href", None), str):
+                href = getattr(model, "href", None)
+                if isinstance(href, str):
                     self._index(model)
+                    if self._held:
+                        run.release(self.key(href), model)
 
     def _note_settled(self, model: FsmModel, now: float) -> None:
         if _settled(model):
@@ -691,10 +814,12 @@ class Dispatcher:
         """Apply every event of ``response`` in order. Never raises for what the server sent."""
         if response.baseuri and response.baseuri != self.baseuri:
             self._rebase(response.baseuri)
-        self._refresh()
+        run = _Run(self, response, now)
+        self._refresh(run)
+        if self._held:
+            run.settle_held()
         if self._last_sweep is None or now - self._last_sweep >= self.grace / 4:
             self.sweep(now)
-        run = _Run(self, response, now)
         for index, event in enumerate(response.events):
             run.event(index, event)
         return run.result()
@@ -788,8 +913,12 @@ class _Run:
         self.unknown: list[Unrouted] = []
         self.duplicates: list[int] = []
         self.created: list[FsmModel] = []
+        self.ignored: list[Ignored] = []
+        self.held: list[int] = []
         #: The current event's (href, key).
         self.href_key: tuple[str, str] | None = None
+        #: The ``self`` of the response the current event came in (a held event's own, when released).
+        self.response_href = response.self_href
 
     def result(self) -> DispatchResult:
         return DispatchResult(
@@ -799,10 +928,18 @@ class _Run:
             unknown=tuple(self.unknown),
             duplicates=tuple(self.duplicates),
             created=tuple(self.created),
+            ignored=tuple(self.ignored),
+            held=tuple(self.held),
         )
 
     def unrouted(self, index: int, event: Event, why: str) -> None:
-        self.unknown.append(Unrouted(self.response.self_href, index, event.link.href, event.link.rel, event.type, why))
+        kind = event.event_type if event.known else None
+        ignored = None if kind is None else IGNORED_EVENTS.get((event.link.name, kind))
+        if ignored is not None:
+            href, rel = event.link.href, event.link.rel
+            self.ignored.append(Ignored(self.response_href, index, href, rel, event.type, ignored))
+            return
+        self.unknown.append(Unrouted(self.response_href, index, event.link.href, event.link.rel, event.type, why))
 
     def event(self, index: int, event: Event) -> None:
         if not event.known:
@@ -820,10 +957,108 @@ class _Run:
         ctx = _context(self.now, event.representation(), None if reason is None else reason.to_reason(), d)
         model = d._find(event, key)
         if model is not None:
+            if d._held and key in d._held:
+                # the model was just found by operation id: what was held for its href came first
+                self.release(key, model)
+                self.href_key = (href, key)
             self.apply(index, event, model, ctx, created=False)
+            return
+        if self.hold(index, event, key):
             return
         if not self.create(index, event, ctx):
             self.unrouted(index, event, "no live machine for this href, and this event does not create one")
+
+    # -- holding until a 201 (module doc, "Held events") ----------------------------------------
+
+    def hold(self, index: int, event: Event, key: str) -> bool:
+        """Hold ``event`` if only a create's 201 still to come can say whose it is; False: not held."""
+        d = self.d
+        entries = d._held.get(key)
+        if entries is not None:
+            kind = entries[0].kind  # later events of a held href wait behind it, in order
+        else:
+            found = _invitation_kind(event.link.rel)
+            if found is None or event.event_type not in _HELD_TYPES or event.operation_id is not None:
+                return False
+            representation = event.representation()
+            if representation is not None and _direction(representation.direction) is Direction.INCOMING:
+                return False
+            if not d._awaiting(found):
+                return False
+            kind = found
+        if d.held_count >= d.max_held:
+            self.violations.append(
+                Violation(
+                    self.response_href,
+                    index,
+                    event.link.href,
+                    _machine_of(kind),
+                    _HELD_STATE,
+                    event.type,
+                    f"{d.max_held} events already held for a create's 201: this one is not kept",
+                )
+            )
+            return True
+        d._held.setdefault(key, []).append(_Held(event, kind, self.response_href, index, self.now))
+        self.held.append(index)
+        return True
+
+    def release(self, key: str, model: FsmModel) -> None:
+        """Deliver to ``model``, in order, the events held for ``key`` (its href, now named by a 201)."""
+        for entry in self.d._held.pop(key, ()):
+            self.deliver(entry, key, model)
+
+    def deliver(self, entry: _Held, key: str, model: FsmModel | None) -> None:
+        event = entry.event
+        kept = self.response_href
+        self.response_href = entry.response
+        self.href_key = (event.link.href, key)
+        try:
+            if model is None:
+                self.violations.append(
+                    Violation(
+                        entry.response,
+                        entry.index,
+                        event.link.href,
+                        _machine_of(entry.kind),
+                        _HELD_STATE,
+                        event.type,
+                        f"held {self.now - entry.since:g} s, and no create's 201 named {event.link.href}",
+                    )
+                )
+                return
+            reason = event.reason
+            ctx = _context(self.now, event.representation(), None if reason is None else reason.to_reason(), self.d)
+            self.apply(entry.index, event, model, ctx, created=False)
+        finally:
+            self.response_href = kept
+
+    def settle_held(self) -> None:
+        """Settle the held hrefs no 201 can claim any more: their time is up, or no create of their kind is left."""
+        d = self.d
+        for key in list(d._held):
+            entries = d._held[key]
+            first = entries[0]
+            if self.now - first.since < d.hold_for and d._awaiting(first.kind):
+                continue
+            del d._held[key]
+            model: FsmModel | None = None
+            rest = entries
+            if first.event.event_type is EventType.STARTED and KIND_RULES[first.kind].can_be_incoming:
+                # nobody's create: an incoming invitation whose started carried no resource
+                kept = self.response_href
+                self.response_href = first.response
+                self.href_key = (first.event.link.href, key)
+                try:
+                    said = first.event.reason
+                    reason = None if said is None else said.to_reason()
+                    self.create(first.index, first.event, _context(self.now, first.event.representation(), reason, d))
+                finally:
+                    self.response_href = kept
+                model = d._by_href.get(key)
+                rest = entries[1:]
+            for entry in rest:
+                self.deliver(entry, key, model)
 
     # -- applying ------------------------------------------------------------------------
 
@@ -838,7 +1073,7 @@ class _Run:
         except CallFsmError as refused:
             self.violations.append(
                 Violation(
-                    self.response.self_href,
+                    self.response_href,
                     index,
                     event.link.href,
                     model.machine,
@@ -908,10 +1143,8 @@ class _Run:
                 index, event, "started of an outgoing invitation no tracked model owns (no matching operationId)"
             )
             return True
-        model = Invitation(kind=kind)
-        if self.apply(index, event, model, ctx, created=True) and representation is None:
-            # links gate every action: without the resource the app could not accept
-            self.actions.append(FetchResource(event.link.href, "started carried no embedded resource"))
+        # without the resource the machine asks for a GET itself: links gate every action
+        self.apply(index, event, Invitation(kind=kind), ctx, created=True)
         return True
 
     def create_renegotiation(self, index: int, event: Event, ctx: RouteContext) -> bool:
@@ -948,7 +1181,7 @@ class _Run:
         except CallFsmError as refused:
             self.violations.append(
                 Violation(
-                    self.response.self_href, index, event.link.href, "renegotiation", "idle", event.type, str(refused)
+                    self.response_href, index, event.link.href, "renegotiation", "idle", event.type, str(refused)
                 )
             )
             return True
@@ -959,14 +1192,25 @@ class _Run:
 
 
 _IDLE_RENEGOTIATION: Final = Renegotiation().state
+#: The event types held for a create's 201: an operation's own (docs/protocol.md §2.3).
+_HELD_TYPES: Final = frozenset({EventType.STARTED, EventType.UPDATED, EventType.COMPLETED})
+#: The ``state`` a violation names for an event settled while held: no machine had it yet.
+_HELD_STATE: Final = "held"
+
+
+def _machine_of(kind: InvitationKind) -> str:
+    """The machine that a held event of ``kind`` was waiting for (its create's model)."""
+    return (OnlineMeetingJoin if kind is InvitationKind.ONLINE_MEETING else Invitation).DEFINITION.name
 
 __all__ = [
     "DEFAULT_ROUTES",
+    "IGNORED_EVENTS",
     "Change",
     "DispatchResult",
     "Dispatcher",
     "DispatcherError",
     "Handler",
+    "Ignored",
     "RouteContext",
     "Unrouted",
     "Violation",

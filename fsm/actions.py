@@ -25,7 +25,8 @@ class PostLink:
     href: str
     #: Body properties, in order; empty means no body.
     properties: Properties = ()
-    #: Raw SDP body (``application/sdp``), for acceptWithAnswer.
+    #: Raw SDP body (``application/sdp``), for acceptWithAnswer and sendProvisionalAnswer;
+    #: the properties then go in the query string.
     sdp: str | None = None
 
     def body(self) -> dict[str, PropertyValue]:
@@ -42,10 +43,14 @@ class StartOperation:
 
     rel: str
     href: str
-    operation_id: str
+    #: ``None``: sent without one (UCWA marks it optional, docs/protocol.md §1.5); the
+    #: 201's ``Location`` is then the only way to tell this resource's events apart.
+    operation_id: str | None
     properties: Properties = ()
 
     def body(self) -> dict[str, PropertyValue]:
+        if self.operation_id is None:
+            return dict(self.properties)
         return {"operationId": self.operation_id, **dict(self.properties)}
 
 

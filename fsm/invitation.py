@@ -77,9 +77,9 @@ from fsm.actions import NO_ACTIONS, Actions, FetchResource, PostLink, Properties
 from fsm.engine import MachineDefinition, Transition, build_table
 from fsm.errors import InvalidInput, InvalidTrigger, LinkMissing
 from fsm.model import FsmModel
-from fsm.outcome import Completion, Outcome, classify_completion
+from fsm.outcome import Completion, Outcome, classify_completion, fill_in
 from fsm.reasons import CallDeclineReason, Reason, ReasonResource
-from fsm.wire import Direction, Link, Representation, bare_rel
+from fsm.wire import SAAS_PREFIX, Direction, Link, Representation, WireEnum, bare_rel
 
 
 class InvitationState(Enum):
@@ -109,6 +109,12 @@ class InvitationTrigger(Enum):
     # local: the app decides; each returns the actions to perform
     SEND = "send"
     ACCEPT = "accept"
+    #: UCWA audio/video: accept with an SDP answer (docs/protocol.md §1.5).
+    ACCEPT_WITH_ANSWER = "accept_with_answer"
+    #: UCWA audio/video: accept, the audio going to the user's phone.
+    ACCEPT_WITH_PHONE_AUDIO = "accept_with_phone_audio"
+    #: UCWA audio/video early media: an SDP answer while it still rings; the state does not change.
+    SEND_PROVISIONAL_ANSWER = "send_provisional_answer"
     ACCEPT_AND_BRIDGE = "accept_and_bridge"
     DECLINE = "decline"
     FORWARD = "forward"
@@ -145,8 +151,10 @@ class KindRules:
 
     create_rel: str
     can_be_incoming: bool
-    #: Links that accept it without a body, in order of preference; empty:
-    #: it cannot be accepted through the API.
+    #: The link ``accept`` POSTs (bare rel); empty: it cannot be accepted
+    #: through the API. Never a link that means something else: UCWA
+    #: audio/video has no ``accept`` (docs/protocol.md §1.4), and is accepted
+    #: through the explicit ``accept_with_answer`` / ``accept_with_phone_audio``.
     accept_rels: tuple[str, ...]
     reason_resource: ReasonResource
     #: The property that names the target of the creating POST.
@@ -155,7 +163,7 @@ class KindRules:
 
 KIND_RULES: dict[InvitationKind, KindRules] = {
     InvitationKind.AUDIO_VIDEO: KindRules(
-        "startAudioVideo", True, ("accept", "acceptWithPhoneAudio"), ReasonResource.AUDIO_VIDEO, "to"
+        "startAudioVideo", True, ("accept",), ReasonResource.AUDIO_VIDEO, "to"
     ),
     InvitationKind.MESSAGING: KindRules("startMessaging", True, ("accept",), ReasonResource.MESSAGING, "to"),
     InvitationKind.ONLINE_MEETING: KindRules(
@@ -165,9 +173,11 @@ KIND_RULES: dict[InvitationKind, KindRules] = {
     InvitationKind.PHONE_AUDIO: KindRules("startPhoneAudio", True, (), ReasonResource.PHONE_AUDIO, "to"),
 }
 
-#: Property name -> maximum length (domain.md 1.3; ``callbackUrl`` from SaaS startAudio).
+#: Property name -> maximum length (docs/protocol.md §1.3; ``callbackUrl`` from SaaS startAudio;
+#: ``processedOfferId`` from acceptWithAnswer, §1.5).
 MAX_LENGTHS: dict[str, int] = {
     "operationId": 50,
+    "processedOfferId": 100,
     "subject": 250,
     "sessionContext": 50,
     "anonymousDisplayName": 250,
@@ -177,6 +187,25 @@ MAX_LENGTHS: dict[str, int] = {
 }
 
 BRIDGE_RELS = ("acceptAndBridge", "acceptAndBridgeAudioVideo")
+
+
+class Importance(WireEnum):
+    """``Importance`` of a creating POST (docs/protocol.md §1.1): the only values it takes."""
+
+    NORMAL = "Normal"
+    URGENT = "Urgent"
+    EMERGENCY = "Emergency"
+
+
+def importance_value(machine: str, importance: Importance | str | None) -> str | None:
+    """The wire value of ``importance`` (a member, or its name in any case); anything else is refused."""
+    if importance is None or isinstance(importance, Importance):
+        return None if importance is None else importance.value
+    parsed = Importance.parse(importance) if isinstance(importance, str) else None
+    if parsed is None:
+        allowed = ", ".join(member.value for member in Importance)
+        raise InvalidInput(machine, "importance", f"{importance!r} is not one of {allowed}")
+    return parsed.value
 
 S = InvitationState
 T = InvitationTrigger
@@ -204,21 +233,39 @@ _CROSSED_NOTE = {
 }
 
 
-def _completion_rows(source: S, *, crossed: S | None = None) -> list[Transition[S, T]]:
-    """``completed`` from ``source``; ``crossed``: where a Success goes when it crossed our cancel."""
+def _completion_rows(source: S, *, crossed: S | None = None, trigger: T = T.COMPLETED) -> list[Transition[S, T]]:
+    """``completed`` (or ``updated`` to a final state) from ``source``.
+
+    ``crossed``: where a Success goes when it crossed our cancel. ``updated``
+    has no status: its branch is the embedded final state, and one that is
+    not final (``UNDETERMINED``) keeps the state and takes the links in.
+    """
+    completed = trigger is T.COMPLETED
     rows = [
-        Transition(source, T.COMPLETED, dest, when=c, note=_COMPLETION_NOTE[c])
+        Transition(source, trigger, dest, when=c, note=_COMPLETION_NOTE[c] if completed else f"state {c.value}")
         for c, dest in _COMPLETION_DEST.items()
         if not (crossed is not None and c is C.CONNECTED)
     ]
     if crossed is not None:
-        rows.append(Transition(source, T.COMPLETED, crossed, when=C.CONNECTED, note=_CROSSED_NOTE[crossed]))
-    rows.append(Transition(source, T.COMPLETED, source, when=C.UNDETERMINED, note="no status, no state: GET it"))
+        rows.append(Transition(source, trigger, crossed, when=C.CONNECTED, note=_CROSSED_NOTE[crossed]))
+    undetermined = "no status, no state: GET it" if completed else "not final: keep"
+    rows.append(Transition(source, trigger, source, when=C.UNDETERMINED, note=undetermined))
     return rows
 
 
+def _final_updated_rows(source: S) -> list[Transition[S, T]]:
+    """``updated`` to a final state from a state whose other ``updated`` rows are progress rows."""
+    return [
+        Transition(source, T.UPDATED, dest, when=c, note=f"state {c.value}")
+        for c, dest in _COMPLETION_DEST.items()
+    ]
+
+
 def _progress_rows(source: S, trigger: T) -> list[Transition[S, T]]:
-    return [Transition(source, trigger, dest, when=dest, note=f"state {dest.value}") for dest in PROGRESS]
+    rows = [Transition(source, trigger, dest, when=dest, note=f"state {dest.value}") for dest in PROGRESS]
+    if trigger is T.UPDATED:
+        rows.extend(_final_updated_rows(source))
+    return rows
 
 
 TABLE: tuple[Transition[S, T], ...] = build_table(
@@ -245,19 +292,25 @@ TABLE: tuple[Transition[S, T], ...] = build_table(
             *_progress_rows(p, T.UPDATED),
             *_completion_rows(p),
             Transition(p, T.ACCEPT, S.ACCEPTING, note="link accept"),
+            Transition(p, T.ACCEPT_WITH_ANSWER, S.ACCEPTING, note="link acceptWithAnswer"),
+            Transition(p, T.ACCEPT_WITH_PHONE_AUDIO, S.ACCEPTING, note="link acceptWithPhoneAudio"),
             Transition(p, T.ACCEPT_AND_BRIDGE, S.ACCEPTING, note="link acceptAndBridge"),
             Transition(p, T.DECLINE, S.DECLINING, note="link decline"),
             Transition(p, T.FORWARD, S.FORWARDING, note="link forward"),
             Transition(p, T.CANCEL, S.CANCELLING, note="link cancel"),
+            # early media: the answer does not accept, the invitation rings on (see the module doc)
+            Transition(p, T.SEND_PROVISIONAL_ANSWER, p, note="link sendProvisionalAnswer: early media"),
+            Transition(p, T.REQUEST_SUCCEEDED, p, note="the provisional answer's 204"),
+            Transition(p, T.REQUEST_FAILED, p, note="provisional answer refused: rings on"),
         ]
         for p in PROGRESS
     ),
-    # -- a local request is in flight; its 204 says nothing, completed decides
+    # -- a local request is in flight; its 204 says nothing, completed (or a final updated) decides
     *(
         [
             Transition(x, T.CREATED, x),
             Transition(x, T.STARTED, x),
-            Transition(x, T.UPDATED, x),
+            *_completion_rows(x, crossed=S.CANCEL_CROSSED if x is S.CANCELLING else None, trigger=T.UPDATED),
             # the cancel's 204 is kept: a hang-up must not be sent while the cancel is in flight
             *(
                 [Transition(x, T.REQUEST_SUCCEEDED, S.CANCEL_ANSWERED, note="the cancel's 204")]
@@ -271,7 +324,8 @@ TABLE: tuple[Transition[S, T], ...] = build_table(
     ),
     # -- the cancel race (module doc): the cancel's 204 first, or the Success first
     [
-        *[Transition(S.CANCEL_ANSWERED, t, S.CANCEL_ANSWERED) for t in (T.CREATED, T.STARTED, T.UPDATED)],
+        *[Transition(S.CANCEL_ANSWERED, t, S.CANCEL_ANSWERED) for t in (T.CREATED, T.STARTED)],
+        *_completion_rows(S.CANCEL_ANSWERED, crossed=S.HANGING_UP, trigger=T.UPDATED),
         *_completion_rows(S.CANCEL_ANSWERED, crossed=S.HANGING_UP),
         Transition(S.CANCEL_CROSSED, T.REQUEST_SUCCEEDED, S.HANGING_UP, note="the cancel's 204: hang up"),
         Transition(S.CANCEL_CROSSED, T.REQUEST_FAILED, S.HANGING_UP, note="cancel refused, connected: hang up"),
@@ -300,12 +354,28 @@ INVITATION: MachineDefinition[S, T] = MachineDefinition(
     triggers=T,
     initial=S.IDLE,
     terminal=frozenset({S.HUNG_UP, S.DECLINED, S.CANCELLED, S.FAILED}),
-    local_triggers=frozenset({T.SEND, T.ACCEPT, T.ACCEPT_AND_BRIDGE, T.DECLINE, T.FORWARD, T.CANCEL}),
+    local_triggers=frozenset(
+        {
+            T.SEND,
+            T.ACCEPT,
+            T.ACCEPT_WITH_ANSWER,
+            T.ACCEPT_WITH_PHONE_AUDIO,
+            T.SEND_PROVISIONAL_ANSWER,
+            T.ACCEPT_AND_BRIDGE,
+            T.DECLINE,
+            T.FORWARD,
+            T.CANCEL,
+        }
+    ),
     table=TABLE,
     wire_names={s: s.value for s in (*PROGRESS, S.CONNECTED, S.DECLINED, S.CANCELLED, S.FAILED)},
 )
 
 _PROGRESS_BY_WIRE = {p.value.lower(): p for p in PROGRESS}
+#: The final wire states, lowered: an ``updated`` to one of them ends the invitation.
+_FINAL_BY_WIRE = {c.value.lower(): c for c in _COMPLETION_DEST}
+#: Where ``updated`` without a final state is a progress step (elsewhere only a final state moves it).
+_RINGING_OR_BEFORE = frozenset({S.IDLE, S.SENDING, *PROGRESS})
 #: ``Direction.parse`` as one dict lookup: it runs on every event that carries a
 #: representation, and its scan of the enum was a quarter of a trigger's own cost.
 _DIRECTION_BY_WIRE = {d.value.lower(): d for d in Direction}
@@ -353,29 +423,36 @@ class Invitation(FsmModel):
         *,
         now: float,
         href: str,
-        operation_id: str,
+        operation_id: str | None = None,
         to: str | None = None,
         subject: str | None = None,
-        importance: str | None = None,
+        importance: Importance | str | None = None,
         thread_id: str | None = None,
         extra: dict[str, PropertyValue] | None = None,
+        saas: bool = False,
     ) -> Actions:
         """Create the invitation: POST the kind's creating link (``href``).
 
         ``to`` is the target (for onlineMeeting: the meeting URI). ``extra``
         carries kind-specific properties (``sessionContext``, ``callbackUrl``,
         ``anonymousDisplayName``...); lengths are checked before anything is decided.
+        ``operation_id`` is optional as UCWA documents it (the 201 then names
+        the resource); the Trusted Application API's ``addParticipant``
+        (``saas=True``) requires it (docs/protocol.md §1.5). ``importance`` is an
+        :class:`Importance` or its wire name; anything else is ``InvalidInput``.
         """
         self._check(T.SEND)
         machine = self.machine
-        if not operation_id:
-            raise InvalidInput(machine, "operationId", "an operation id is required")
+        if operation_id is not None and not operation_id:
+            raise InvalidInput(machine, "operationId", "an operation id, when given, is not empty")
+        if operation_id is None and saas and self.kind is InvitationKind.PARTICIPANT:
+            raise InvalidInput(machine, "operationId", "the Trusted Application API's addParticipant requires one")
         rules = self.rules
-        properties: dict[str, PropertyValue] = {"operationId": operation_id}
+        properties: dict[str, PropertyValue] = {} if operation_id is None else {"operationId": operation_id}
         for name, value in (
             (rules.target_property, to),
             ("subject", subject),
-            ("importance", importance),
+            ("importance", importance_value(machine, importance)),
             ("threadId", thread_id),
         ):
             if value is not None:
@@ -391,22 +468,73 @@ class Invitation(FsmModel):
         body: Properties = tuple((k, v) for k, v in properties.items() if k != "operationId")
         return (StartOperation(rules.create_rel, href, operation_id, body),)
 
-    def accept(self, *, now: float, answer_sdp: str | None = None, session_context: str | None = None) -> Actions:
-        """Accept an incoming invitation (``acceptWithAnswer`` when an SDP answer is given)."""
+    def accept(
+        self,
+        *,
+        now: float,
+        media_host: str | None = None,
+        answer_sdp: str | None = None,
+        session_context: str | None = None,
+    ) -> Actions:
+        """Accept an incoming invitation: POST its ``accept`` link, and no other.
+
+        UCWA audio/video has no ``accept`` (docs/protocol.md §1.4): use
+        :meth:`accept_with_answer` or :meth:`accept_with_phone_audio`; here a
+        missing ``accept`` is :class:`~fsm.errors.LinkMissing`. ``media_host``
+        is the optional body of ``ms:rtc:saas:accept`` (§1.5; the SDK sends
+        ``Remote``). ``answer_sdp`` (with ``session_context``) is the older
+        spelling of :meth:`accept_with_answer`, kept for callers written
+        against it: it fires that trigger, not this one.
+        """
+        if answer_sdp is not None:
+            return self.accept_with_answer(now=now, sdp=answer_sdp, session_context=session_context)
         self._check(T.ACCEPT)
         if not self.rules.accept_rels:
             raise InvalidTrigger(
                 self.machine, self.state, T.ACCEPT, f"a {self.kind.value} cannot be accepted through the API"
             )
-        if answer_sdp is not None:
-            if session_context is None or len(session_context) > MAX_LENGTHS["sessionContext"]:
-                raise InvalidInput(self.machine, "sessionContext", "required with an SDP answer, at most 50 characters")
-            link = self._link(T.ACCEPT, ("acceptWithAnswer",))
-            action = PostLink(link.rel, link.href, (("sessionContext", session_context),), sdp=answer_sdp)
-        else:
-            link = self._link(T.ACCEPT, self.rules.accept_rels)
-            action = PostLink(link.rel, link.href)
+        link = self._link(T.ACCEPT, self.rules.accept_rels)
+        properties: Properties = ()
+        if media_host is not None:
+            if not link.rel.startswith(SAAS_PREFIX):
+                raise InvalidInput(self.machine, "mediaHost", f"only ms:rtc:saas:accept takes it, not {link.rel}")
+            properties = (("mediaHost", media_host),)
         self._move(T.ACCEPT, now)
+        return (PostLink(link.rel, link.href, properties),)
+
+    def accept_with_answer(
+        self, *, now: float, sdp: str, session_context: str | None, processed_offer_id: str | None = None
+    ) -> Actions:
+        """UCWA audio/video: accept with an SDP answer (``acceptWithAnswer``, ``application/sdp``).
+
+        ``session_context`` is required (at most 50 characters) and
+        ``processed_offer_id`` optional (at most 100); both travel in the query
+        string (docs/protocol.md §1.5).
+        """
+        action = self._sdp_post(T.ACCEPT_WITH_ANSWER, "acceptWithAnswer", sdp, session_context, processed_offer_id)
+        self._move(T.ACCEPT_WITH_ANSWER, now)
+        return (action,)
+
+    def accept_with_phone_audio(self, *, now: float) -> Actions:
+        """UCWA audio/video: accept, the audio going to the user's phone (``acceptWithPhoneAudio``, no body)."""
+        self._check(T.ACCEPT_WITH_PHONE_AUDIO)
+        link = self._link(T.ACCEPT_WITH_PHONE_AUDIO, ("acceptWithPhoneAudio",))
+        self._move(T.ACCEPT_WITH_PHONE_AUDIO, now)
+        return (PostLink(link.rel, link.href),)
+
+    def send_provisional_answer(
+        self, *, now: float, sdp: str, session_context: str | None, processed_offer_id: str | None = None
+    ) -> Actions:
+        """UCWA audio/video early media: POST ``sendProvisionalAnswer`` with an SDP answer.
+
+        The invitation still rings: the state does not change (the step is in
+        the history), and the answer's 204 or refusal leaves it ringing. The
+        query parameters are those of :meth:`accept_with_answer`.
+        """
+        action = self._sdp_post(
+            T.SEND_PROVISIONAL_ANSWER, "sendProvisionalAnswer", sdp, session_context, processed_offer_id
+        )
+        self._move(T.SEND_PROVISIONAL_ANSWER, now)
         return (action,)
 
     def accept_and_bridge(
@@ -429,11 +557,12 @@ class Invitation(FsmModel):
         self._move(T.DECLINE, now, reason=None if reason is None else f"decline: {reason.value}")
         return (PostLink(link.rel, link.href, () if reason is None else (("reason", reason.value),)),)
 
-    def forward(self, *, now: float, to: str) -> Actions:
+    def forward(self, *, now: float, to: str | None = None) -> Actions:
+        """Forward an incoming invitation; ``to`` is optional, as ``ms:rtc:saas:forward`` marks it."""
         self._check(T.FORWARD)
         link = self._link(T.FORWARD, ("forward",))
-        self._move(T.FORWARD, now, reason=f"forward to {to}")
-        return (PostLink(link.rel, link.href, (("to", to),)),)
+        self._move(T.FORWARD, now, reason="forward" if to is None else f"forward to {to}")
+        return (PostLink(link.rel, link.href, () if to is None else (("to", to),)),)
 
     def cancel(self, *, now: float) -> Actions:
         """Cancel an outgoing invitation, or hang up a connected one."""
@@ -475,6 +604,11 @@ class Invitation(FsmModel):
         return self._progress(T.STARTED, now, href, representation)
 
     def updated(self, *, now: float, href: str | None = None, representation: Representation | None = None) -> Actions:
+        """Progress, or the end when the embedded state is final (UCWA may send no ``completed``).
+
+        Ended that way the outcome has no status and no reason code; a later
+        ``completed`` that agrees fills them in (:func:`fsm.outcome.fill_in`).
+        """
         return self._progress(T.UPDATED, now, href, representation)
 
     def completed(
@@ -488,7 +622,6 @@ class Invitation(FsmModel):
     ) -> Actions:
         embedded = representation.state if representation is not None else None
         completion = classify_completion(status, reason, embedded)
-        source = self.state
         row = self._move(
             T.COMPLETED,
             now,
@@ -496,25 +629,58 @@ class Invitation(FsmModel):
             reason=str(reason) if reason is not None else (status or embedded),
         )
         if row.absorb:
-            self._fill_in(completion, status, reason)
+            filled = fill_in(
+                self.outcome,
+                completion,
+                status,
+                reason,
+                agrees_with_state=completion is not C.UNDETERMINED and _COMPLETION_DEST[completion] is self.state,
+            )
+            if filled is not None:
+                self.outcome = filled
             return NO_ACTIONS
         previous = self.representation
         self._learn(href, representation)
         if completion is C.UNDETERMINED:
             target = self.href or href
             return (FetchResource(target, "completed carried neither status nor state"),) if target else NO_ACTIONS
-        self.outcome = Outcome.of(completion, status, reason)
-        if source in _CANCEL_UNSETTLED and row.dest in (S.CANCEL_CROSSED, S.HANGING_UP):
-            # the cancel race: completed usually carries the cancel (terminate) link; if not, the one we used
+        return self._ended(row.source, row.dest, Outcome.of(completion, status, reason), previous)
+
+    # -- helpers -----------------------------------------------------------------
+
+    def _ended(
+        self, source: InvitationState, dest: InvitationState, outcome: Outcome, previous: Representation
+    ) -> Actions:
+        """The invitation ended (``completed``, or ``updated`` to a final state): its outcome, and the cancel race."""
+        self.outcome = outcome
+        if source in _CANCEL_UNSETTLED and dest in (S.CANCEL_CROSSED, S.HANGING_UP):
+            # the cancel race: the end usually carries the cancel (terminate) link; if not, the one we used
             link = self.representation.link("cancel") or previous.link("cancel")
-            if row.dest is S.CANCEL_CROSSED:
+            if dest is S.CANCEL_CROSSED:
                 # our cancel is still in flight, and its response would pass for the hang-up's: wait for it
                 self.hang_up_link = link
             elif link is not None:
                 return (PostLink(link.rel, link.href),)
         return NO_ACTIONS
 
-    # -- helpers -----------------------------------------------------------------
+    def _sdp_post(
+        self,
+        trigger: InvitationTrigger,
+        rel: str,
+        sdp: str,
+        session_context: str | None,
+        processed_offer_id: str | None,
+    ) -> PostLink:
+        """The checked POST of an SDP answer to ``rel`` (nothing moves); its query: sessionContext, processedOfferId."""
+        self._check(trigger)
+        if not session_context:
+            raise InvalidInput(self.machine, "sessionContext", f"{rel} requires one (at most 50 characters)")
+        query: dict[str, PropertyValue] = {"sessionContext": session_context}
+        if processed_offer_id is not None:
+            query["processedOfferId"] = processed_offer_id
+        check_lengths(self.machine, query)
+        link = self._link(trigger, (rel,))
+        return PostLink(link.rel, link.href, tuple(query.items()), sdp=sdp)
 
     def _hang_up_after_cancel(self, source: InvitationState) -> Actions:
         """After a response from ``cancel_crossed`` (the cancel's): the hang-up, now that nothing is in flight."""
@@ -523,37 +689,35 @@ class Invitation(FsmModel):
         link, self.hang_up_link = self.hang_up_link, None
         return NO_ACTIONS if link is None else (PostLink(link.rel, link.href),)
 
-    def _fill_in(self, completion: Completion, status: str | None, reason: Reason | None) -> None:
-        """A ``completed`` event after a GET already ended the invitation: keep its status and reason.
-
-        A GET (domain.md 9.2, or the re-read after ``resume``) shows the final
-        state but carries neither status nor reason; when the event still comes,
-        it is the server's own word on both. Only an outcome a GET gave (no
-        status, no reason code) is filled in, and only by an event that agrees
-        with it; state and history are as for any absorbed event.
-        """
-        outcome = self.outcome
-        if outcome is None or outcome.status is not None or status is None or completion is C.UNDETERMINED:
-            return
-        if outcome.reason is not None and outcome.reason.code is not None:
-            return
-        if outcome.success != (completion is C.CONNECTED):
-            return
-        if not outcome.success and _COMPLETION_DEST[completion] is not self.state:
-            return
-        self.outcome = Outcome.of(completion, status, reason)
-
     def _progress(
         self, trigger: InvitationTrigger, now: float, href: str | None, representation: Representation | None
     ) -> Actions:
-        # no embedded state: a ringing invitation stays put; one not yet ringing
-        # takes the last state the wire reported (Connecting by default)
-        branch = self.state if self.state in PROGRESS else self.progress
-        if representation is not None and representation.state is not None:
-            branch = _PROGRESS_BY_WIRE.get(representation.state.lower(), branch)
-        row = self._move(trigger, now, branch=branch)
-        if not row.absorb:
-            self._learn(href, representation)
+        source = self.state
+        wire = None if representation is None else representation.state
+        final = _FINAL_BY_WIRE.get(wire.lower()) if wire is not None and trigger is T.UPDATED else None
+        branch: InvitationState | Completion
+        if final is not None:
+            branch = final
+        elif source in _RINGING_OR_BEFORE:
+            # no embedded state: a ringing invitation stays put; one not yet ringing
+            # takes the last state the wire reported (Connecting by default)
+            branch = source if source in PROGRESS else self.progress
+            if wire is not None:
+                branch = _PROGRESS_BY_WIRE.get(wire.lower(), branch)
+        else:
+            branch = C.UNDETERMINED  # a request in flight: only a final state moves it
+        row = self._move(trigger, now, branch=branch, reason=None if final is None else wire)
+        if row.absorb:
+            return NO_ACTIONS
+        previous = self.representation
+        self._learn(href, representation)
+        if final is not None:
+            return self._ended(source, row.dest, Outcome.without_status(final, "updated"), previous)
+        if representation is None:
+            # links gate actions, and an event with no resource may have changed them: read it
+            target = self.href or href
+            if target is not None:
+                return (FetchResource(target, f"{trigger.value} carried no resource: its links may have changed"),)
         return NO_ACTIONS
 
     def _learn(self, href: str | None, representation: Representation | None) -> None:

@@ -96,7 +96,7 @@ from fsm.engine import MachineDefinition, Transition, build_table
 from fsm.errors import InvalidInput, LinkMissing, NotDue
 from fsm.invitation import check_lengths
 from fsm.model import FsmModel
-from fsm.outcome import Completion, Outcome, classify_completion
+from fsm.outcome import Completion, Outcome, classify_completion, fill_in, final_completion
 from fsm.reasons import ErrorCode, Reason
 from fsm.wire import Link, Representation, WireEnum
 
@@ -182,7 +182,6 @@ _LOBBY_TRIGGERS: tuple[T, ...] = (T.CONVERSATION_UPDATED, T.PARTICIPANT_UPDATED)
 _EVENTS_WHILE_CANCELLING: tuple[T, ...] = (
     T.CREATED,
     T.STARTED,
-    T.UPDATED,
     *_LOBBY_TRIGGERS,
     T.ROSTER_ADDED,
 )
@@ -211,19 +210,27 @@ _CROSSED_NOTE = {
 }
 
 
-def _completion_rows(source: S, *, crossed: S | None = None) -> list[Transition[S, T]]:
-    """``completed`` from ``source``; ``crossed``: where a Success goes when it crossed our cancel."""
+def _completion_rows(
+    source: S, *, crossed: S | None = None, trigger: T = T.COMPLETED, stay: S | None = None
+) -> list[Transition[S, T]]:
+    """``completed`` (or an OMI ``updated``, whose branch is its embedded state) from ``source``.
+
+    ``crossed``: where a Success goes when it crossed our cancel. ``stay``:
+    where ``updated`` with a state that is not final goes (``source`` by default).
+    """
+    completed = trigger is T.COMPLETED
     rows = [
-        Transition(source, T.COMPLETED, dest, when=c, note=_COMPLETION_NOTE[c])
+        Transition(source, trigger, dest, when=c, note=_COMPLETION_NOTE[c] if completed else f"state {c.value}")
         for c, dest in _COMPLETION_DEST.items()
         if not (crossed is not None and c in (C.CONNECTED, C.FAILED))
     ]
     if crossed is not None:
         # after a lobby timeout the model classifies every failure as Failed (see lobby_timeout)
-        note = f"{_COMPLETION_NOTE[C.FAILED]}; any failure after the lobby deadline"
-        rows.append(Transition(source, T.COMPLETED, S.FAILED, when=C.FAILED, note=note))
-        rows.append(Transition(source, T.COMPLETED, crossed, when=C.CONNECTED, note=_CROSSED_NOTE[crossed]))
-    rows.append(Transition(source, T.COMPLETED, source, when=C.UNDETERMINED, note="no status, no state: GET it"))
+        note = f"{_COMPLETION_NOTE[C.FAILED] if completed else 'state Failed'}; any failure after the lobby deadline"
+        rows.append(Transition(source, trigger, S.FAILED, when=C.FAILED, note=note))
+        rows.append(Transition(source, trigger, crossed, when=C.CONNECTED, note=_CROSSED_NOTE[crossed]))
+    undetermined = "no status, no state: GET it" if completed else "not final: links only"
+    rows.append(Transition(source, trigger, stay or source, when=C.UNDETERMINED, note=undetermined))
     return rows
 
 
@@ -245,7 +252,7 @@ TABLE: tuple[Transition[S, T], ...] = build_table(
     [
         Transition(S.SENDING, T.CREATED, S.CONNECTING, note="201 Location"),
         Transition(S.SENDING, T.STARTED, S.CONNECTING, note="started beat the 201"),
-        Transition(S.SENDING, T.UPDATED, S.CONNECTING, note="started aggregated away"),
+        *_completion_rows(S.SENDING, trigger=T.UPDATED, stay=S.CONNECTING),  # not final: started aggregated away
         *_lobby_rows(S.SENDING),
         Transition(S.SENDING, T.ROSTER_ADDED, S.ADMITTED, note="no lobby, or its events aggregated away"),
         Transition(S.SENDING, T.REQUEST_FAILED, S.FAILED, note="join POST refused"),
@@ -254,7 +261,8 @@ TABLE: tuple[Transition[S, T], ...] = build_table(
     # -- joining: Connecting on the wire all along
     *(
         [
-            *[Transition(stage, t, stage) for t in (T.CREATED, T.STARTED, T.UPDATED)],
+            *[Transition(stage, t, stage) for t in (T.CREATED, T.STARTED)],
+            *_completion_rows(stage, trigger=T.UPDATED),
             *_lobby_rows(stage),
             Transition(stage, T.ROSTER_ADDED, S.ADMITTED, note="local participant in the roster"),
             *_completion_rows(stage),
@@ -272,6 +280,7 @@ TABLE: tuple[Transition[S, T], ...] = build_table(
     # -- our cancel is in flight; completed decides, but its 204 is kept: no hang-up while it is in flight
     [
         *[Transition(S.CANCELLING, t, S.CANCELLING) for t in _EVENTS_WHILE_CANCELLING],
+        *_completion_rows(S.CANCELLING, crossed=S.CANCEL_CROSSED, trigger=T.UPDATED),
         Transition(S.CANCELLING, T.REQUEST_SUCCEEDED, S.CANCEL_ANSWERED, note="the cancel's 204"),
         *[
             Transition(S.CANCELLING, T.REQUEST_FAILED, stage, when=stage, note=f"cancel refused: back to {stage.value}")
@@ -282,6 +291,7 @@ TABLE: tuple[Transition[S, T], ...] = build_table(
     # -- the cancel race (module doc): the cancel's 204 first, or the Success first
     [
         *[Transition(S.CANCEL_ANSWERED, t, S.CANCEL_ANSWERED) for t in _EVENTS_WHILE_CANCELLING],
+        *_completion_rows(S.CANCEL_ANSWERED, crossed=S.HANGING_UP, trigger=T.UPDATED),
         *_completion_rows(S.CANCEL_ANSWERED, crossed=S.HANGING_UP),
         Transition(S.CANCEL_CROSSED, T.REQUEST_SUCCEEDED, S.HANGING_UP, note="the cancel's 204: hang up"),
         Transition(S.CANCEL_CROSSED, T.REQUEST_FAILED, S.HANGING_UP, note="cancel refused, connected: hang up"),
@@ -468,7 +478,7 @@ class OnlineMeetingJoin(FsmModel):
         return self._omi_event(T.STARTED, now, href, representation)
 
     def updated(self, *, now: float, href: str | None = None, representation: Representation | None = None) -> Actions:
-        """An OMI ``updated``: its state stays Connecting; its links may change."""
+        """An OMI ``updated``: its links may change; a final embedded state ends the join (no ``completed`` needed)."""
         return self._omi_event(T.UPDATED, now, href, representation)
 
     def conversation_updated(self, *, now: float, state: str | None) -> Actions:
@@ -501,10 +511,8 @@ class OnlineMeetingJoin(FsmModel):
     ) -> Actions:
         embedded = representation.state if representation is not None else None
         completion = classify_completion(status, reason, embedded)
-        timed_out_failure = (
-            self.state in _CANCEL_UNSETTLED and self.timed_out and completion not in (C.CONNECTED, C.UNDETERMINED)
-        )
-        branch = C.FAILED if timed_out_failure else completion
+        timed_out = self._timed_out_failure(completion)
+        branch = C.FAILED if timed_out else completion
         source = self.state
         row = self._move(
             T.COMPLETED,
@@ -513,30 +521,31 @@ class OnlineMeetingJoin(FsmModel):
             reason=str(reason) if reason is not None else (status or embedded),
         )
         if row.absorb:
+            filled = fill_in(
+                self.outcome,
+                completion,
+                status,
+                reason,
+                agrees_with_state=completion is not C.UNDETERMINED and _COMPLETION_DEST[completion] is self.state,
+            )
+            if filled is not None:
+                self.outcome = filled
             return NO_ACTIONS
         previous = self.representation
         self._learn(href, representation)
         if completion is C.UNDETERMINED:
             target = self.href or href
             return (FetchResource(target, "completed carried neither status nor state"),) if target else NO_ACTIONS
-        if timed_out_failure:
+        if timed_out:
             said = "no reason" if reason is None else str(reason)
-            self.outcome = Outcome(
+            outcome = Outcome(
                 success=False,
                 status=status,
                 reason=lobby_timeout_reason(f"lobby deadline passed, left the lobby; the server said: {said}"),
             )
         else:
-            self.outcome = Outcome.of(completion, status, reason)
-        if source in _CANCEL_UNSETTLED and row.dest in (S.CANCEL_CROSSED, S.HANGING_UP):
-            # the cancel race: completed usually carries the cancel (terminate) link; if not, the one we used
-            link = self.representation.link(CANCEL_REL) or previous.link(CANCEL_REL)
-            if row.dest is S.CANCEL_CROSSED:
-                # our cancel is still in flight, and its response would pass for the hang-up's: wait for it
-                self.hang_up_link = link
-            elif link is not None:
-                return (PostLink(link.rel, link.href),)
-        return NO_ACTIONS
+            outcome = Outcome.of(completion, status, reason)
+        return self._ended(source, row.dest, outcome, previous)
 
     # -- helpers -----------------------------------------------------------------
 
@@ -547,12 +556,54 @@ class OnlineMeetingJoin(FsmModel):
         link, self.hang_up_link = self.hang_up_link, None
         return NO_ACTIONS if link is None else (PostLink(link.rel, link.href),)
 
+    def _timed_out_failure(self, completion: Completion) -> bool:
+        """After our lobby-deadline cancel, every failure is the timeout's (branch ``Failed``)."""
+        return self.state in _CANCEL_UNSETTLED and self.timed_out and completion not in (C.CONNECTED, C.UNDETERMINED)
+
+    def _ended(
+        self, source: OnlineMeetingState, dest: OnlineMeetingState, outcome: Outcome, previous: Representation
+    ) -> Actions:
+        """The join ended (``completed``, or the OMI ``updated`` to a final state): its outcome, and the cancel race."""
+        self.outcome = outcome
+        if source in _CANCEL_UNSETTLED and dest in (S.CANCEL_CROSSED, S.HANGING_UP):
+            # the cancel race: the end usually carries the cancel (terminate) link; if not, the one we used
+            link = self.representation.link(CANCEL_REL) or previous.link(CANCEL_REL)
+            if dest is S.CANCEL_CROSSED:
+                # our cancel is still in flight, and its response would pass for the hang-up's: wait for it
+                self.hang_up_link = link
+            elif link is not None:
+                return (PostLink(link.rel, link.href),)
+        return NO_ACTIONS
+
     def _omi_event(
         self, trigger: OnlineMeetingTrigger, now: float, href: str | None, representation: Representation | None
     ) -> Actions:
-        row = self._move(trigger, now, reason=None if representation is None else representation.state)
-        if not row.absorb:
-            self._learn(href, representation)
+        wire = None if representation is None else representation.state
+        final = final_completion(wire) if trigger is T.UPDATED else None
+        # started is unguarded; updated's branch is its embedded state, final or not
+        timed_out = final is not None and self._timed_out_failure(final)
+        branch = None if trigger is not T.UPDATED else C.FAILED if timed_out else (final or C.UNDETERMINED)
+        source = self.state
+        row = self._move(trigger, now, branch=branch, reason=wire)
+        if row.absorb:
+            return NO_ACTIONS
+        previous = self.representation
+        self._learn(href, representation)
+        if final is not None:
+            if timed_out:
+                outcome = Outcome(
+                    success=False,
+                    status=None,
+                    reason=lobby_timeout_reason(f"lobby deadline passed, left the lobby; the OMI said {final.value}"),
+                )
+            else:
+                outcome = Outcome.without_status(final, "updated")
+            return self._ended(source, row.dest, outcome, previous)
+        if representation is None:
+            # the OMI's links gate cancel, and an event with no resource may have changed them: read it
+            target = self.href or href
+            if target is not None:
+                return (FetchResource(target, f"{trigger.value} carried no resource: its links may have changed"),)
         return NO_ACTIONS
 
     def _lobby_signal(

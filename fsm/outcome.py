@@ -12,6 +12,12 @@ order of precedence:
    to GET the resource (domain.md 9.2).
 
 An unknown status value (neither success nor failure) counts as missing.
+
+The same first rule ends an invitation or a join on an ``updated`` (or a GET)
+whose embedded state is final: the current UCWA documentation lists only
+``started`` and ``updated`` for most invitations (docs/protocol.md §2.3). Such
+an outcome has no status and no reason code; :func:`fill_in` gives it those of
+a ``completed`` that comes later and agrees with it.
 """
 
 from __future__ import annotations
@@ -42,11 +48,15 @@ class Completion(Enum):
 _FINAL_WIRE_STATES = {c.value.lower(): c for c in Completion if c is not Completion.UNDETERMINED}
 
 
+def final_completion(embedded_state: str | None) -> Completion | None:
+    """The final wire state ``embedded_state`` names (any case), or ``None`` when it names none."""
+    return None if embedded_state is None else _FINAL_WIRE_STATES.get(embedded_state.strip().lower())
+
+
 def classify_completion(status: str | None, reason: Reason | None, embedded_state: str | None) -> Completion:
-    if embedded_state is not None:
-        final = _FINAL_WIRE_STATES.get(embedded_state.strip().lower())
-        if final is not None:
-            return final
+    final = final_completion(embedded_state)
+    if final is not None:
+        return final
     parsed = CompletionStatus.parse(status)
     if parsed is CompletionStatus.SUCCESS:
         return Completion.CONNECTED
@@ -75,3 +85,39 @@ class Outcome:
         if not success and reason is None:
             reason = Reason.absent(f"completed ({completion.value}) carried no reason")
         return cls(success=success, status=status, reason=reason)
+
+    @classmethod
+    def without_status(cls, completion: Completion, said_by: str) -> Outcome:
+        """An end seen in a final state alone (``said_by``: a GET, an ``updated``): no status, no reason code."""
+        success = completion is Completion.CONNECTED
+        reason = None if success else Reason.absent(f"{said_by} said {completion.value}; no reason yet")
+        return cls(success=success, status=None, reason=reason)
+
+
+def fill_in(
+    outcome: Outcome | None,
+    completion: Completion,
+    status: str | None,
+    reason: Reason | None,
+    *,
+    agrees_with_state: bool,
+) -> Outcome | None:
+    """The outcome a later ``completed`` makes of one seen without status, or ``None`` to keep it.
+
+    A GET (docs/protocol.md §9.2, or the re-read after ``resume``) or an
+    ``updated`` shows the final state but carries neither status nor reason;
+    when ``completed`` still comes, it is the server's own word on both. Only
+    an outcome with no status and no reason code is filled in, and only by an
+    event that agrees with it: the same success, and for a failure the same
+    end state (``agrees_with_state``: the caller's machine maps completions to
+    its states).
+    """
+    if outcome is None or outcome.status is not None or status is None or completion is Completion.UNDETERMINED:
+        return None
+    if outcome.reason is not None and outcome.reason.code is not None:
+        return None
+    if outcome.success != (completion is Completion.CONNECTED):
+        return None
+    if not outcome.success and not agrees_with_state:
+        return None
+    return Outcome.of(completion, status, reason)

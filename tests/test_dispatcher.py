@@ -109,12 +109,16 @@ def test_seed_002_started_updated_completed() -> None:
     assert invitation.kind is InvitationKind.AUDIO_VIDEO  # from the rel ms:rtc:saas:audioVideoInvitation
     assert invitation.state is InvitationState.CONNECTING
     assert invitation.href == "communication/invitations/137"
-    # no embedded resource: no links to act on until the app reads it
-    assert started.actions == (FetchResource("communication/invitations/137", "started carried no embedded resource"),)
+    # no embedded resource: no links to act on until the app reads it (one GET, asked for by the machine)
+    (fetch,) = started.actions
+    assert isinstance(fetch, FetchResource)
+    assert fetch.href == "communication/invitations/137"
 
     updated = dispatcher.feed(sample("seed002_updated.json"), now=2.0)
     assert updated.created == ()
     assert [c.dest for c in updated.changes] == [InvitationState.CONNECTING]
+    # an updated is about links too, and this one carries no resource: read it again (docs/protocol.md §2.4)
+    assert [(type(a), a.href) for a in updated.actions] == [(FetchResource, "communication/invitations/137")]
 
     # the completed sample has neither status nor embedded state: domain.md 9.2, GET the resource
     completed = dispatcher.feed(sample("seed002_completed.json"), now=3.0)

@@ -36,12 +36,27 @@ DONE = ENDED | {"Connected", "hanging_up", CANCEL_CROSSED}
 #: The href every link of rel ``rel`` has in this test.
 HREF = "/inv/{}"
 FINALS = {"connected": "Connected", "declined": "Declined", "cancelled": "Cancelled", "failed": "Failed"}
-ACTION_RELS = ["accept", "decline", "forward", "cancel", "acceptAndBridge", "acceptAndBridgeAudioVideo"]
+ACTION_RELS = [
+    "accept",
+    "decline",
+    "forward",
+    "cancel",
+    "acceptAndBridge",
+    "acceptAndBridgeAudioVideo",
+    # UCWA audio/video's own (docs/protocol.md §1.4): no plain accept there
+    "acceptWithAnswer",
+    "acceptWithPhoneAudio",
+    "sendProvisionalAnswer",
+]
 #: Both rels accept and bridge (domain.md 1.4: the SaaS rel drifted); the first is preferred.
 BRIDGE_RELS = ["acceptAndBridge", "acceptAndBridgeAudioVideo"]
 #: What each local trigger needs among the links, in order of preference.
 NEEDS = {
+    # accept never falls back to a link that means something else (acceptWithPhoneAudio)
     "accept": ["accept"],
+    "accept_with_answer": ["acceptWithAnswer"],
+    "accept_with_phone_audio": ["acceptWithPhoneAudio"],
+    "send_provisional_answer": ["sendProvisionalAnswer"],
     "accept_and_bridge": BRIDGE_RELS,
     "decline": ["decline"],
     "forward": ["forward"],
@@ -49,6 +64,8 @@ NEEDS = {
 }
 GOES_TO = {
     "accept": "accepting",
+    "accept_with_answer": "accepting",
+    "accept_with_phone_audio": "accepting",
     "accept_and_bridge": "accepting",
     "decline": "declining",
     "forward": "forwarding",
@@ -95,9 +112,13 @@ class Reference:
         if embedded in PROGRESS:
             self.progress = embedded
 
-    def progress_event(self, embedded: str | None, links: frozenset[str] | None) -> str | None:
+    def progress_event(self, embedded: str | None, links: frozenset[str] | None, *, updated: bool = False) -> str | None:
+        self.posts = []
         if self.state in DONE:
             return self.state
+        if updated and embedded is not None and embedded.lower() in FINALS:
+            # the current UCWA docs list no completed for most invitations: a final state in updated ends it
+            return self.completed(None, None, embedded, links)
         if self.state in WAITING:
             self.see(embedded, links)
             return self.state
@@ -150,6 +171,8 @@ class Reference:
         elif state == "sending" and not ok:
             self.state = "Failed"
             self.outcome_set = True
+        elif state in PROGRESS:
+            pass  # the provisional answer's response (early media): the invitation rings on
         else:
             return None  # idle, ringing, cancel_answered, and a 2xx while sending: nothing of ours answers
         return self.state
@@ -172,7 +195,8 @@ class Reference:
             return "hanging_up", rel
         if self.state not in PROGRESS:
             return None
-        return GOES_TO[trigger], rel
+        # early media answers without accepting: the state does not change
+        return GOES_TO.get(trigger, self.state), rel
 
 
 def wire_state(inv: Invitation) -> str:
@@ -257,9 +281,10 @@ class InvitationMachine(RuleBasedStateMachine):
     @rule(embedded=embedded_states, links=st.none() | link_sets)
     def updated(self, embedded: str | None, links: frozenset[str] | None) -> None:
         rep = None if links is None else self.representation(embedded, links)
-        expected = self.ref.progress_event(embedded if rep is not None else None, links)
-        self.fire(lambda: self.inv.updated(now=1, representation=rep))
+        expected = self.ref.progress_event(embedded if rep is not None else None, links, updated=True)
+        actions = self.fire(lambda: self.inv.updated(now=1, representation=rep))
         assert wire_state(self.inv) == expected
+        assert posts(actions) == self.ref.posts
 
     @rule(status=statuses, subcode=subcodes, embedded=embedded_states, links=st.none() | link_sets)
     def completed(
@@ -306,6 +331,23 @@ class InvitationMachine(RuleBasedStateMachine):
     @rule()
     def accept(self) -> None:
         self.local("accept", lambda: self.inv.accept(now=3))
+
+    @rule()
+    def accept_with_answer(self) -> None:
+        self.local(
+            "accept_with_answer", lambda: self.inv.accept_with_answer(now=3, sdp="v=0", session_context="ctx")
+        )
+
+    @rule()
+    def accept_with_phone_audio(self) -> None:
+        self.local("accept_with_phone_audio", lambda: self.inv.accept_with_phone_audio(now=3))
+
+    @rule()
+    def send_provisional_answer(self) -> None:
+        self.local(
+            "send_provisional_answer",
+            lambda: self.inv.send_provisional_answer(now=3, sdp="v=0", session_context="ctx"),
+        )
 
     @rule()
     def accept_and_bridge(self) -> None:

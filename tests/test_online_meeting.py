@@ -214,6 +214,9 @@ class Ref:
             self.href_known = True
         if ev.rep_link() is not None:
             self.link = bool(ev.rep_link())
+        elif t in ("started", "updated"):
+            # no resource: its links may have changed, so read it (docs/protocol.md §2.4, the documentation's samples)
+            self.actions = [("fetch", OMI)]
         if t == "completed":
             return self.complete(ev, prior_link)
         if t == "roster_added":
