@@ -4,15 +4,17 @@ Theory of operation
 -------------------
 Everything is computed by :mod:`fsm.paths` from the machine's definition in
 :data:`fsm.MACHINES`; this module only formats it. Two sections: a shortest
-trigger sequence from the initial state to every state, and a transition
-cover (a few sequences that together take every row of the table, guarded
-branches and absorbed late events included). With ``--max-depth N`` every
-sequence has at most N steps; the states and rows this puts out of reach are
-listed, never dropped silently.
+path from the initial state to every state, and a transition cover (short
+paths that together take every row of the table, guarded branches and absorbed
+late events included: each is the shortest way to one row's source, then that
+row, so it ends at the row, never later). With ``--max-depth N`` every path
+has at most N steps; the states and rows this puts out of reach are listed,
+never dropped silently.
 
-A step reads ``trigger`` or ``trigger[branch]``: the branch is the payload
-case the trigger must be given (a ``completed`` that classifies as
-``Declined``, say). In JSON each step is ``{"trigger", "branch", "from",
+In text, a path reads ``state -trigger[branch]-> state -trigger-> state``:
+every state it goes through, and for each step the trigger to feed and, when
+the row is guarded, the branch: the payload case the trigger must be given (a
+``completed`` that classifies as ``Declined``, say). In JSON each step is ``{"trigger", "branch", "from",
 "to"}`` with the enums' wire values as strings and ``branch`` null when the
 row is unguarded. Besides the keys ``machine``, ``initial``, ``shortest``,
 ``cover`` and ``uncovered`` (rows, in the step shape), the JSON carries
@@ -25,13 +27,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
 from enum import Enum
 from typing import Any
 
 from adapters.cli import CliError
 from fsm.engine import MachineDefinition, Transition
-from fsm.paths import PathStep, describe_step, shortest_paths, transition_cover, uncovered_rows
+from fsm.paths import Path, PathStep, describe_step, path_words, shortest_paths, transition_cover, uncovered_rows
 from fsm.registry import MACHINES
 
 #: Text output wraps a long trigger sequence at this width.
@@ -107,27 +108,19 @@ def to_json(definition: MachineDefinition[Any, Any], max_depth: int | None = Non
 # -- text ----------------------------------------------------------------------
 
 
-def wrap_steps(steps: Sequence[PathStep[Any, Any]], lead: str) -> list[str]:
-    """``lead`` then the steps joined by `` -> ``, continued on indented lines past :data:`WIDTH`."""
-    if not steps:
-        return [lead + "(the initial state: no step)"]
+def wrap_path(path: Path[Any, Any], lead: str) -> list[str]:
+    """``lead`` then the path, continued on indented lines (a whole step each) past :data:`WIDTH`."""
+    words = path_words(path)
     lines: list[str] = []
-    line, fresh = lead, True
-    for i, step in enumerate(steps):
-        word = describe_step(step) if i == 0 else "-> " + describe_step(step)
-        if fresh:
-            line, fresh = line + word, False
-        elif len(line) + 1 + len(word) > WIDTH:
+    line = lead + words[0]
+    for word in words[1:]:
+        if len(line) + 1 + len(word) > WIDTH:
             lines.append(line)
-            line = " " * len(lead) + word
+            line = " " * (len(lead) + 2) + word
         else:
             line = f"{line} {word}"
     lines.append(line)
     return lines
-
-
-def _steps(count: int) -> str:
-    return f"{count} step" if count == 1 else f"{count} steps"
 
 
 def render_text(definition: MachineDefinition[Any, Any], max_depth: int | None = None) -> str:
@@ -144,18 +137,19 @@ def render_text(definition: MachineDefinition[Any, Any], max_depth: int | None =
     ]
     width = max(len(str(state.value)) for state in shortest)
     for state, path in shortest.items():
-        out.extend(wrap_steps(path.steps, f"  {(str(state.value) + ':').ljust(width + 1)} "))
+        out.extend(wrap_path(path, f"  {(str(state.value) + ':').ljust(width + 1)} "))
     unreached = [str(state.value) for state in states if state not in shortest]
     if unreached:
         out.append(f"  not reached within {max_depth} steps: {', '.join(unreached)}")
     taken = len(definition.table) - len(uncovered)
-    out += ["", f"transition cover ({len(cover)} paths, {taken} of {len(definition.table)} rows)"]
+    out += [
+        "",
+        f"transition cover ({len(cover)} paths, {taken} of {len(definition.table)} rows)",
+        "  each: the shortest way to a row's source, then that row (the last step)",
+    ]
     number_width = len(str(len(cover)))
     for number, path in enumerate(cover, 1):
-        out.append(
-            f"  {str(number).rjust(number_width)}. {path.start.value} -> {path.final_state.value}, {_steps(len(path))}"
-        )
-        out.extend(wrap_steps(path.steps, " " * (number_width + 6)))
+        out.extend(wrap_path(path, f"  {str(number).rjust(number_width)}. "))
     if uncovered:
         out += ["", f"uncovered within {max_depth} steps ({len(uncovered)} rows)"]
         for row in uncovered:

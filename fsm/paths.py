@@ -14,19 +14,19 @@ first path found to a state is the one reported. Absorbed rows are self-loops
 (the import-time check guarantees it) and can never shorten a path; they are
 skipped.
 
-:func:`transition_cover` builds, greedily, a few paths from the initial state
-that together take every row at least once, absorbed self-loops and each
-guard branch included. A path starts at the initial state and repeatedly
-takes the cheapest row still untaken: a shortest connecting prefix from where
-the path stands to the row's source, then the row. Cheapest means, in order:
-a leg after which the path can still come back to where it stands (nothing is
-lost by taking it); then the nearest; self-loops before rows that move; table
-order. A leg into a region with nothing left to take ends the path, so it
-comes last of all: each path collects what it can before it moves on for good.
-When nothing untaken is reachable, the path is closed and a new one starts at
-the initial state. On the five registered machines this reaches the minimum
-number of paths (checked against a minimum chain cover of the rows that leave
-their strongly connected component), at the price of one long first path.
+:func:`transition_cover` is a set of short paths, one per row it targets:
+the shortest path :func:`shortest_paths` gives to the row's source, then the
+row. A reader (or a test) can take each path on its own: it shows one way the
+row is reached, by the fewest steps, and nothing else. Rows a path crosses on
+its way are covered too, so they get no path of their own; rows are targeted
+deepest source first, so that every row of the breadth-first tree a deeper path
+already crosses is left out. That is the fewest paths of this shape: every row
+off the tree needs its own path, and a tree row needs one only when no row
+leaves from below it. The paths are listed in table order of their rows.
+A shortest path never goes through a terminal state (nothing leaves one but
+absorbed self-loops, which are skipped), so a path stops at the first terminal
+state it reaches: its last step is its row, which may be a late event absorbed
+there.
 
 ``max_depth`` bounds the length of every path (the number of steps). A state
 farther than that is absent from :func:`shortest_paths`, and a row whose source
@@ -148,68 +148,26 @@ def _coverable(row: Transition[Any, Any], found: dict[Any, tuple[Any, ...]], max
 def transition_cover(definition: MachineDefinition[S, T], max_depth: int | None = None) -> list[Path[S, T]]:
     """Paths from the initial state that together take every coverable row at least once.
 
-    Every path has at most ``max_depth`` steps; the rows this leaves out are
-    exactly :func:`uncovered_rows`.
+    Each path is the shortest path to one row's source, then that row (its
+    last step); see the module docstring for which rows get a path. Every path
+    has at most ``max_depth`` steps; the rows this leaves out are exactly
+    :func:`uncovered_rows`.
     """
     _check_depth(max_depth)
-    outgoing = _outgoing(definition)
-    from_initial = _bfs(outgoing, definition.initial, max_depth)
+    found = _bfs(_outgoing(definition), definition.initial, max_depth)
     index = {row: i for i, row in enumerate(definition.table)}
-    untaken = {row for row in definition.table if _coverable(row, from_initial, max_depth)}
-    by_source: dict[S, list[Transition[S, T]]] = {}
-    for row in definition.table:
-        by_source.setdefault(row.source, []).append(row)
-
-    closure = {state: definition.reachable_from(state) for state in definition.states}
-    untaken_from: dict[S, int] = {}
-    for row in untaken:
-        untaken_from[row.source] = untaken_from.get(row.source, 0) + 1
-
-    def cost(here: S, row: Transition[S, T], prefix: tuple[PathStep[S, T], ...]) -> tuple[int, int, int, int]:
-        # A leg (prefix + row) after which the path can never come back to
-        # `here` narrows what it can still reach; one into a region with
-        # nothing left to take ends the path. Take those last, so each path
-        # collects all it can before it moves on for good.
-        if here in closure[row.dest]:
-            narrowing = 0
-        elif any(untaken_from.get(state, 0) for state in closure[row.dest]):
-            narrowing = 1
-        else:
-            narrowing = 2
-        return (narrowing, len(prefix), int(row.dest is not row.source), index[row])
-
-    def take(rows: Iterable[Transition[S, T]]) -> None:
-        for row in rows:
-            if row in untaken:
-                untaken.remove(row)
-                untaken_from[row.source] -= 1
-
-    paths: list[Path[S, T]] = []
-    while untaken:
-        steps: list[PathStep[S, T]] = []
-        here = definition.initial
-        while True:
-            budget = None if max_depth is None else max_depth - len(steps) - 1
-            if budget is not None and budget < 0:
-                break
-            reach = _bfs(outgoing, here, budget)
-            candidates = [
-                (cost(here, row, prefix), row, prefix)
-                for state, prefix in reach.items()
-                for row in by_source.get(state, ())
-                if row in untaken
-            ]
-            if not candidates:
-                break
-            _key, row, prefix = min(candidates, key=lambda c: c[0])
-            steps.extend((*prefix, PathStep.of(row)))
-            take((*_rows_of(definition, prefix), row))
-            here = row.dest
-        if not steps:
-            # cannot happen: from the initial state every untaken row is within reach
-            raise AssertionError(f"{definition.name}: a cover path took no row")
-        paths.append(Path(definition.initial, tuple(steps)))
-    return paths
+    coverable = [row for row in definition.table if _coverable(row, found, max_depth)]
+    covered: set[Transition[S, T]] = set()
+    targets: list[Transition[S, T]] = []
+    # Deepest first: a tree row is then already crossed by every path that needs it.
+    for row in sorted(coverable, key=lambda r: (-len(found[r.source]), index[r])):
+        if row in covered:
+            continue
+        targets.append(row)
+        covered.add(row)
+        covered.update(_rows_of(definition, found[row.source]))
+    targets.sort(key=index.__getitem__)
+    return [Path(definition.initial, (*found[row.source], PathStep.of(row))) for row in targets]
 
 
 def _rows_of(definition: MachineDefinition[S, T], steps: Iterable[PathStep[S, T]]) -> list[Transition[S, T]]:
@@ -270,3 +228,13 @@ def describe_step(step: PathStep[Any, Any]) -> str:
 def describe(steps: Sequence[PathStep[Any, Any]]) -> str:
     """A path's steps as ``trigger[branch] -> trigger -> ...``."""
     return " -> ".join(describe_step(step) for step in steps)
+
+
+def path_words(path: Path[Any, Any]) -> list[str]:
+    """``start``, then ``-trigger[branch]-> state`` per step: a path with every state it goes through."""
+    return [str(path.start.value), *(f"-{describe_step(step)}-> {step.dest.value}" for step in path.steps)]
+
+
+def describe_path(path: Path[Any, Any]) -> str:
+    """``state -trigger[branch]-> state -trigger-> state ...``"""
+    return " ".join(path_words(path))

@@ -31,6 +31,7 @@ from fsm.paths import (
     PathMismatch,
     PathStep,
     describe,
+    describe_path,
     replay_path,
     replay_rows,
     shortest_paths,
@@ -116,20 +117,38 @@ def test_no_shorter_path_exists(name: str) -> None:
         assert all(not row.absorb and row.dest is not row.source for row in rows)
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_cover_takes_every_row(name: str) -> None:
-    definition = MACHINES[name]
-    cover = transition_cover(definition)
+def check_cover(definition: MachineDefinition[Any, Any], cover: list[Path[Any, Any]]) -> set[Transition[Any, Any]]:
+    """Every path is a shortest way to its last row's source, then that row; the rows taken.
+
+    Shortest is checked against :func:`reference_depths`, not against
+    :func:`shortest_paths`. A path stops at the first terminal state it
+    reaches: only its last step (a late event absorbed there) may start in one.
+    """
+    depths = reference_depths(definition)
+    targets = []
     taken: set[Transition[Any, Any]] = set()
     for path in cover:
         assert path.start is definition.initial
         rows = walk(definition, path)
         assert tuple(rows) == replay_rows(definition, path)
-        assert replay_path(definition, path) is path.final_state
-        # no path is redundant: each takes a row no earlier path took
-        assert set(rows) - taken
+        *way, target = rows
+        assert len(way) == depths[target.source], (describe_path(path), depths[target.source])
+        assert all(row.source not in definition.terminal for row in way)
+        targets.append(target)
         taken.update(rows)
-    assert taken == set(definition.table)
+    # one path per row it is for, and no path is for a row another path takes
+    assert len(set(targets)) == len(targets)
+    for path, target in zip(cover, targets, strict=True):
+        assert all(target not in walk(definition, other) for other in cover if other is not path)
+    assert targets == sorted(targets, key=definition.table.index)
+    return taken
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_cover_is_shortest_ways_to_every_row(name: str) -> None:
+    definition = MACHINES[name]
+    cover = transition_cover(definition)
+    assert check_cover(definition, cover) == set(definition.table)
     assert uncovered_rows(definition) == ()
 
 
@@ -278,19 +297,62 @@ def test_toy_ties_go_to_the_first_row_in_table_order() -> None:
     assert shortest_paths(make(Tr.STOP))[Two.B].triggers == (Tr.STOP,)
 
 
-def test_toy_cover_is_minimal_and_merges_the_cycle() -> None:
+def test_toy_cover_is_one_short_path_per_row_off_the_shortest_paths() -> None:
     definition = toy()
+    go, stop = Tr.GO, Tr.STOP
+    a_b = PathStep(go, None, St.A, St.B)
+    a_c = PathStep(stop, Br.ONE, St.A, St.C)
+    a_d = PathStep(stop, Br.TWO, St.A, St.D)
+    # Worked by hand. Shortest ways: B by A-GO, C by A-STOP/ONE, D by A-STOP/TWO
+    # (one step each). The four rows leaving B, C and D are on no shortest way,
+    # so each gets its own path: the way to its source, then the row. Those
+    # paths cross the three rows leaving A, which need no path of their own.
+    # Listed in table order of the row each path is for.
+    assert transition_cover(definition) == [
+        Path(St.A, (a_b, PathStep(go, None, St.B, St.A))),
+        Path(St.A, (a_b, PathStep(stop, None, St.B, St.C))),
+        Path(St.A, (a_c, PathStep(go, None, St.C, St.C))),
+        Path(St.A, (a_d, PathStep(go, None, St.D, St.D))),
+    ]
+
+
+def test_toy_cover_gives_a_dead_end_row_a_path_of_its_own() -> None:
+    # Without the absorbed rows nothing leaves C or D: A-STOP/ONE and A-STOP/TWO
+    # are crossed by no longer path, so each is a one-step path of its own.
+    definition = toy(TOY_TABLE[:5])
+    stop_one = PathStep(Tr.STOP, Br.ONE, St.A, St.C)
+    stop_two = PathStep(Tr.STOP, Br.TWO, St.A, St.D)
+    a_b = PathStep(Tr.GO, None, St.A, St.B)
+    assert transition_cover(definition) == [
+        Path(St.A, (a_b, PathStep(Tr.GO, None, St.B, St.A))),
+        Path(St.A, (stop_one,)),
+        Path(St.A, (stop_two,)),
+        Path(St.A, (a_b, PathStep(Tr.STOP, None, St.B, St.C))),
+    ]
+
+
+def test_toy_cover_of_a_chain_is_its_shortest_paths() -> None:
+    # a -go-> b -go-> c -stop-> d, with a shortcut a -stop-> c: the shortest
+    # way to c is the shortcut (one step), so b's go to c is off it and gets a
+    # path; c's stop rides on the shortcut; a-go-b is crossed by b's path.
+    table = (
+        Transition(St.A, Tr.GO, St.B),
+        Transition(St.B, Tr.GO, St.C),
+        Transition(St.C, Tr.STOP, St.D),
+        Transition(St.A, Tr.STOP, St.C),
+    )
+    definition = MachineDefinition(
+        name="chain",
+        summary="chain",
+        states=St,
+        triggers=Tr,
+        initial=St.A,
+        terminal=frozenset({St.D}),
+        local_triggers=frozenset(),
+        table=table,
+    )
     cover = transition_cover(definition)
-    # A-STOP/ONE, A-STOP/TWO and B-STOP each enter a terminal state, and no row
-    # leaves one: a path takes at most one of them, so at least three paths.
-    # Three suffice when the A<->B cycle rides along on one of them.
-    assert len(cover) == 3
-    taken = [row for path in cover for row in walk(definition, path)]
-    assert set(taken) == set(TOY_TABLE)
-    # so each path takes exactly one of those three rows, and ends where it leads
-    ending = {TOY_TABLE[2], TOY_TABLE[3], TOY_TABLE[4]}
-    assert sorted(len(ending & set(walk(definition, path))) for path in cover) == [1, 1, 1]
-    assert all(path.final_state in definition.terminal for path in cover)
+    assert [describe_path(path) for path in cover] == ["a -go-> b -go-> c", "a -stop-> c -stop-> d"]
 
 
 def test_toy_depth_limits() -> None:
@@ -386,13 +448,8 @@ def test_random_machines(definition: MachineDefinition[R, RT], depth: int | None
     uncovered = set(uncovered_rows(definition, depth))
     assert uncovered == {row for row in definition.table if depths[row.source] >= limit}
     cover = transition_cover(definition, depth)
-    taken: set[Transition[R, RT]] = set()
-    for path in cover:
-        assert depth is None or len(path) <= depth
-        rows = walk(definition, path)
-        assert set(rows) - taken
-        taken.update(rows)
-    assert taken == set(definition.table) - uncovered
+    assert all(depth is None or len(path) <= depth for path in cover)
+    assert check_cover(definition, cover) == set(definition.table) - uncovered
     assert transition_cover(definition, depth) == cover
 
 
@@ -460,33 +517,62 @@ def spelled(step: PathStep[Any, Any]) -> str:
 
 
 @pytest.mark.parametrize("name", NAMES)
+def spelled_path(path: Path[Any, Any]) -> str:
+    """How the CLI must show a path: ``state -trigger[branch]-> state ...``, every state included."""
+    return " ".join([path.start.value, *(f"-{spelled(step)}-> {step.dest.value}" for step in path.steps)])
+
+
+def joined(lines: list[str]) -> list[str]:
+    """Entries of a section: a line indented by two starts one, deeper lines continue it."""
+    entries: list[str] = []
+    for line in lines:
+        if not line.strip() or not line.startswith("  "):
+            continue
+        if line.startswith("   ") and entries and not line.strip()[0].isdigit():
+            entries[-1] += " " + line.strip()
+        else:
+            entries.append(line.strip())
+    return entries
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_text_output(capsys: pytest.CaptureFixture[str], name: str) -> None:
     definition = MACHINES[name]
     text = run_cli(capsys, name, as_json=False)
     lines = text.splitlines()
     assert lines[0].startswith(f"{name}: ")
+    assert all(len(line) <= cli_scenarios.WIDTH for line in lines[1:])
     start = lines.index(f"shortest paths ({len(definition.states)} of {len(definition.states)} states)")
     cover_at = next(i for i, line in enumerate(lines) if line.startswith("transition cover ("))
-    shown: dict[str, str] = {}
-    last = ""
-    for line in lines[start + 1 : cover_at]:
-        if not line.strip():
-            continue
-        if line.lstrip().startswith("->"):
-            shown[last] += " " + line.strip()
-            continue
-        last, _, sequence = line.strip().partition(": ")
-        shown[last] = sequence.strip()
-    for state, path in shortest_paths(definition).items():
-        expected = " -> ".join(spelled(step) for step in path.steps) if path.steps else "(the initial state: no step)"
-        assert shown[state.value] == expected
+    shown = dict(entry.split(": ", 1) for entry in joined(lines[start + 1 : cover_at]))
+    assert {state: text.strip() for state, text in shown.items()} == {
+        state.value: spelled_path(path) for state, path in shortest_paths(definition).items()
+    }
     cover = transition_cover(definition)
     assert (
         lines[cover_at]
         == f"transition cover ({len(cover)} paths, {len(definition.table)} of {len(definition.table)} rows)"
     )
+    numbered = [entry for entry in joined(lines[cover_at + 1 :]) if entry[0].isdigit()]
+    assert numbered == [f"{n}. {spelled_path(path)}" for n, path in enumerate(cover, 1)]
     assert "uncovered" not in text
     assert text == run_cli(capsys, name, as_json=False)
+
+
+def test_text_shows_every_state_between_steps(capsys: pytest.CaptureFixture[str]) -> None:
+    # By hand on the toy machine: the path to C through B reads with B in it.
+    definition = toy()
+    path = Path(St.A, (PathStep(Tr.GO, None, St.A, St.B), PathStep(Tr.STOP, None, St.B, St.C)))
+    assert cli_scenarios.wrap_path(path, "") == ["a -go-> b -stop-> c"]
+    guarded = Path(St.A, (PathStep(Tr.STOP, Br.TWO, St.A, St.D),))
+    assert cli_scenarios.wrap_path(guarded, "  1. ") == ["  1. a -stop[two]-> d"]
+    long = Path(St.A, tuple(PathStep(Tr.GO, None, *pair) for pair in [(St.A, St.B), (St.B, St.A)] * 12))
+    wrapped = cli_scenarios.wrap_path(long, "  1. ")
+    assert len(wrapped) > 1
+    assert all(len(line) <= cli_scenarios.WIDTH for line in wrapped)
+    assert all(line.startswith("       -go-> ") for line in wrapped[1:])
+    assert " ".join(line.strip() for line in wrapped) == "1. a" + " -go-> b -go-> a" * 12
+    assert definition.initial is St.A
 
 
 def test_text_lists_uncovered_rows(capsys: pytest.CaptureFixture[str]) -> None:
