@@ -110,7 +110,18 @@ from attrs import frozen
 
 from adapters.events import EventParseError, EventsResponse, parse_events
 from adapters.http import AsyncSender, SyncSender, TransportError
-from adapters.requests import ACCEPT, JSON, HttpRequest, HttpResponse, Secret, loggable_url
+from adapters.requests import (
+    ACCEPT,
+    JSON,
+    HttpRequest,
+    HttpResponse,
+    OriginError,
+    Secret,
+    loggable_url,
+    origin,
+    resolve,
+    show_origin,
+)
 from adapters.ucwa_errors import UcwaError, parse_error
 
 log = logging.getLogger("callfsm.channel")
@@ -239,14 +250,29 @@ class PGetCursor:
     :class:`EventChannelError` when the loop cannot go on.
     """
 
-    def __init__(self, url: str, backoff: Backoff | None = None) -> None:
+    def __init__(self, url: str, backoff: Backoff | None = None, *, home: str | None = None) -> None:
         self.url = url
         self.backoff = backoff or Backoff()
         #: Consecutive failed attempts on :attr:`url`.
         self.failures = 0
+        #: The origin every P-GET stays on: the application's (``home``, else the first URL's).
+        self.origin = origin(home if home is not None else url)
+
+    def _off_origin(self, url: str, source: str) -> EventChannelError | None:
+        """The error that ends the loop when ``url`` leaves the application's origin, else ``None``.
+
+        Not retried: the same answer would name the same place. The token never goes there.
+        """
+        if origin(url) == self.origin and self.origin is not None:
+            return None
+        refused = OriginError(url, show_origin(self.origin), source)
+        return EventChannelError(self.url, f"{refused} (not retried: nothing of the answer was applied)", cause=refused)
 
     def restart(self, url: str) -> None:
-        """Go on from a new ``events`` link (a recreated application)."""
+        """Go on from a new ``events`` link (a recreated application), on the same origin."""
+        error = self._off_origin(url, "events href")
+        if error is not None:
+            raise error
         self.url = url
         self.failures = 0
 
@@ -264,6 +290,9 @@ class PGetCursor:
             httpx.URL(url)
         except (ValueError, httpx.InvalidURL):  # UnicodeEncodeError is a ValueError
             return None
+        error = self._off_origin(url, "link")
+        if error is not None:  # an answer that sends the loop (and its token) elsewhere ends it
+            raise error
         return url
 
     def _advance(self, url: str) -> None:
@@ -346,6 +375,7 @@ class _Base(Generic[R]):
         timeout: httpx.Timeout | float,
     ) -> None:
         self.dispatcher = dispatcher
+        # events_href was resolved against the application's URL and checked to stay on its origin
         self.cursor = PGetCursor(events_href, backoff)
         self.on_result = on_result
         self.on_reset = on_reset
@@ -677,7 +707,7 @@ class EventChannel(_Base[R]):
                 self.ended = ChannelEnd.APPLICATION_NOT_FOUND
             else:
                 assert self._pending is None  # nothing is sent ahead of a 404
-                self.cursor.restart(resolve_events(self.sender.base_url, onward))
+                _restart(self.cursor, self.sender.base_url, onward)
             result = None
         if self._stopping and self.ended is None:
             self.ended = ChannelEnd.STOPPED
@@ -816,7 +846,7 @@ class AsyncEventChannel(_Base[R]):
         else:
             onward = await _call(self.on_application_not_found, decision.error)
             if isinstance(onward, str):
-                self.cursor.restart(resolve_events(self.sender.base_url, onward))
+                _restart(self.cursor, self.sender.base_url, onward)
             else:
                 self.ended = ChannelEnd.APPLICATION_NOT_FOUND
         return None
@@ -826,7 +856,17 @@ class AsyncEventChannel(_Base[R]):
 
 
 def resolve_events(base_url: str, href: str) -> str:
-    return urljoin(base_url, href)
+    """The events href as a URL on the application's origin; :class:`OriginError` for any other."""
+    return resolve(base_url, href, "events href")
+
+
+def _restart(cursor: PGetCursor, base_url: str, href: str) -> None:
+    """Go on from the new events ``href`` an app's hook gave, unless it leaves the application's origin."""
+    try:
+        url = resolve_events(base_url, href)
+    except OriginError as refused:
+        raise EventChannelError(cursor.url, f"{refused} (the new events link)", cause=refused) from None
+    cursor.restart(url)
 
 
 def _retry_error(cursor: PGetCursor, decision: Retry) -> EventChannelError:

@@ -77,7 +77,16 @@ from adapters.channel import AsyncEventChannel, Backoff, ChannelEnd, ChannelRese
 from adapters.dispatcher import Dispatcher, DispatchResult
 from adapters.events import ParseError, parse_resource
 from adapters.http import AsyncSender, AsyncTokenSource, SyncSender, TokenSource
-from adapters.requests import Applied, Failed, HttpResponse, Unexpected, apply_response, build_request, loggable_url
+from adapters.requests import (
+    Applied,
+    Failed,
+    HttpResponse,
+    OriginError,
+    Unexpected,
+    apply_response,
+    build_request,
+    loggable_url,
+)
 from adapters.ucwa_errors import UcwaError, parse_error
 from fsm.actions import Action, Actions, FetchResource, PostRenegotiation, StartOperation
 from fsm.engine import Step
@@ -650,14 +659,14 @@ class UcwaClient(_Core):
                 continue
             try:
                 self.perform(owner, (action,))
-            except UcwaError as error:
+            except (UcwaError, OriginError) as error:  # an event's href off the application's origin: not sent
                 log.warning("%s refused: %s", type(action).__name__, error)
 
     def _reset(self, reset: ChannelReset) -> None:
         for href in self.dispatcher.hrefs_to_refetch():
             model = self.dispatcher.model_for(href)
             if model is not None:
-                with contextlib.suppress(UcwaError):
+                with contextlib.suppress(UcwaError, OriginError):
                     self.perform(model, (FetchResource(href, f"re-read after {reset.kind.value}"),))
 
     def _emit(self, models: Iterable[FsmModel]) -> None:
@@ -943,14 +952,14 @@ class AsyncUcwaClient(_Core):
                 continue
             try:
                 await self.perform(owner, (action,))
-            except UcwaError as error:
+            except (UcwaError, OriginError) as error:  # an event's href off the application's origin: not sent
                 log.warning("%s refused: %s", type(action).__name__, error)
 
     async def _reset(self, reset: ChannelReset) -> None:
         for href in self.dispatcher.hrefs_to_refetch():
             model = self.dispatcher.model_for(href)
             if model is not None:
-                with contextlib.suppress(UcwaError):
+                with contextlib.suppress(UcwaError, OriginError):
                     await self.perform(model, (FetchResource(href, f"re-read after {reset.kind.value}"),))
 
     def _emit(self, models: Iterable[FsmModel]) -> None:

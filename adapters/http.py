@@ -15,7 +15,9 @@ bytes. :class:`SyncSender` wraps an :class:`httpx.Client` and
 - turn every httpx failure into one typed :class:`TransportError` whose
   message names the method and the URL, never a header;
 - return an :class:`HttpResponse`, whose repr leaves the body out (a token
-  endpoint's body *is* a token).
+  endpoint's body *is* a token);
+- refuse, with :class:`OriginError` and before anything is sent, a request
+  that carries a credential to another origin than ``base_url``'s.
 
 Secrets. A token is wrapped in :class:`Secret` from the moment it enters the
 library: its ``repr`` and ``str`` are ``Secret('***')``, request descriptions
@@ -32,7 +34,16 @@ from typing import TYPE_CHECKING, Final
 
 import httpx
 
-from adapters.requests import HttpRequest, HttpResponse, Secret, as_secret, build_request, loggable_url
+from adapters.requests import (
+    HttpRequest,
+    HttpResponse,
+    OriginError,
+    Secret,
+    as_secret,
+    build_request,
+    check_origin,
+    loggable_url,
+)
 
 if TYPE_CHECKING:
     from fsm.actions import Action
@@ -46,6 +57,7 @@ __all__ = [
     "AsyncTokenSource",
     "HttpRequest",
     "HttpResponse",
+    "OriginError",
     "ResponseTooLarge",
     "Secret",
     "SyncSender",
@@ -150,6 +162,16 @@ def _build(
         raise TransportError(request.method, request.url, why) from None
 
 
+def _guard(request: HttpRequest, base_url: str) -> None:
+    """A request carrying a credential goes only to the sender's origin (:class:`OriginError` otherwise).
+
+    :func:`adapters.requests.resolve` refuses a foreign href already; this is the last gate, for a
+    request described by hand or one whose URL came from elsewhere.
+    """
+    if any(isinstance(value, Secret) for _, value in request.headers):
+        check_origin(request.url, base_url, f"{request.method} to")
+
+
 def _collect(chunks: Iterator[bytes], request: HttpRequest, limit: int) -> bytes:
     buffer = bytearray()
     for chunk in chunks:
@@ -191,7 +213,9 @@ class SyncSender:
         return resolve_token(self._token)
 
     def send(self, request: HttpRequest, *, timeout: httpx.Timeout | float | None = None) -> HttpResponse:
-        """Send ``request``; raise :class:`TransportError` when no response could be read."""
+        """Send ``request``; raise :class:`TransportError` when no response could be read,
+        :class:`OriginError` (nothing sent) when it carries a credential off the sender's origin."""
+        _guard(request, self.base_url)
         built = _build(self.client, request, timeout if timeout is not None else self.timeout)
         try:
             response = self.client.send(built, stream=True)
@@ -244,6 +268,7 @@ class AsyncSender:
         return await resolve_token_async(self._token)
 
     async def send(self, request: HttpRequest, *, timeout: httpx.Timeout | float | None = None) -> HttpResponse:
+        _guard(request, self.base_url)
         built = _build(self.client, request, timeout if timeout is not None else self.timeout)
         try:
             response = await self.client.send(built, stream=True)

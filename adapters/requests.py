@@ -29,6 +29,13 @@ request for an over-long value is never built. This module checks nothing of
 the kind again; it does refuse an action it cannot express (a Huawei action
 without an access token, for instance) with :class:`RequestError`.
 
+Origins. A credential goes only to the origin (scheme, host, port) of the
+``base_url`` it was given for: the application's URL for UCWA, the
+configured API host for Huawei. :func:`resolve` is the one place an href
+becomes a URL, and it refuses any other origin with :class:`OriginError`,
+whatever the href came from; the senders (:mod:`adapters.http`) check again
+before a credential header leaves.
+
 Choices where the docs are silent ([U]):
 
 - ``Location`` is passed to ``created`` exactly as the server wrote it (like
@@ -195,6 +202,56 @@ class RequestError(ValueError):
     """An action cannot be expressed as a request (nothing is sent)."""
 
 
+class OriginError(RequestError):
+    """An href leads off the origin the credentials belong to: nothing is sent, least of all the token.
+
+    ``url`` (query values hidden) is where the href led; ``allowed`` is the one origin allowed.
+    """
+
+    def __init__(self, url: str, allowed: str, source: str = "href") -> None:
+        self.url = loggable_url(url)
+        self.allowed = allowed
+        self.source = source
+        super().__init__(f"{source} {self.url!r} is not on {allowed}, the origin the credentials belong to: refused")
+
+
+# --------------------------------------------------------------------------------
+# origins
+
+#: The port a scheme implies when the URL names none (RFC 6454: the origin is scheme, host, port).
+DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+
+Origin = tuple[str, str, int]
+
+
+def origin(url: str) -> Origin | None:
+    """``(scheme, host, port)`` of an absolute http(s) ``url``, lower-cased, the port made explicit;
+    ``None`` for anything else (relative, another scheme, unsplittable, a port out of range)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS or not host:
+        return None
+    return (scheme, host.lower(), DEFAULT_PORTS[scheme] if port is None else port)
+
+
+def show_origin(found: Origin | None) -> str:
+    return "(none)" if found is None else f"{found[0]}://{found[1]}:{found[2]}"
+
+
+def check_origin(url: str, base_url: str, source: str = "href") -> str:
+    """``url`` when it is on ``base_url``'s origin; else :class:`OriginError`. The one origin check:
+    every request that carries a credential is built from :func:`resolve` or passes here."""
+    allowed = origin(base_url)
+    if allowed is None or origin(url) != allowed:
+        raise OriginError(url, show_origin(allowed), source)
+    return url
+
+
 # --------------------------------------------------------------------------------
 # building requests
 
@@ -211,9 +268,15 @@ HUAWEI_CANCEL_SERIES: Final = "/v1/mmc/management/cycleconferences"
 HUAWEI_CANCEL_SUB_MEETINGS: Final = "/v1/mmc/management/conferences/cyclesubconf"
 
 
-def resolve(base_url: str, href: str) -> str:
-    """``href`` resolved against ``base_url`` (an absolute href is kept as is)."""
-    return urljoin(base_url, href)
+def resolve(base_url: str, href: str, source: str = "href") -> str:
+    """``href`` resolved against ``base_url``, refused with :class:`OriginError` unless it stays on
+    ``base_url``'s origin (scheme, host, port). An href comes from the server, an event, a webhook
+    callback or a snapshot someone may have edited; the request built from it carries the token."""
+    try:
+        url = urljoin(base_url, href)
+    except ValueError:  # an unbalanced IPv6 bracket: no URL at all, so on no allowed origin
+        raise OriginError(href, show_origin(origin(base_url)), source) from None
+    return check_origin(url, base_url, source)
 
 
 def with_query(url: str, params: Sequence[tuple[str, str]]) -> str:

@@ -28,6 +28,14 @@ Layout (``version`` 1)::
 
 No credential is in it: the token is given again to ``restore``.
 
+Origins. A snapshot is a file someone may have edited, and the restored
+client sends its token to the URLs in it. :func:`load` resolves every href
+the snapshot holds (the ``events`` cursor, the ``baseuri``, each session's
+href, and each model's hrefs and links) against the application URL and
+refuses, with a :class:`~fsm.errors.SnapshotError` naming the field, any
+that leads to another origin (scheme, host, port). ``data:`` URIs (an SDP
+offer) are content, not places, and pass.
+
 Time. Deadlines and history times are on the caller's clock, which need not
 survive a restart (``time.monotonic`` starts anew with the process). The
 snapshot records the clock and the wall clock (Unix time) together; restoring
@@ -59,9 +67,11 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
+import attrs
 from attrs import frozen
 
 from adapters.dispatcher import Dispatcher
+from adapters.requests import OriginError, resolve
 from fsm import snapshot as model_snapshot
 from fsm.errors import SnapshotError
 from fsm.model import FsmModel
@@ -298,6 +308,33 @@ def _seen(raw: object) -> tuple[tuple[str, str, str | None, str], ...]:
     return tuple(out)
 
 
+def _on_origin(href: str | None, where: str, url: str) -> None:
+    """Refuse ``href`` unless, resolved against the application ``url``, it stays on its origin."""
+    if href is None or href[:5].lower() == "data:":
+        return
+    try:
+        resolve(url, href, where)
+    except OriginError as refused:
+        raise _bad(where, str(refused)) from None
+
+
+def _model_hrefs(value: object, where: str, url: str, depth: int = 0) -> None:
+    """Every href a restored model holds (fields named ``href`` or ``*_href``, every link), on ``url``'s origin."""
+    cls: Any = type(value)
+    if depth > 8 or not attrs.has(cls):
+        return
+    for attribute in attrs.fields(cls):
+        item = getattr(value, attribute.name)
+        here = f"{where}.{attribute.name}"
+        if isinstance(item, str) and (attribute.name == "href" or attribute.name.endswith("_href")):
+            _on_origin(item, here, url)
+        elif isinstance(item, tuple | list):
+            for number, entry in enumerate(item):
+                _model_hrefs(entry, f"{here}[{number}]", url, depth + 1)
+        else:
+            _model_hrefs(item, here, url, depth + 1)
+
+
 def load(data: Any, *, url: str, now: float, wall: float) -> ClientState:
     """Read a client snapshot for the application ``url``, moving its times onto the clock reading ``now``.
 
@@ -325,6 +362,7 @@ def load(data: Any, *, url: str, now: float, wall: float) -> ClientState:
             model = model_snapshot.restore(_shifted(entry.get("model"), shift, f"{where}.model"))
         except SnapshotError as exc:
             raise _bad(f"{where}.model", str(exc)) from None
+        _model_hrefs(model, f"{where}.model", url)
         settled = _opt_time(entry.get("settled_at"), f"{where}.settled_at")
         routes = _routes(entry.get("routes", []), f"{where}.routes")
         models.append(ModelEntry(model, routes, None if settled is None else settled + shift))
@@ -333,6 +371,7 @@ def load(data: Any, *, url: str, now: float, wall: float) -> ClientState:
         where = f"sessions[{number}]"
         entry = _object(raw, where)
         href = _text(entry.get("href"), f"{where}.href")
+        _on_origin(href, f"{where}.href", url)
         current = entry.get("current")
         if current is not None and (
             isinstance(current, bool)
@@ -342,10 +381,14 @@ def load(data: Any, *, url: str, now: float, wall: float) -> ClientState:
         ):
             raise _bad(f"{where}.current", f"expected the index of a renegotiation in models, got {current!r}")
         sessions.append(SessionEntry(href, current))
+    events = _opt_text(doc.get("events"), "events")
+    baseuri = _opt_text(doc.get("baseuri"), "baseuri")
+    _on_origin(events, "events", url)
+    _on_origin(baseuri, "baseuri", url)
     return ClientState(
         url=url,
-        events=_opt_text(doc.get("events"), "events"),
-        baseuri=_opt_text(doc.get("baseuri"), "baseuri"),
+        events=events,
+        baseuri=baseuri,
         models=tuple(models),
         sessions=tuple(sessions),
         seen=_seen(doc.get("seen", [])),

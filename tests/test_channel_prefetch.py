@@ -369,27 +369,30 @@ def _read_head(conn: socket.socket) -> None:
 
 
 @contextlib.contextmanager
-def hangs_up_once(body: bytes) -> Iterator[str]:
-    """A loopback HTTP server: the first connection is closed unanswered, the second gets ``body``."""
+def hangs_up_once(first: Callable[[str], bytes], retried: bytes) -> Iterator[str]:
+    """A loopback HTTP server: the first connection gets ``first(base_url)``, the second is closed
+    unanswered, the third gets ``retried``. One server, so every GET stays on the application's origin
+    (the loop refuses a link to another one, tests/test_origin.py)."""
     sock = free_socket()
     sock.listen()
     sock.settimeout(10)
     port = sock.getsockname()[1]
+    base_url = f"http://127.0.0.1:{port}"
 
     def run() -> None:
         with contextlib.suppress(OSError):
-            for n in range(2):
+            for body in (first(base_url), None, retried):
                 conn, _ = sock.accept()
                 with conn:
                     _read_head(conn)
-                    if n == 1:
+                    if body is not None:
                         head = f"HTTP/1.1 200 OK\r\ncontent-type: {JSON_TYPE}\r\ncontent-length: {len(body)}\r\n"
                         conn.sendall(head.encode() + b"connection: close\r\n\r\n" + body)
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield base_url
     finally:
         thread.join(timeout=10)
         sock.close()
@@ -408,10 +411,19 @@ def test_a_transport_error_on_the_get_sent_ahead_is_retried_with_backoff(fake: P
             fake.script("GET", EVENTS, good, huge)
             fake.push(completed("in1"))  # what the retried GET gets
         else:
-            retried = answer_body({"self": SECOND, "next": fake.base_url + after}, completed("in1"))
-            second = stack.enter_context(hangs_up_once(retried)) + SECOND
-            fake.script("GET", EVENTS, Scripted(200, answer_body({"self": START, "next": second}, started("in1"))))
-        channel, sender = channel_for(fake, on_error=errors.append, sleep=sleeps)
+            retried = answer_body({"self": SECOND, "next": after}, completed("in1"))
+            base = stack.enter_context(
+                hangs_up_once(lambda base: answer_body({"self": START, "next": base + SECOND}, started("in1")), retried)
+            )
+            second = base + SECOND
+        if failure == "oversized answer":
+            home = fake.base_url
+            channel, sender = channel_for(fake, on_error=errors.append, sleep=sleeps)
+        else:
+            home = base
+            sender = ThreadNoting(httpx.Client(), TOKEN, base_url=base)
+            channel = EventChannel(sender, Dispatcher(base_url=base), START, on_error=errors.append, sleep=sleeps)
+            _made.add(channel)
         first = channel.poll_once()
         assert first is not None
         (inv,) = first.created
@@ -431,7 +443,7 @@ def test_a_transport_error_on_the_get_sent_ahead_is_retried_with_backoff(fake: P
     assert channel.cursor.failures == 0
     # the failing GET went from the helper thread; its retry (nothing is sent ahead of a retry) from ours
     assert [(url, name.startswith("callfsm-pget")) for url, name in sender.sent][:3] == [
-        (fake.base_url + START, False),
+        (home + START, False),
         (second, True),
         (second, False),
     ]

@@ -154,7 +154,7 @@ def test_fetch_is_a_get() -> None:
 
 
 def test_an_href_keeps_its_own_query_byte_for_byte() -> None:
-    action = PostLink("cancel", "https://h/x/terminate?endpointId=sip%3Aa%40b&key=a%2Bb")
+    action = PostLink("cancel", "https://fe1.contoso.com/x/terminate?endpointId=sip%3Aa%40b&key=a%2Bb")
     assert build_request(action, base_url=BASE, token=TOKEN).url == action.href
 
 
