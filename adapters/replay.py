@@ -272,19 +272,40 @@ class Replay:
             return tuple(self.violations[before:])
         events = response.events
         self.events += len(events)
-        if not self.adopt or not any(self._may_adopt(event) for event in events):
-            # no event can be adopted: the whole response in one feed, numbered as the loop below numbers it
+        if not self.adopt:
             self._collect(self.dispatcher.feed(response, now), index, 0, source)
             return tuple(self.violations[before:])
-        number = 0
-        for sender in response.senders:
-            for event in sender.events:
+        # Adoption must see the dispatcher as the event will. The events are fed in runs: a run ends
+        # before an event whose resource the dispatcher does not know yet (it may have to be adopted);
+        # the run is fed, then that event is adopted or not, and starts the next run. A response of
+        # known resources (or of incoming starts) is one feed.
+        start = 0
+        for number, event in enumerate(events):
+            if self._may_adopt(event):
+                if number > start:
+                    self._feed_run(response, start, number, now, index, source)
+                    start = number
                 self._adopt(event, now)
-                # one event at a time, so that adoption sees the dispatcher as the event will
-                single = evolve(response, senders=(Sender(sender.rel, sender.href, (event,)),))
-                self._collect(self.dispatcher.feed(single, now), index, number, source)
-                number += 1
+        self._feed_run(response, start, len(events), now, index, source)
         return tuple(self.violations[before:])
+
+    def _feed_run(
+        self, response: EventsResponse, start: int, end: int, now: float, index: int, source: str | None
+    ) -> None:
+        """Feed events ``start`` to ``end`` (numbered across the senders) of ``response``."""
+        if start == 0 and end == len(response.events):
+            part = response
+        else:
+            senders = []
+            first = 0
+            for sender in response.senders:
+                count = len(sender.events)
+                lo, hi = max(start - first, 0), min(end - first, count)
+                if lo < hi:
+                    senders.append(Sender(sender.rel, sender.href, sender.events[lo:hi]))
+                first += count
+            part = evolve(response, senders=tuple(senders))
+        self._collect(self.dispatcher.feed(part, now), index, start, source)
 
     def report(self) -> ReplayReport:
         resources = tuple(
@@ -327,7 +348,7 @@ class Replay:
         self.duplicates += len(result.duplicates)
 
     def _may_adopt(self, event: Event) -> bool:
-        """Whether :meth:`_adopt` could adopt this event's resource (conservative: True when unsure)."""
+        """Whether :meth:`_adopt` could adopt this event's resource now (True when unsure: it decides)."""
         kind = event.event_type
         if kind not in (EventType.STARTED, EventType.UPDATED, EventType.COMPLETED):
             return False
