@@ -353,6 +353,9 @@ class _InvitationWalker(_Walker):
             completion = row.when if isinstance(row.when, Completion) else self.c.pick(tuple(Completion))
             status, reason, final = self.completion(completion)
             return self.event(rel, self.href, kind, self.resource(final, row.dest), status=status, reason=reason)
+        if isinstance(row.when, Completion) and row.when is not Completion.UNDETERMINED:
+            # an updated to a final state ends the invitation: the state says it, there is no status
+            return self.event(rel, self.href, kind, self.resource(row.when.value, row.dest))
         progress = row.when if isinstance(row.when, InvitationState) else self.c.pick(self.PROGRESS)
         return self.event(rel, self.href, kind, self.resource(progress.value, row.dest))
 
@@ -391,6 +394,8 @@ class _OnlineMeetingWalker(_Walker):
                 completion = row.when if isinstance(row.when, Completion) else self.c.pick(tuple(Completion))
                 status, reason, final = self.completion(completion)
             state = final if trigger is OnlineMeetingTrigger.COMPLETED else OnlineMeetingState.CONNECTING.value
+            if isinstance(row.when, Completion) and row.when is not Completion.UNDETERMINED and final is None:
+                state = row.when.value  # an OMI updated to a final state ends the join
             resource: dict[str, Any] = {"direction": Direction.OUTGOING.value, "operationId": self.operation_id}
             if state is not None:
                 resource["state"] = state

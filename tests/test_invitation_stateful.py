@@ -112,7 +112,9 @@ class Reference:
         if embedded in PROGRESS:
             self.progress = embedded
 
-    def progress_event(self, embedded: str | None, links: frozenset[str] | None, *, updated: bool = False) -> str | None:
+    def progress_event(
+        self, embedded: str | None, links: frozenset[str] | None, *, updated: bool = False
+    ) -> str | None:
         self.posts = []
         if self.state in DONE:
             return self.state
