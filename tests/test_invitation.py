@@ -24,6 +24,7 @@ from fsm import (
     StartOperation,
 )
 from fsm.actions import Actions
+from fsm.invitation import Importance
 from fsm.snapshot import dumps, loads, restore, snapshot
 
 S = InvitationState
@@ -142,11 +143,116 @@ def test_forward_sends_the_target() -> None:
     assert inv.state is S.FORWARDING
 
 
-def test_accept_with_sdp_answer_uses_accept_with_answer() -> None:
+# Links of an incoming UCWA audio/video invitation (docs/protocol.md §1.4): no plain accept.
+UCWA_AV_LINKS = (
+    Link("acceptWithAnswer", "/inv/1/acceptWithAnswer"),
+    Link("acceptWithPhoneAudio", "/inv/1/acceptWithPhoneAudio"),
+    Link("sendProvisionalAnswer", "/inv/1/sendProvisionalAnswer"),
+    Link("decline", "/inv/1/decline"),
+)
+
+
+def test_accept_never_takes_a_link_that_means_something_else() -> None:
+    # UCWA AV has acceptWithPhoneAudio and acceptWithAnswer, no accept: accept() must not pick either
+    inv = incoming(K.AUDIO_VIDEO, UCWA_AV_LINKS)
+    before = frozen_view(inv)
+    with pytest.raises(LinkMissing) as info:
+        inv.accept(now=2.0)
+    assert info.value.rels == ("accept",)
+    assert frozen_view(inv) == before
+
+
+def test_accept_with_answer_posts_the_sdp_with_its_query() -> None:
+    inv = incoming(K.AUDIO_VIDEO, UCWA_AV_LINKS)
+    # docs/protocol.md §1.5: raw SDP body; query sessionContext (required, <= 50), processedOfferId (optional, <= 100)
+    assert inv.accept_with_answer(now=2.0, sdp="v=0", session_context="ctx", processed_offer_id="offer-3") == (
+        PostLink(
+            "acceptWithAnswer",
+            "/inv/1/acceptWithAnswer",
+            (("sessionContext", "ctx"), ("processedOfferId", "offer-3")),
+            sdp="v=0",
+        ),
+    )
+    assert inv.state is S.ACCEPTING
+
+
+def test_the_older_accept_with_an_sdp_answer_fires_accept_with_answer() -> None:
     inv = incoming(K.AUDIO_VIDEO, (Link("acceptWithAnswer", "/awa"),))
     assert inv.accept(now=2.0, answer_sdp="v=0", session_context="ctx") == (
         PostLink("acceptWithAnswer", "/awa", (("sessionContext", "ctx"),), sdp="v=0"),
     )
+    assert inv.history[-1].trigger.value == "accept_with_answer"
+
+
+@pytest.mark.parametrize(
+    ("session_context", "processed_offer_id", "field"),
+    [
+        (None, None, "sessionContext"),
+        ("", None, "sessionContext"),
+        ("x" * 51, None, "sessionContext"),
+        ("ctx", "x" * 101, "processedOfferId"),
+    ],
+)
+def test_sdp_answers_check_their_query_before_anything_moves(
+    session_context: str | None, processed_offer_id: str | None, field: str
+) -> None:
+    for call in ("accept_with_answer", "send_provisional_answer"):
+        inv = incoming(K.AUDIO_VIDEO, UCWA_AV_LINKS)
+        before = frozen_view(inv)
+        with pytest.raises(InvalidInput, match=field):
+            getattr(inv, call)(
+                now=2.0, sdp="v=0", session_context=session_context, processed_offer_id=processed_offer_id
+            )
+        assert frozen_view(inv) == before
+    # exactly at the limits is fine
+    incoming(K.AUDIO_VIDEO, UCWA_AV_LINKS).accept_with_answer(
+        now=2.0, sdp="v=0", session_context="x" * 50, processed_offer_id="x" * 100
+    )
+
+
+def test_accept_with_phone_audio_is_its_own_explicit_call() -> None:
+    inv = incoming(K.AUDIO_VIDEO, UCWA_AV_LINKS)
+    assert inv.accept_with_phone_audio(now=2.0) == (PostLink("acceptWithPhoneAudio", "/inv/1/acceptWithPhoneAudio"),)
+    assert inv.state is S.ACCEPTING
+    # and it needs its link: the SaaS invitation has none
+    with pytest.raises(LinkMissing):
+        incoming().accept_with_phone_audio(now=2.0)
+
+
+def test_a_provisional_answer_leaves_the_invitation_ringing() -> None:
+    # early media: the answer is sent while the call still rings; only accepting ends the ringing
+    inv = incoming(K.AUDIO_VIDEO, UCWA_AV_LINKS)
+    (action,) = inv.send_provisional_answer(now=2.0, sdp="v=0 early", session_context="ctx")
+    assert action == PostLink(
+        "sendProvisionalAnswer", "/inv/1/sendProvisionalAnswer", (("sessionContext", "ctx"),), sdp="v=0 early"
+    )
+    assert inv.state is S.CONNECTING
+    assert inv.request_succeeded(now=2.1) == ()
+    assert inv.state is S.CONNECTING
+    inv.request_failed(now=2.2, reason=Reason("BadRequest", None))
+    assert inv.state is S.CONNECTING
+    assert inv.outcome is None
+    inv.accept_with_answer(now=3.0, sdp="v=0", session_context="ctx")
+    assert inv.state is S.ACCEPTING
+
+
+def test_saas_accept_takes_an_optional_media_host() -> None:
+    # docs/protocol.md §1.5: ms:rtc:saas:accept, body mediaHost (optional; the SDK sends Remote)
+    assert incoming().accept(now=2.0, media_host="Remote") == (
+        PostLink("ms:rtc:saas:accept", "/inv/1/accept", (("mediaHost", "Remote"),)),
+    )
+    ucwa = incoming(K.MESSAGING, (Link("accept", "/acc"),))
+    with pytest.raises(InvalidInput, match="mediaHost"):
+        ucwa.accept(now=2.0, media_host="Remote")
+    assert ucwa.state is S.CONNECTING
+    assert ucwa.accept(now=2.0) == (PostLink("accept", "/acc"),)
+
+
+def test_forward_without_a_target_sends_no_body() -> None:
+    # ms:rtc:saas:forward marks to as not required (docs/protocol.md §1.5)
+    inv = incoming()
+    assert inv.forward(now=2.0) == (PostLink("ms:rtc:saas:forward", "/inv/1/forward"),)
+    assert inv.state is S.FORWARDING
 
 
 # -- completion ---------------------------------------------------------------------------
@@ -211,6 +317,93 @@ def test_completed_with_neither_status_nor_state_asks_for_a_get() -> None:
     assert inv.outcome is None
     inv.completed(now=6.0, representation=Representation(state="Connected"))
     assert inv.state is S.CONNECTED
+
+
+# -- updated to a final state: the current UCWA docs list no completed (docs/protocol.md §2.3) ----------
+
+
+@pytest.mark.parametrize(
+    ("final", "expected", "success"),
+    [
+        ("Connected", S.CONNECTED, True),
+        ("Declined", S.DECLINED, False),
+        ("Cancelled", S.CANCELLED, False),
+        ("Failed", S.FAILED, False),
+        ("failed", S.FAILED, False),  # wire enums are matched ignoring case
+    ],
+)
+def test_an_updated_to_a_final_state_ends_the_invitation_without_status(
+    final: str, expected: InvitationState, success: bool
+) -> None:
+    inv = outgoing()
+    inv.updated(now=3.0, representation=Representation(state=final, links=[Link("cancel", "/inv/9/cancel")]))
+    assert inv.state is expected
+    assert inv.outcome is not None
+    assert inv.outcome.success is success
+    assert inv.outcome.status is None
+    if not success:
+        assert inv.outcome.reason is not None
+        assert inv.outcome.reason.code is None  # the server has not said why yet
+
+
+def test_a_later_completed_fills_in_what_an_updated_end_did_not_say() -> None:
+    inv = outgoing()
+    inv.updated(now=3.0, representation=Representation(state="Declined"))
+    inv.completed(now=4.0, status="Failure", reason=Reason("RemoteFailure", "Declined", "busy here"))
+    assert inv.state is S.DECLINED
+    assert inv.outcome is not None
+    assert inv.outcome.status == "Failure"
+    assert inv.outcome.reason == Reason("RemoteFailure", "Declined", "busy here")
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        ("Success", None),  # success against a failure
+        ("Failure", Reason("RemoteFailure", "Busy")),  # Failed, not Declined: another end
+    ],
+)
+def test_a_later_completed_that_disagrees_changes_nothing(status: str, reason: Reason | None) -> None:
+    inv = outgoing()
+    inv.updated(now=3.0, representation=Representation(state="Declined"))
+    first = inv.outcome
+    inv.completed(now=4.0, status=status, reason=reason)
+    assert inv.state is S.DECLINED
+    assert inv.outcome == first
+
+
+def test_an_updated_connected_crossing_our_cancel_is_the_cancel_race() -> None:
+    inv = outgoing()
+    inv.cancel(now=1.0)
+    assert inv.updated(now=2.0, representation=Representation(state="Connected")) == ()
+    assert inv.state is S.CANCEL_CROSSED
+    # the cancel's response comes: now hang up, with the link the cancel used
+    assert inv.request_succeeded(now=3.0) == (PostLink("cancel", "/inv/9/cancel"),)
+
+
+def test_a_request_in_flight_waits_through_an_updated_that_is_not_final() -> None:
+    inv = incoming()
+    inv.accept(now=2.0)
+    inv.updated(now=3.0, representation=Representation(state="Alerting", links=INCOMING_AV_LINKS))
+    assert inv.state is S.ACCEPTING
+
+
+# -- an event with no resource asks for a GET: stale links must not gate actions --------------------
+
+
+@pytest.mark.parametrize("trigger", ["started", "updated"])
+def test_an_event_without_its_resource_asks_to_read_it(trigger: str) -> None:
+    inv = outgoing()
+    links_before = inv.representation
+    actions = getattr(inv, trigger)(now=2.0, href="/inv/9")
+    assert actions == (FetchResource("/inv/9", f"{trigger} carried no resource: its links may have changed"),)
+    assert inv.representation == links_before  # kept until the GET's answer replaces them
+
+
+def test_an_ended_invitation_reads_nothing_again() -> None:
+    inv = outgoing()
+    inv.completed(now=2.0, status="Failure", reason=Reason("RemoteFailure", "Busy"))
+    assert inv.updated(now=3.0, href="/inv/9") == ()
 
 
 # -- aggregation and ordering -----------------------------------------------------------
@@ -520,6 +713,48 @@ def test_max_lengths_refused_before_anything_is_decided(field: str, limit: int) 
         subject=ok if field == "subject" else None,
         extra={field: ok} if field not in {"operationId", "subject"} else {},
     )
+
+
+def test_operation_id_is_optional_as_ucwa_documents_it() -> None:
+    inv = Invitation(kind=K.MESSAGING)
+    (action,) = inv.send(now=0, href="/communication/startMessaging", to="sip:x")
+    assert isinstance(action, StartOperation)
+    assert action.operation_id is None
+    assert action.body() == {"to": "sip:x"}  # no operationId key at all
+    assert inv.state is S.SENDING
+
+
+def test_saas_add_participant_requires_an_operation_id() -> None:
+    # docs/protocol.md §1.5: the Trusted Application API's addParticipant makes operationId required
+    inv = Invitation(kind=K.PARTICIPANT)
+    with pytest.raises(InvalidInput, match="operationId"):
+        inv.send(now=0, href="/conv/addParticipant", to="sip:x", saas=True)
+    assert inv.state is S.IDLE
+    (action,) = inv.send(now=0, href="/conv/addParticipant", to="sip:x", saas=True, operation_id="op")
+    assert isinstance(action, StartOperation)
+    assert action.operation_id == "op"
+    # UCWA's does not
+    Invitation(kind=K.PARTICIPANT).send(now=0, href="/conv/addParticipant", to="sip:x")
+
+
+@pytest.mark.parametrize(
+    ("given", "sent"),
+    [(Importance.URGENT, "Urgent"), ("Emergency", "Emergency"), ("normal", "Normal"), ("URGENT", "Urgent")],
+)
+def test_importance_takes_its_documented_values(given: Importance | str, sent: str) -> None:
+    (action,) = Invitation(kind=K.MESSAGING).send(now=0, href="/s", to="sip:x", importance=given)
+    assert isinstance(action, StartOperation)
+    assert action.body()["importance"] == sent
+
+
+@pytest.mark.parametrize("given", ["High", "", "Normal!", "Low"])
+def test_importance_refuses_anything_else_before_anything_moves(given: str) -> None:
+    # docs/protocol.md §1.1: Normal, Urgent, Emergency
+    inv = Invitation(kind=K.MESSAGING)
+    with pytest.raises(InvalidInput, match="importance"):
+        inv.send(now=0, href="/s", to="sip:x", importance=given)
+    assert inv.state is S.IDLE
+    assert inv.history == []
 
 
 def test_send_requires_a_target() -> None:
