@@ -94,7 +94,7 @@ from attrs import define, field
 from fsm.actions import NO_ACTIONS, Actions, FetchResource, PostLink, Properties, PropertyValue, StartOperation
 from fsm.engine import MachineDefinition, Transition, build_table
 from fsm.errors import InvalidInput, LinkMissing, NotDue
-from fsm.invitation import check_lengths
+from fsm.invitation import Importance, check_lengths, importance_value
 from fsm.model import FsmModel
 from fsm.outcome import Completion, Outcome, classify_completion, fill_in, final_completion
 from fsm.reasons import ErrorCode, Reason
@@ -364,11 +364,11 @@ class OnlineMeetingJoin(FsmModel):
         *,
         now: float,
         href: str,
-        operation_id: str,
         online_meeting_uri: str,
+        operation_id: str | None = None,
         subject: str | None = None,
         anonymous_display_name: str | None = None,
-        importance: str | None = None,
+        importance: Importance | str | None = None,
         thread_id: str | None = None,
         lobby_deadline: float | None = None,
         extra: dict[str, PropertyValue] | None = None,
@@ -377,17 +377,20 @@ class OnlineMeetingJoin(FsmModel):
 
         ``anonymous_display_name`` is for anonymous users only (seed 003).
         ``extra`` carries further properties (SaaS ``localParticipantDisplayName``...).
+        ``operation_id`` is optional, as the documentation marks it (docs/protocol.md
+        §1.5); ``importance`` takes only an :class:`~fsm.invitation.Importance`.
         """
         self._check(T.SEND)
-        if not operation_id:
-            raise InvalidInput(self.machine, "operationId", "an operation id is required")
+        if operation_id is not None and not operation_id:
+            raise InvalidInput(self.machine, "operationId", "an operation id, when given, is not empty")
         if not online_meeting_uri:
             raise InvalidInput(self.machine, "onlineMeetingUri", "the meeting URI is required")
-        properties: dict[str, PropertyValue] = {"operationId": operation_id, "onlineMeetingUri": online_meeting_uri}
+        properties: dict[str, PropertyValue] = {} if operation_id is None else {"operationId": operation_id}
+        properties["onlineMeetingUri"] = online_meeting_uri
         for name, value in (
             ("subject", subject),
             ("anonymousDisplayName", anonymous_display_name),
-            ("importance", importance),
+            ("importance", importance_value(self.machine, importance)),
             ("threadId", thread_id),
         ):
             if value is not None:

@@ -696,6 +696,71 @@ def test_in_lobby_before_the_201() -> None:
     assert join.href == OMI
 
 
+# -- an OMI updated to a final state: the current UCWA docs list no completed (docs/protocol.md §2.3) -------
+
+
+@pytest.mark.parametrize(
+    ("final", "expected", "success"),
+    [
+        ("Connected", S.CONNECTED, True),
+        ("Cancelled", S.CANCELLED, False),
+        ("Failed", S.FAILED, False),
+        ("Declined", S.FAILED, False),  # a joiner is never declined
+    ],
+)
+def test_an_omi_updated_to_a_final_state_ends_the_join(final: str, expected: OnlineMeetingState, success: bool) -> None:
+    join = joined_lobby()
+    assert join.updated(now=5.0, href=OMI, representation=representation(True, state=final)) == ()
+    assert join.state is expected
+    assert join.outcome is not None
+    assert join.outcome.success is success
+    assert join.outcome.status is None
+    if not success:
+        assert join.outcome.reason is not None
+        assert join.outcome.reason.code is None
+
+
+def test_a_later_completed_fills_in_the_join_outcome_when_it_agrees() -> None:
+    join = joined_lobby()
+    join.updated(now=5.0, href=OMI, representation=representation(False, state="Failed"))
+    join.completed(now=6.0, status="Success")  # disagrees: ignored
+    assert join.outcome is not None
+    assert join.outcome.status is None
+    join.completed(now=7.0, status="Failure", reason=Reason("Informational", "Ended"))
+    assert join.state is S.FAILED
+    assert join.outcome is not None
+    assert join.outcome.status == "Failure"
+    assert join.outcome.reason == Reason("Informational", "Ended")
+
+
+def test_an_omi_updated_to_a_final_state_after_the_lobby_deadline_is_the_timeout() -> None:
+    join = joined_lobby(deadline=10.0)
+    join.lobby_timeout(now=10.0)
+    join.updated(now=11.0, href=OMI, representation=representation(True, state="Cancelled"))
+    assert join.state is S.FAILED
+    assert join.outcome is not None
+    assert join.outcome.reason is not None
+    assert (join.outcome.reason.code, join.outcome.reason.subcode) == ("LocalFailure", "Timeout")
+
+
+def test_an_omi_event_without_its_resource_asks_to_read_it() -> None:
+    join = joined_lobby()
+    reason = "updated carried no resource: its links may have changed"
+    assert join.updated(now=5.0, href=OMI) == (FetchResource(OMI, reason),)
+    assert join.state is S.IN_LOBBY
+
+
+def test_join_operation_id_is_optional_and_importance_is_typed() -> None:
+    join = OnlineMeetingJoin()
+    (action,) = join.send(now=0, href=JOIN_HREF, online_meeting_uri=MEETING, importance="urgent")
+    assert isinstance(action, StartOperation)
+    assert action.body() == {"onlineMeetingUri": MEETING, "importance": "Urgent"}
+    other = OnlineMeetingJoin()
+    with pytest.raises(InvalidInput, match="importance"):
+        other.send(now=0, href=JOIN_HREF, online_meeting_uri=MEETING, importance="High")
+    assert other.state is S.IDLE
+
+
 def test_undetermined_completion_asks_for_a_get() -> None:
     join = joined_lobby()
     assert join.completed(now=3.0) == (FetchResource(OMI, "completed carried neither status nor state"),)
@@ -928,6 +993,13 @@ class OnlineMeetingMachine(RuleBasedStateMachine):
     def at_most_one_terminal_outcome(self) -> None:
         if self.first_outcome is None:
             self.first_outcome = self.model.outcome
+        first, now = self.first_outcome, self.model.outcome
+        if first is not None and first.status is None and now is not None and now.status is not None:
+            # an outcome seen in a final state alone (a GET, an updated) takes the status and reason of a later
+            # completed that agrees with it: the same success, and no reason code given before
+            assert now.success == first.success
+            assert first.reason is None or first.reason.code is None
+            self.first_outcome = now
         assert self.model.outcome == self.first_outcome
         # an outcome exactly once the join is over (connected counts)
         over = self.model.state in (S.CANCEL_CROSSED, S.CONNECTED, S.HANGING_UP) or self.model.is_terminal
