@@ -20,11 +20,15 @@ A series that has been held cannot be cancelled unless ``type=1`` is sent
 (seed 004): without ``cancel_ongoing`` the machine refuses locally, nothing
 is sent. The 200 ends the series in ``cancelled`` (with ``type=1`` the
 ongoing meeting ends with it). A 401 (token), 403 or 500 (any error status,
-in fact: API pages also list 400 for ``MMC.`` error bodies, domain.md 7.3)
+in fact: API pages also list 400 for ``MMC.`` error bodies, docs/protocol.md §7.3)
 returns to the state the series was in, ``scheduled`` or ``held`` (a guard
 branch, so a ``Created`` seen while the DELETE was in flight counts), and
 keeps the error in ``last_error``; the app may retry, for example after
-refreshing its token on a 401.
+refreshing its token on a 401. A 403 may mean "held" or "not allowed": the
+page does not say which, so the app finds out (:mod:`adapters.huawei` asks
+the details API) and says ``held=True`` when it was held; the series then
+goes to ``held``, so the next plain cancel is refused locally instead of
+being sent again.
 
 Sub-meetings. DELETE ``cyclesubconf`` with the sub-meeting UUIDs
 (:class:`~fsm.actions.DeleteSubMeetings`) leaves the series where it is: the
@@ -110,6 +114,9 @@ _OBSERVATIONS = {
 
 #: Why a plain cancel of a held series is refused (seed 004).
 HELD_RULE = "a series that has been held can only be cancelled with type=1 (cancel_ongoing=True)"
+#: The status of the server's refusal of a plain cancel once held: of the statuses the cancel page
+#: lists (401 authentication, 403 insufficient permissions, 500 server), only 403 fits [I].
+HELD_REFUSAL_STATUS = 403
 
 
 @frozen
@@ -259,14 +266,30 @@ class MeetingSeries(FsmModel):
         return NO_ACTIONS
 
     def cancel_failed(
-        self, *, now: float, status: int, error_code: str | None = None, error_msg: str | None = None
+        self,
+        *,
+        now: float,
+        status: int,
+        error_code: str | None = None,
+        error_msg: str | None = None,
+        held: bool = False,
     ) -> Actions:
-        """The series DELETE was refused (401, 403, 500...): back where it was, retry possible."""
+        """The series DELETE was refused (401, 403, 500...): back where it was, retry possible.
+
+        ``held``: the app knows this 403 means the series has been held (for
+        example, the details query answered ``Created``); the series then goes
+        to ``held``, and the next cancel without ``type=1`` is refused locally.
+        """
         error = _error(self.machine, status, error_code, error_msg)
-        branch = S.HELD if self.held else S.SCHEDULED
+        if held and status != HELD_REFUSAL_STATUS:
+            raise InvalidInput(
+                self.machine, "held", f"only a {HELD_REFUSAL_STATUS} can mean the series was held, not a {status}"
+            )
+        branch = S.HELD if self.held or held else S.SCHEDULED
         row = self._move(T.CANCEL_FAILED, now, branch=branch, reason=str(error))
         if not row.absorb:
             self.last_error = error
+            self.held = self.held or held
         return NO_ACTIONS
 
     def sub_cancel_succeeded(self, *, now: float, ids: Sequence[str]) -> Actions:

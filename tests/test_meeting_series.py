@@ -212,6 +212,32 @@ def test_series_held_while_the_cancel_was_in_flight_returns_to_held() -> None:
         m.cancel(now=3.0)
 
 
+def test_a_403_that_means_held_moves_the_series_to_held_and_the_next_plain_cancel_is_refused_locally() -> None:
+    # seed 004: "By default, a meeting that has been held cannot be canceled"; the app learned that
+    # this 403 is that refusal (the series was held), so it must not send the same DELETE again
+    m = MeetingSeries(conference_id=CONF)
+    (sent,) = m.cancel(now=1.0)
+    assert sent == DeleteSeries(CONF, cancel_ongoing=False)
+    m.cancel_failed(now=2.0, status=403, error_code="MMC.X", error_msg="held", held=True)
+    assert m.state is S.HELD
+    assert m.held
+    assert m.last_error == HuaweiError(403, "MMC.X", "held")
+    with pytest.raises(InvalidTrigger, match="type=1"):
+        m.cancel(now=3.0)
+    assert m.state is S.HELD  # refused locally: nothing to send, nothing moved
+    assert m.cancel(now=4.0, cancel_ongoing=True) == (DeleteSeries(CONF, cancel_ongoing=True),)
+
+
+@pytest.mark.parametrize("status", [401, 500])
+def test_only_a_403_can_mean_held(status: int) -> None:
+    # 401 is the token and 500 the server (seed 004's table): neither says anything about the series
+    m = reach(S.CANCELLING)
+    before = copy.deepcopy(m)
+    with pytest.raises(InvalidInput, match="403"):
+        m.cancel_failed(now=2.0, status=status, held=True)
+    assert m == before
+
+
 @pytest.mark.parametrize("status", [200, 204, 302, 0, 600])
 def test_cancel_failed_needs_an_error_status(status: int) -> None:
     m = reach(S.CANCELLING)
