@@ -19,7 +19,10 @@ Theory of operation
 
   - invitations: ``start_audio_video``, ``start_messaging``,
     ``add_participant`` (its link is the conversation's: pass ``href=``),
-    ``accept``, ``decline``, ``forward``, ``cancel`` (also leaves a join);
+    ``accept`` (its ``accept`` link only), ``accept_with_answer``,
+    ``accept_with_phone_audio`` and ``send_provisional_answer`` (UCWA
+    audio/video, which has no ``accept``), ``decline``, ``forward``,
+    ``cancel`` (also leaves a join);
   - the online meeting join through the lobby: ``join_online_meeting``;
   - renegotiations: ``offer`` (ours, one at a time per audio/video
     session), ``answer`` and ``dismiss`` (theirs);
@@ -28,7 +31,11 @@ Theory of operation
 - a created resource (a ``StartOperation``: an invitation, a join; a
   renegotiation offer) is tracked by the dispatcher under its operation id
   *before* its POST goes out, so a ``started`` that beats the 201 finds it:
-  :meth:`~UcwaClient.perform` does it for any model, the app's own too.
+  :meth:`~UcwaClient.perform` does it for any model, the app's own too. An
+  event with nothing to route it by (no ``_embedded``) waits in the
+  dispatcher until the 201 comes: the client then tells the dispatcher
+  (:meth:`Dispatcher.created <adapters.dispatcher.Dispatcher.created>`) and
+  what it held reaches the model, in order.
 - deadlines (a join's ``lobby_deadline``, an offer's ``deadline``) are on the
   client's ``clock``; the client keeps them on the model but fires nothing:
   the app performs ``lobby_timeout`` / ``expire`` when they are due.
@@ -79,6 +86,7 @@ from adapters.events import ParseError, parse_resource
 from adapters.http import AsyncSender, AsyncTokenSource, SyncSender, TokenSource
 from adapters.requests import (
     Applied,
+    Created,
     Failed,
     HttpResponse,
     OriginError,
@@ -537,16 +545,47 @@ class UcwaClient(_Core):
         )
         return self._sent(*join)
 
-    def accept(self, invitation: Invitation) -> None:
-        """Accept an incoming invitation: POST its ``accept`` link."""
-        self.perform(invitation, invitation.accept(now=self.clock()))
+    def accept(self, invitation: Invitation, *, media_host: str | None = None) -> None:
+        """Accept an incoming invitation: POST its ``accept`` link, and no other (``LinkMissing`` without one).
+
+        UCWA audio/video has no ``accept``: use :meth:`accept_with_answer` or
+        :meth:`accept_with_phone_audio`. ``media_host``: the optional body of
+        ``ms:rtc:saas:accept``.
+        """
+        self.perform(invitation, invitation.accept(now=self.clock(), media_host=media_host))
+
+    def accept_with_answer(
+        self, invitation: Invitation, sdp: str, *, session_context: str, processed_offer_id: str | None = None
+    ) -> None:
+        """UCWA audio/video: POST ``acceptWithAnswer`` with the SDP answer (``application/sdp``)."""
+        self.perform(
+            invitation,
+            invitation.accept_with_answer(
+                now=self.clock(), sdp=sdp, session_context=session_context, processed_offer_id=processed_offer_id
+            ),
+        )
+
+    def accept_with_phone_audio(self, invitation: Invitation) -> None:
+        """UCWA audio/video: POST ``acceptWithPhoneAudio`` (the audio goes to the user's phone)."""
+        self.perform(invitation, invitation.accept_with_phone_audio(now=self.clock()))
+
+    def send_provisional_answer(
+        self, invitation: Invitation, sdp: str, *, session_context: str, processed_offer_id: str | None = None
+    ) -> None:
+        """UCWA audio/video early media: POST ``sendProvisionalAnswer``; the invitation keeps ringing."""
+        self.perform(
+            invitation,
+            invitation.send_provisional_answer(
+                now=self.clock(), sdp=sdp, session_context=session_context, processed_offer_id=processed_offer_id
+            ),
+        )
 
     def decline(self, invitation: Invitation, reason: CallDeclineReason | None = None) -> None:
         """Decline an incoming invitation: POST its ``decline`` link, with ``reason`` when given."""
         self.perform(invitation, invitation.decline(now=self.clock(), reason=reason))
 
-    def forward(self, invitation: Invitation, to: str) -> None:
-        """Forward an incoming invitation to ``to``: POST its ``forward`` link."""
+    def forward(self, invitation: Invitation, to: str | None = None) -> None:
+        """Forward an incoming invitation (to ``to``, optional as documented): POST its ``forward`` link."""
         self.perform(invitation, invitation.forward(now=self.clock(), to=to))
 
     def cancel(self, model: Cancellable) -> None:
@@ -607,6 +646,9 @@ class UcwaClient(_Core):
             result = apply_response(model, action, response, now=self.clock())
             applied.append(result)
             self._emit([model])
+            if isinstance(result.outcome, Created) and result.violation is None:
+                # the 201 names the resource: what the channel held for that href now reaches the model
+                self._dispatched(self.dispatcher.created(model, now=self.clock()))
             if result.actions:
                 applied.extend(self.perform(model, result.actions))
             _raise_for(result)
@@ -863,15 +905,41 @@ class AsyncUcwaClient(_Core):
         )
         return await self._sent(*join)
 
-    async def accept(self, invitation: Invitation) -> None:
+    async def accept(self, invitation: Invitation, *, media_host: str | None = None) -> None:
         """The asyncio twin of :meth:`UcwaClient.accept`."""
-        await self.perform(invitation, invitation.accept(now=self.clock()))
+        await self.perform(invitation, invitation.accept(now=self.clock(), media_host=media_host))
+
+    async def accept_with_answer(
+        self, invitation: Invitation, sdp: str, *, session_context: str, processed_offer_id: str | None = None
+    ) -> None:
+        """The asyncio twin of :meth:`UcwaClient.accept_with_answer`."""
+        await self.perform(
+            invitation,
+            invitation.accept_with_answer(
+                now=self.clock(), sdp=sdp, session_context=session_context, processed_offer_id=processed_offer_id
+            ),
+        )
+
+    async def accept_with_phone_audio(self, invitation: Invitation) -> None:
+        """The asyncio twin of :meth:`UcwaClient.accept_with_phone_audio`."""
+        await self.perform(invitation, invitation.accept_with_phone_audio(now=self.clock()))
+
+    async def send_provisional_answer(
+        self, invitation: Invitation, sdp: str, *, session_context: str, processed_offer_id: str | None = None
+    ) -> None:
+        """The asyncio twin of :meth:`UcwaClient.send_provisional_answer`."""
+        await self.perform(
+            invitation,
+            invitation.send_provisional_answer(
+                now=self.clock(), sdp=sdp, session_context=session_context, processed_offer_id=processed_offer_id
+            ),
+        )
 
     async def decline(self, invitation: Invitation, reason: CallDeclineReason | None = None) -> None:
         """The asyncio twin of :meth:`UcwaClient.decline`."""
         await self.perform(invitation, invitation.decline(now=self.clock(), reason=reason))
 
-    async def forward(self, invitation: Invitation, to: str) -> None:
+    async def forward(self, invitation: Invitation, to: str | None = None) -> None:
         """The asyncio twin of :meth:`UcwaClient.forward`."""
         await self.perform(invitation, invitation.forward(now=self.clock(), to=to))
 
@@ -921,6 +989,9 @@ class AsyncUcwaClient(_Core):
             result = apply_response(model, action, response, now=self.clock())
             applied.append(result)
             self._emit([model])
+            if isinstance(result.outcome, Created) and result.violation is None:
+                # the 201 names the resource: what the channel held for that href now reaches the model
+                await self._dispatched(self.dispatcher.created(model, now=self.clock()))
             if result.actions:
                 applied.extend(await self.perform(model, result.actions))
             _raise_for(result)

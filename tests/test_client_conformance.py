@@ -1,0 +1,174 @@
+"""Both clients against the loopback UCWA server, in the shapes the documentation shows.
+
+- UCWA audio/video has no plain ``accept`` (docs/protocol.md §1.4): the
+  clients accept it explicitly, ``accept_with_answer`` (an SDP body,
+  ``application/sdp``, ``sessionContext`` and ``processedOfferId`` in the
+  query: §1.5) or ``accept_with_phone_audio``; ``send_provisional_answer``
+  (early media) leaves it ringing; ``accept`` with no ``accept`` link sends
+  nothing.
+- Events in the documentation samples' shape (no ``_embedded``, §2.4) that
+  beat the create's 201 wait in the dispatcher; the client tells it of the
+  201 and they reach the call at once, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+from ucwa_fake import APP, INVITATIONS, START_AV, TOKEN, Scripted, UcwaFake, serve
+
+from adapters.client import AsyncUcwaClient, UcwaClient
+from fsm.errors import LinkMissing
+from fsm.invitation import Invitation, InvitationKind, InvitationState, InvitationTrigger
+
+S = InvitationState
+T = InvitationTrigger
+AV = "audioVideoInvitation"
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[UcwaFake]:
+    server = UcwaFake(hold=0.2)
+    with serve(server.app) as base_url:
+        server.base_url = base_url
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def _clean(fake: UcwaFake) -> None:
+    fake.reset()
+
+
+def ucwa_av_incoming(fake: UcwaFake, inv: str = "in9") -> str:
+    """Queue an incoming UCWA audio/video invitation with the links §1.4 lists (no accept)."""
+    href = f"{INVITATIONS}/{inv}"
+    links = {rel: {"href": f"{href}/{rel}"} for rel in ("acceptWithAnswer", "acceptWithPhoneAudio",
+                                                        "sendProvisionalAnswer", "decline")}
+    resource = {"rel": AV, "direction": "Incoming", "state": "Connecting", "_links": {"self": {"href": href}, **links}}
+    fake.invitations[inv] = resource
+    fake.push({"link": {"rel": AV, "href": href}, "type": "started", "_embedded": {AV: resource}})
+    return href
+
+
+def the_call(client: UcwaClient) -> Invitation:
+    assert client.run_until(lambda: client.models, timeout=10)
+    (inv,) = client.models
+    assert isinstance(inv, Invitation)
+    return inv
+
+
+def query_of(target: str) -> dict[str, str]:
+    return dict(parse_qsl(urlsplit(target).query))
+
+
+def test_sync_accept_with_answer_posts_sdp_with_its_query(fake: UcwaFake) -> None:
+    href = ucwa_av_incoming(fake)
+    fake.script("POST", f"{href}/sendProvisionalAnswer", Scripted(204))
+    fake.script("POST", f"{href}/acceptWithAnswer", Scripted(204))
+    with UcwaClient(fake.base_url + APP, token=TOKEN) as client:
+        inv = the_call(client)
+        client.send_provisional_answer(inv, "v=0 early", session_context="ctx-1")
+        assert inv.state is S.CONNECTING  # early media: still ringing, the 204 taken in
+        client.accept_with_answer(inv, "v=0 final", session_context="ctx-1", processed_offer_id="offer-2")
+        assert inv.state is S.ACCEPTING
+    early, final = fake.seen("POST")
+    for request, sdp in ((early, b"v=0 early"), (final, b"v=0 final")):
+        assert request.headers["content-type"].startswith("application/sdp")
+        assert request.body == sdp
+    assert urlsplit(early.target).path == f"{href}/sendProvisionalAnswer"
+    assert query_of(early.target) == {"sessionContext": "ctx-1"}
+    assert urlsplit(final.target).path == f"{href}/acceptWithAnswer"
+    assert query_of(final.target) == {"sessionContext": "ctx-1", "processedOfferId": "offer-2"}
+
+
+def test_sync_accept_never_posts_accept_with_phone_audio(fake: UcwaFake) -> None:
+    href = ucwa_av_incoming(fake)
+    fake.script("POST", f"{href}/acceptWithPhoneAudio", Scripted(204))
+    with UcwaClient(fake.base_url + APP, token=TOKEN) as client:
+        inv = the_call(client)
+        with pytest.raises(LinkMissing):
+            client.accept(inv)
+        assert fake.seen("POST") == []  # nothing was sent
+        client.accept_with_phone_audio(inv)
+    (request,) = fake.seen("POST")
+    assert request.target == f"{href}/acceptWithPhoneAudio"
+    assert request.body == b""
+    assert inv.state is S.ACCEPTING
+
+
+def test_async_explicit_accepts(fake: UcwaFake) -> None:
+    href = ucwa_av_incoming(fake)
+    fake.script("POST", f"{href}/acceptWithAnswer", Scripted(204))
+
+    async def main() -> Invitation:
+        async with AsyncUcwaClient(fake.base_url + APP, token=TOKEN) as client:
+            async with asyncio.timeout(10):
+                while not client.models:
+                    await asyncio.sleep(0.01)
+            (inv,) = client.models
+            assert isinstance(inv, Invitation)
+            with pytest.raises(LinkMissing):
+                await client.accept(inv)
+            await client.accept_with_answer(inv, "v=0", session_context="ctx")
+            return inv
+
+    inv = asyncio.run(main())
+    assert inv.state is S.ACCEPTING
+    (request,) = fake.seen("POST")
+    assert urlsplit(request.target).path == f"{href}/acceptWithAnswer"
+    assert query_of(request.target) == {"sessionContext": "ctx"}
+
+
+# -- events with no _embedded that beat the 201 ------------------------------------------------------
+
+
+def bare(type_: str, href: str, **extra: Any) -> dict[str, Any]:
+    return {"link": {"rel": AV, "href": href}, "type": type_, **extra}
+
+
+def test_sync_bare_events_before_the_201_reach_the_call_as_the_201_comes(fake: UcwaFake) -> None:
+    fake.scenario = "ring"  # the fake's own started only; the test queues the rest
+    href = f"{INVITATIONS}/av1"  # the fake names its first invitation av1
+    fake.push(bare("started", href), bare("completed", href, status="Success"))
+    with UcwaClient(fake.base_url + APP, token=TOKEN) as client:
+        call = Invitation(kind=InvitationKind.AUDIO_VIDEO)
+        actions = call.send(now=client.clock(), href=fake.base_url + START_AV, operation_id="op-1", to="sip:bob@x")
+        # what perform does first (track under the operation id), then the channel is read before the POST
+        client.dispatcher.track(call, operation_id="op-1")
+        result = client.poll_once()
+        assert result is not None
+        assert result.held == (0, 1)
+        assert client.models == (call,)  # no second model for the bare started
+        client.perform(call, actions)
+        # no further poll: the 201 released the held events
+        assert call.state is S.CONNECTED
+        assert [step.trigger for step in call.history][:4] == [T.SEND, T.CREATED, T.STARTED, T.COMPLETED]
+        assert client.dispatcher.held_count == 0
+    assert call.outcome is not None
+    assert call.outcome.success
+
+
+def test_async_bare_events_before_the_201(fake: UcwaFake) -> None:
+    fake.scenario = "ring"
+    fake.create_delay = 0.5  # the 201 waits: the channel reads the bare events first
+    href = f"{INVITATIONS}/av1"
+
+    async def main() -> Invitation:
+        async with AsyncUcwaClient(fake.base_url + APP, token=TOKEN) as client:
+            fake.push(bare("completed", href, status="Failure", reason={"code": "RemoteFailure", "subcode": "Busy"}))
+            call = await client.start_audio_video("sip:bob@x")
+            await client.wait_for_outcome(call, timeout=10)
+            assert client.models == (call,)
+            return call
+
+    call = asyncio.run(main())
+    assert call.state is S.FAILED
+    assert call.outcome is not None
+    assert call.outcome.reason is not None
+    assert (call.outcome.reason.code, call.outcome.reason.subcode) == ("RemoteFailure", "Busy")
+    assert json.loads(fake.seen("POST", START_AV)[0].body)["to"] == "sip:bob@x"
