@@ -13,7 +13,7 @@ Finding the model, in order:
 1. by the target href (``link.href``, normalised: see below);
 2. by ``operationId``, read from the embedded resource, for models the app
    :meth:`~Dispatcher.track`\\ ed before the create's 201 arrived (the
-   ``started`` may beat the 201, domain.md 2.2); the href is then bound to the
+   ``started`` may beat the 201, docs/protocol.md §2.2); the href is then bound to the
    model, so the 201 and the event agree whichever comes first;
 3. the join's context: conversation ``updated`` and local-participant events
    go to the :class:`~fsm.online_meeting.OnlineMeetingJoin` whose OMI named
@@ -58,8 +58,8 @@ created). A refused trigger on a live model is a :class:`Violation` carrying
 the :class:`~fsm.errors.InvalidTrigger` message; the model is unchanged (the
 fsm guarantees it). Unknown event types are never applied.
 
-Duplicates. UCWA delivers every event exactly once, in order (domain.md
-2.2), but copies still reach an app: a webhook POST retried because our 200
+Duplicates. UCWA delivers every event exactly once, in order (docs/protocol.md
+§2.2), but copies still reach an app: a webhook POST retried because our 200
 was lost, a P-GET re-sent with the same ``next`` after a network error, a
 response re-read after a crash. An exact copy carries nothing new, so it is
 dropped: the key is (href, type, status, reason, ``in``, a digest of the
@@ -75,7 +75,7 @@ Hrefs are compared after resolving them against a base, then dropping scheme
 and host: ``https://h/ucwa/x`` and ``/ucwa/x`` are the same resource, as a
 ``Location`` header and an event may write it either way. The base is the
 latest ``baseuri`` a response carried (Trusted Application API: event hrefs
-are relative to it, domain.md 2.1), else the ``base_url`` given to the
+are relative to it, docs/protocol.md §2.1), else the ``base_url`` given to the
 dispatcher. [U] The docs do not say whether a baseuri can change; when it
 does, every index is rebuilt from the models' own hrefs, so a key never
 differs from what the same href gives now.

@@ -6,7 +6,7 @@ One table serves every invitation kind, UCWA rels and ``ms:rtc:saas:`` rels
 alike; what differs per kind is data (:data:`KIND_RULES`): the creating link,
 whether it can be incoming, which links accept it.
 
-States. The eight wire states of ``InvitationState`` (domain.md 1.1; note
+States. The eight wire states of ``InvitationState`` (docs/protocol.md §1.1; note
 ``Cancelled`` with two l, while the subcode is ``Canceled``) plus local ones:
 ``idle`` (nothing known yet), ``sending`` (create POST sent, neither the 201
 nor ``started`` seen), one pending state per local request in flight
@@ -22,20 +22,58 @@ skip any of them: ``completed`` is accepted from every non-final state, even
 ``idle`` (a completed with no started), and ``started`` may come before the
 create's 201 (``created``): both orders end in the same state.
 
+An event that carries no resource (a ``started`` or ``updated`` with no
+``_embedded``, as in the documentation's samples, docs/protocol.md §2.4) may
+still have changed the links, and links gate actions: the machine asks for a
+GET (``FetchResource``) of its href, whose answer comes back as ``updated``
+(or ``completed`` when the state is final). An ended invitation asks nothing.
+
 Completion follows :mod:`fsm.outcome`: the embedded final state wins, else
 the status (Success -> Connected; Failure -> Cancelled / Declined by subcode,
 else Failed), and with neither the machine stays put and asks for a GET.
+The current UCWA documentation lists only ``started`` and ``updated`` for
+audioVideo, onlineMeeting, participant and phoneAudio invitations (§2.3), so
+an ``updated`` whose embedded state is final (Connected, Declined, Cancelled,
+Failed) ends the invitation the same way, from every state ``completed``
+ends it from (the cancel race included). That outcome has no status and no
+reason code yet; a later ``completed`` that agrees fills them in (below).
 
 Links gate actions: a local trigger needs the state to allow it AND the latest
 representation to carry its link (``acceptAndBridge`` and
 ``acceptAndBridgeAudioVideo`` both count). phoneAudio cannot be accepted
 through the API; participantInvitation is never incoming.
 
+Accepting never takes a link that means something else. ``accept`` POSTs the
+``accept`` link (UCWA messaging, onlineMeeting; ``ms:rtc:saas:accept``, with
+its optional ``mediaHost``), else it is ``LinkMissing``. UCWA audio/video has
+no ``accept`` (§1.4): it is accepted by ``accept_with_answer`` (an SDP answer,
+``application/sdp``, with ``sessionContext`` required, at most 50 characters,
+and ``processedOfferId`` optional, at most 100, in the query: §1.5) or by
+``accept_with_phone_audio``, each its own trigger to ``accepting``.
+``send_provisional_answer`` (early media, the same query) does not accept:
+the invitation still rings, so it stays in its progress state, and so do the
+answer's 204 and its refusal (the only responses a ringing invitation takes).
+
+Creating. ``operationId`` is optional where the documentation marks it so
+(UCWA creates; only the Trusted Application API's ``addParticipant``
+requires it, ``send(saas=True)``); without one, the create's 201 is the only
+way to tell its events apart (the dispatcher holds them until it comes).
+``importance`` takes only :class:`Importance`'s three values (§1.1).
+
+Not encoded: ``ms:rtc:saas:startAdhocMeeting`` (§1.5). Its body is known
+only as an SDK type (``StartAdhocMeetingInput``: subject, callback context
+and URL, operation context; the JSON names are undocumented), Microsoft's SDK
+marks it Obsolete, and the Trusted Application API that served it was
+decommissioned on 2022-11-20. Its result would be an onlineMeetingInvitation
+``started`` matched by operation id, which :mod:`fsm.online_meeting` already
+models; an app that still meets the link can POST it through
+``adapters.client``'s ``perform`` with its own ``StartOperation``.
+
 The cancel race: ``cancel`` puts an outgoing invitation in ``cancelling``. If
 ``completed`` then says Success (the callee answered before the cancel took
 effect), the invitation did connect, and it must be hung up: POST ``cancel``
-again, which on a connected invitation terminates the modality (domain.md
-1.6). The cancel and the hang-up POST the same ``cancel`` link, and a
+again, which on a connected invitation terminates the modality (docs/protocol.md
+§1.6). The cancel and the hang-up POST the same ``cancel`` link, and a
 response names no request, so the machine never has both in flight: the
 hang-up is asked for only once the cancel's own response is in. Which of the
 two comes first, the Success or the cancel's response, is a state:
@@ -62,9 +100,10 @@ Connected is the invitation's success but not a dead end: in real traffic the
 
 Once completed, the invitation absorbs later channel events: they are
 recorded in the history (marked absorbed) and change neither state nor outcome,
-with one exception: an outcome a GET gave (a final state, no status, no
-reason) takes the status and reason of a ``completed`` that comes later and
-agrees with it, as the event is the server's own word on both.
+with one exception: an outcome a GET or an ``updated`` gave (a final state, no
+status, no reason code) takes the status and reason of a ``completed`` that
+comes later and agrees with it (:func:`fsm.outcome.fill_in`), as the event is
+the server's own word on both.
 """
 
 from __future__ import annotations
@@ -147,7 +186,7 @@ class InvitationKind(Enum):
 
 @frozen
 class KindRules:
-    """What differs between invitation kinds (domain.md 1.2, 1.4, 1.5)."""
+    """What differs between invitation kinds (docs/protocol.md §1.2, 1.4, 1.5)."""
 
     create_rel: str
     can_be_incoming: bool

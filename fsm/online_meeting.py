@@ -5,7 +5,7 @@ Theory of operation
 The joiner POSTs ``joinOnlineMeeting`` and the server creates an
 onlineMeetingInvitation (OMI). On the wire the OMI says ``Connecting`` from its
 ``started`` until its ``completed``, including the whole time the user waits
-in the lobby (seed 003, domain.md section 3): the lobby is not an OMI state. It
+in the lobby (seed 003, docs/protocol.md §3): the lobby is not an OMI state. It
 shows elsewhere, as a conversation ``updated`` with state ``InLobby``, or as
 the local participant's ``inLobby`` = true. This machine merges those three
 sources into one lifecycle.
@@ -72,7 +72,7 @@ resources and an app may never route it here. On expiry:
   (``completed`` Success), it is the cancel race above. A refused cancel
   returns to the stage and forgets the timeout.
 - without the link (recorded outgoing OMIs carry only ``conversation``,
-  domain.md 1.6): nothing can be sent on the OMI, so the machine gives up
+  docs/protocol.md §1.6): nothing can be sent on the OMI, so the machine gives up
   locally at once, ``Failed`` with ``LocalFailure/Timeout``; the app is
   expected to leave through the conversation. Later events are absorbed.
 
@@ -137,7 +137,7 @@ class OnlineMeetingTrigger(Enum):
 
 
 class ConversationState(WireEnum):
-    """UCWA ``ConversationState`` (domain.md 1.1): what a conversation ``updated`` carries."""
+    """UCWA ``ConversationState`` (docs/protocol.md §1.1): what a conversation ``updated`` carries."""
 
     INCOMING = "Incoming"
     CONNECTING = "Connecting"

@@ -1,4 +1,4 @@
-"""How a ``completed`` event becomes an outcome (domain.md 1.7 and 9.2).
+"""How a ``completed`` event becomes an outcome (docs/protocol.md §1.7 and 9.2).
 
 ``completed`` is the only event with a meaningful ``status``. The rules, in
 order of precedence:
@@ -9,7 +9,7 @@ order of precedence:
    ``Failure`` -> Cancelled when the subcode is ``Canceled`` (one l),
    Declined when it is ``Declined``, otherwise Failed;
 3. with neither, the outcome is undetermined and the machine asks the adapter
-   to GET the resource (domain.md 9.2).
+   to GET the resource (docs/protocol.md §9.2).
 
 An unknown status value (neither success nor failure) counts as missing.
 

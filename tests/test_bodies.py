@@ -126,7 +126,7 @@ def test_start_operation_puts_the_operation_id_first() -> None:
         ("operationId", "op-1"),
         ("to", "sip:b@x"),
         ("subject", "Hi"),
-        ("joinAudioMuted", "True"),  # domain.md 6: XML samples write booleans True/False
+        ("joinAudioMuted", "True"),  # docs/protocol.md §6: XML samples write booleans True/False
     ]
 
 
@@ -150,7 +150,7 @@ def test_invitation_send_action_renders() -> None:
     ],
 )
 def test_max_lengths_are_checked_before_rendering(name: str, limit: int) -> None:
-    # domain.md 1.3 and issue 3: the maxima; at the limit is fine, one more is refused
+    # docs/protocol.md §1.3 and issue 3: the maxima; at the limit is fine, one more is refused
     def action(length: int) -> StartOperation:
         if name == "operationId":
             return StartOperation("joinOnlineMeeting", "j", "o" * length)

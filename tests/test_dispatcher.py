@@ -82,7 +82,7 @@ def snapshot(model: FsmModel) -> tuple[object, int]:
 
 
 def test_send_an_im_completed_with_embedded_connected_gives_connected() -> None:
-    # S1 SendAnIM.md (domain.md 2.4): the completed carries the invitation, state Connected
+    # S1 SendAnIM.md (docs/protocol.md §2.4): the completed carries the invitation, state Connected
     dispatcher = Dispatcher()
     invitation = Invitation(kind=InvitationKind.MESSAGING)
     invitation.send(now=0.0, href="startMessaging", operation_id="5028e824-...", to="sip:b@x", subject="Task Sample")
@@ -120,7 +120,7 @@ def test_seed_002_started_updated_completed() -> None:
     # an updated is about links too, and this one carries no resource: read it again (docs/protocol.md §2.4)
     assert [(type(a), a.href) for a in updated.actions] == [(FetchResource, "communication/invitations/137")]
 
-    # the completed sample has neither status nor embedded state: domain.md 9.2, GET the resource
+    # the completed sample has neither status nor embedded state: docs/protocol.md §9.2, GET the resource
     completed = dispatcher.feed(sample("seed002_completed.json"), now=3.0)
     assert invitation.state is InvitationState.CONNECTING
     assert invitation.outcome is None
@@ -296,7 +296,7 @@ def test_outgoing_started_that_nobody_tracks_is_not_adopted() -> None:
 
 
 def test_refused_creation_is_a_violation_and_creates_nothing() -> None:
-    # domain.md 1.2: a participantInvitation is never incoming
+    # docs/protocol.md §1.2: a participantInvitation is never incoming
     dispatcher = Dispatcher()
     result = dispatcher.feed(
         response(event("participantInvitation", INV, "started", embedded={"direction": "Incoming"})), now=0.0
@@ -417,7 +417,7 @@ def test_online_meeting_join_through_the_lobby() -> None:
     omi = {"state": "Connecting", "direction": "Outgoing", "operationId": "op-j", **links(conversation=CONV)}
     dispatcher.feed(response(event("onlineMeetingInvitation", OMI, "started", embedded=omi)), now=1.0)
     assert state_of(join) is OnlineMeetingState.CONNECTING
-    # domain.md 3: waiting in the lobby shows as the conversation's InLobby
+    # docs/protocol.md §3: waiting in the lobby shows as the conversation's InLobby
     result = dispatcher.feed(
         response(event("conversation", CONV, "updated", embedded={"state": "InLobby"}), sender="communication"),
         now=2.0,
@@ -622,7 +622,7 @@ def test_operation_id_match_needs_the_models_kind_of_resource() -> None:
 
 
 def test_base_url_makes_relative_event_hrefs_meet_an_absolute_location() -> None:
-    # Trusted Application API: event hrefs are relative to the baseuri (domain.md 2.1)
+    # Trusted Application API: event hrefs are relative to the baseuri (docs/protocol.md §2.1)
     base = "https://host/platformservice/v1/applications/123/"
     dispatcher = Dispatcher(base_url=base)
     invitation = Invitation(kind=InvitationKind.AUDIO_VIDEO)

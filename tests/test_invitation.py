@@ -1,6 +1,6 @@
 """The invitation machine's documented rules, one test (or table) per rule.
 
-Expected values come from domain.md (sections 1.1-1.7, 2.4, 9) and the seeds.
+Expected values come from docs/protocol.md (§1.1-§1.7, §2.4, §9) and the seeds.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from fsm.snapshot import dumps, loads, restore, snapshot
 S = InvitationState
 K = InvitationKind
 
-# Links of an incoming SaaS audio/video invitation in Connecting (domain.md 1.6, S3 traffic).
+# Links of an incoming SaaS audio/video invitation in Connecting (docs/protocol.md §1.6, S3 traffic).
 INCOMING_AV_LINKS = (
     Link("ms:rtc:saas:accept", "/inv/1/accept"),
     Link("ms:rtc:saas:decline", "/inv/1/decline"),
@@ -94,7 +94,7 @@ def test_action_refused_when_link_missing_and_nothing_changes() -> None:
 
 
 def test_incoming_messaging_without_accept_link_can_only_decline_or_bridge() -> None:
-    # Recorded incoming SaaS IM: decline, acceptAndBridge, no accept (domain.md 1.6).
+    # Recorded incoming SaaS IM: decline, acceptAndBridge, no accept (docs/protocol.md §1.6).
     links = (Link("ms:rtc:saas:decline", "/d"), Link("ms:rtc:saas:acceptAndBridge", "/b"))
     inv = incoming(K.MESSAGING, links)
     with pytest.raises(LinkMissing):

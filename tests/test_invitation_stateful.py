@@ -1,10 +1,10 @@
 """Stateful model test of the invitation machine against a small reference model.
 
-The reference below is written from domain.md's rules directly (plain strings
+The reference below is written from docs/protocol.md's rules directly (plain strings
 and sets), not from fsm/invitation.py's table, so the two can disagree. One
 rule per trigger; the kind is drawn, so the per-kind rules (phoneAudio cannot
-be accepted through the API, a participantInvitation is never incoming: domain.md
-1.2, 1.5) are exercised too.
+be accepted through the API, a participantInvitation is never incoming: docs/protocol.md
+§1.2, §1.5) are exercised too.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ ACTION_RELS = [
     "acceptWithPhoneAudio",
     "sendProvisionalAnswer",
 ]
-#: Both rels accept and bridge (domain.md 1.4: the SaaS rel drifted); the first is preferred.
+#: Both rels accept and bridge (docs/protocol.md §1.4: the SaaS rel drifted); the first is preferred.
 BRIDGE_RELS = ["acceptAndBridge", "acceptAndBridgeAudioVideo"]
 #: What each local trigger needs among the links, in order of preference.
 NEEDS = {
@@ -93,7 +93,7 @@ def expected_completion(status: str | None, subcode: str | None, embedded: str |
 
 
 class Reference:
-    """What domain.md says should happen, as plain data."""
+    """What docs/protocol.md says should happen, as plain data."""
 
     def __init__(self, kind: InvitationKind) -> None:
         self.kind = kind

@@ -1,6 +1,6 @@
 """The online meeting join (joiner's side, through the lobby).
 
-Expected values come from seed 003 and domain.md section 3 (OMI stays
+Expected values come from seed 003 and docs/protocol.md §3 (OMI stays
 Connecting in the lobby; the lobby shows as conversation ``InLobby`` or
 participant ``inLobby``; completed Success only once in the roster; rejection,
 lobby timeout and meeting end complete with Failure and a reason), and from
@@ -63,7 +63,7 @@ COMPLETIONS: dict[str, tuple[str | None, Reason | None, str | None, str]] = {
     "canceled": ("Failure", Reason("LocalFailure", "Canceled"), None, "cancelled"),
     "ended": ("Failure", Reason("Informational", "Ended", "meeting ended"), None, "failed"),
     "embedded-connected": (None, None, "Connected", "ok"),
-    # rejection from the lobby: [U] reason, Denied is the candidate subcode (domain.md 3)
+    # rejection from the lobby: [U] reason, Denied is the candidate subcode (docs/protocol.md §3)
     "rejected": ("Failure", Reason("Forbidden", "Denied", "lobby participant was denied"), None, "failed"),
     "declined": ("Failure", Reason("RemoteFailure", "Declined"), None, "failed"),
     "lowercase-success": ("success", None, None, "ok"),
@@ -132,7 +132,7 @@ def participant(in_lobby: bool | None) -> Ev:
 
 @dataclass
 class Ref:
-    """What the brief and domain.md 3 say should happen, in plain data."""
+    """What the brief and docs/protocol.md §3 say should happen, in plain data."""
 
     state: str = "idle"
     stage: str = "Connecting"
@@ -420,7 +420,7 @@ def test_table_index_matches_reference_legality(setup: str) -> None:
 
 
 def joined_lobby(*, cancel_link: bool = True, deadline: float | None = None) -> OnlineMeetingJoin:
-    """POST, 201, started (Connecting), then the conversation reports InLobby (domain.md 3)."""
+    """POST, 201, started (Connecting), then the conversation reports InLobby (docs/protocol.md §3)."""
     join = OnlineMeetingJoin()
     actions = join.send(
         now=0.0, href=JOIN_HREF, operation_id="op-1", online_meeting_uri=MEETING, lobby_deadline=deadline
@@ -489,7 +489,7 @@ def test_meeting_ended_while_in_the_lobby() -> None:
     assert join.state is S.FAILED
     assert join.outcome is not None
     assert join.outcome.reason == Reason("Informational", "Ended")
-    # Informational/Ended is documented for the onlineMeetingInvitation only (domain.md 5.1)
+    # Informational/Ended is documented for the onlineMeetingInvitation only (docs/protocol.md §5.1)
     assert join.outcome.reason.documented_for(ReasonResource.ONLINE_MEETING)
     assert not join.outcome.reason.documented_for(ReasonResource.MESSAGING)
 
@@ -802,7 +802,7 @@ def test_late_events_after_the_end_are_recorded_and_change_nothing() -> None:
     ],
 )
 def test_send_checks_property_lengths_before_anything(prop: str, value: str, ok: bool) -> None:
-    """Maximum lengths from seed 003 / domain.md 1.3: subject and anonymousDisplayName 250, operationId 50."""
+    """Maximum lengths from seed 003 / docs/protocol.md §1.3: subject and anonymousDisplayName 250, operationId 50."""
     join = OnlineMeetingJoin()
     kwargs: dict[str, Any] = {"href": JOIN_HREF, "operation_id": "op-1", "online_meeting_uri": MEETING, prop: value}
     if ok:
