@@ -13,7 +13,7 @@ module writes them in the format the app chose:
   (see :func:`adapters.xml.input_document`); booleans are written ``True`` /
   ``False`` as in the docs' XML samples;
 - an SDP offer or answer is sent as is, ``Content-Type: application/sdp``.
-  The link's other properties (``sessionContext``) and a renegotiation's
+  The link's other properties (``sessionContext``, ``processedOfferId``) and a renegotiation's
   ``operationId`` go in the query string (:func:`query_params`), not the body.
 
 An action with nothing to send has no body (:func:`render` returns ``None``):
@@ -21,9 +21,11 @@ An action with nothing to send has no body (:func:`render` returns ``None``):
 ``dismiss`` without a reason.
 
 Lengths are checked again here (``operationId`` 50, ``subject`` 250,
-``sessionContext`` 50, ``anonymousDisplayName`` 250, ``callbackUrl`` 1024:
-:data:`fsm.invitation.MAX_LENGTHS`), so an action built by hand cannot send
-an over-long value either: :class:`fsm.errors.InvalidInput`, nothing rendered.
+``sessionContext`` 50, ``processedOfferId`` 100, ``anonymousDisplayName`` 250,
+``callbackUrl`` 1024: :data:`fsm.invitation.MAX_LENGTHS`), so an action built
+by hand cannot send an over-long value either: :class:`fsm.errors.InvalidInput`,
+nothing rendered. A create sent without an operation id (UCWA marks it
+optional) has no ``operationId`` property at all.
 """
 
 from __future__ import annotations

@@ -167,6 +167,35 @@ def test_sdp_answer_goes_as_sdp_with_its_session_context_in_the_query() -> None:
     assert query_params(action) == (("sessionContext", "ctx-1"),)
 
 
+def test_accept_with_answer_and_provisional_answer_carry_both_query_parameters() -> None:
+    # docs/protocol.md §1.5: raw SDP; query sessionContext (required, <= 50) and processedOfferId (<= 100)
+    for rel, call in (("acceptWithAnswer", "accept_with_answer"), ("sendProvisionalAnswer", "send_provisional_answer")):
+        invitation = Invitation(kind=InvitationKind.AUDIO_VIDEO)
+        links = [Link("acceptWithAnswer", "/i/awa"), Link("sendProvisionalAnswer", "/i/spa")]
+        invitation.started(now=0.0, href="/i", representation=Representation("Connecting", "Incoming", None, links))
+        (action,) = getattr(invitation, call)(now=1.0, sdp="v=0\r\n", session_context="ctx", processed_offer_id="o-1")
+        assert isinstance(action, PostLink)
+        assert action.rel == rel
+        assert render(action, "json") == Body("application/sdp", b"v=0\r\n")
+        assert query_params(action) == (("sessionContext", "ctx"), ("processedOfferId", "o-1"))
+    # an action built by hand cannot send an over-long processedOfferId either
+    built = PostLink("acceptWithAnswer", "/i/awa", (("sessionContext", "c"), ("processedOfferId", "x" * 101)), sdp="v")
+    with pytest.raises(InvalidInput, match="processedOfferId"):
+        render(built)
+    render(PostLink("acceptWithAnswer", "/i/awa", (("processedOfferId", "x" * 100),), sdp="v"))
+
+
+def test_a_create_without_an_operation_id_sends_none() -> None:
+    # UCWA marks operationId optional on its creates (docs/protocol.md §1.5)
+    action = StartOperation("startMessaging", "m", None, (("to", "sip:b@x"),))
+    body = render(action, "json")
+    assert body is not None
+    assert json.loads(body.content) == {"to": "sip:b@x"}
+    xml = render(action, "xml")
+    assert xml is not None
+    assert [p.get("name") for p in SafeET.fromstring(xml.content)] == ["to"]
+
+
 def test_renegotiation_offer_is_sdp_with_its_operation_id_in_the_query() -> None:
     action = PostRenegotiation("renegotiations", "op-9", "v=0\r\n")
     assert render(action, "json") == Body("application/sdp", b"v=0\r\n")
