@@ -63,10 +63,11 @@ from attrs import fields as attrs_fields
 from cattrs.gen import make_dict_structure_fn, override
 
 from adapters import xml as uxml
+from adapters.data_uri import BadDataUri, DataUri, content_links
 from fsm.errors import CallFsmError
 from fsm.outcome import CompletionStatus
 from fsm.reasons import Reason, parse_error_code
-from fsm.wire import Link, Representation, bare_rel
+from fsm.wire import Link, Representation, WireValue, bare_rel, resource_state
 
 #: Largest event response accepted, in bytes (4 MiB). A real response holds a
 #: few dozen events of a few KiB each; anything near this limit is an attack
@@ -291,6 +292,25 @@ class Event:
         resource = self.resource
         value = None if resource is None else resource.get("operationId")
         return value if isinstance(value, str) else None
+
+    @property
+    def content(self) -> dict[str, DataUri | BadDataUri]:
+        """The embedded target's ``data:`` links (mediaOffer, mediaAnswer, customContent, message), decoded.
+
+        Decoded on each access, not while parsing: most events carry none. A bad URI is kept as a
+        :class:`~adapters.data_uri.BadDataUri` saying why (docs/protocol.md §6).
+        """
+        resource = self.resource
+        return {} if resource is None else content_links(resource)
+
+    @property
+    def wire_state(self) -> WireValue[Any] | None:
+        """The embedded target's ``CallState`` (a modality) or ``SessionState`` (an audioVideoSession).
+
+        ``None`` for other resources; an unknown value is kept (``member is None``), docs/protocol.md §1.1.
+        """
+        resource = self.resource
+        return None if resource is None else resource_state(self.link.rel, resource)
 
 
 @frozen

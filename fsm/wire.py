@@ -11,10 +11,10 @@ as the server wrote it, because that is what the adapters must send back.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from enum import Enum
 from functools import cache
-from typing import Any, Self
+from typing import Any, Generic, Self, TypeVar
 
 from attrs import field, frozen
 
@@ -50,6 +50,87 @@ def _members_by_lowered_value(cls: type[WireEnum]) -> dict[str, Any]:
 class Direction(WireEnum):
     INCOMING = "Incoming"
     OUTGOING = "Outgoing"
+
+
+class CallState(WireEnum):
+    """``CallState`` (docs/protocol.md §1.1): a modality's ``state`` (audioVideo, messaging, phoneAudio).
+
+    The docs describe the modality ``state`` only by examples, so a value
+    outside this set is kept as given (:class:`WireValue`), never refused.
+    """
+
+    CONNECTING = "Connecting"
+    CONNECTED = "Connected"
+    TRANSFERRING = "Transferring"
+    DISCONNECTING = "Disconnecting"
+    DISCONNECTED = "Disconnected"
+
+
+class SessionState(WireEnum):
+    """``SessionState`` (docs/protocol.md §1.1): the ``state`` of an ``audioVideoSession``."""
+
+    ESTABLISHING = "Establishing"
+    ESTABLISHED = "Established"
+    SUSPENDED = "Suspended"
+
+
+class JobStatus(WireEnum):
+    """``Status`` (docs/protocol.md §1.1): a job instance's ``status``; not an event's Success/Failure."""
+
+    PENDING = "Pending"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+
+
+E = TypeVar("E", bound=WireEnum)
+
+
+@frozen
+class WireValue(Generic[E]):
+    """An enumerated property as the wire gave it: the text always, the member when it is known.
+
+    An unknown value is kept (``member is None``) so it can be reported, never dropped or refused.
+    """
+
+    text: str
+    member: E | None
+
+    @property
+    def known(self) -> bool:
+        return self.member is not None
+
+
+def read_enum(enum: type[E], value: object) -> WireValue[E] | None:
+    """``value`` (a property read off the wire) as a :class:`WireValue`; ``None`` when it is no string."""
+    if not isinstance(value, str):
+        return None
+    return WireValue(value, enum.parse(value))
+
+
+#: Which enumeration a resource's property takes, by bare rel (docs/protocol.md §1.1): the resources
+#: that carry a ``CallState`` or a ``SessionState``. The job ``Status`` is read with :func:`job_status`
+#: ([U]: the docs name no resource rel that carries it).
+STATE_ENUMS: Mapping[str, type[WireEnum]] = {
+    "audioVideo": CallState,
+    "messaging": CallState,
+    "phoneAudio": CallState,
+    "audioVideoSession": SessionState,
+}
+
+
+def resource_state(rel: str, resource: Mapping[str, object]) -> WireValue[Any] | None:
+    """The ``state`` of a modality or an audioVideoSession as a :class:`WireValue`, else ``None``.
+
+    ``rel`` may carry the Trusted Application API prefix. ``None`` for a resource that
+    carries none of these enumerations, or whose ``state`` is absent or not a string.
+    """
+    enum = STATE_ENUMS.get(bare_rel(rel))
+    return None if enum is None else read_enum(enum, resource.get("state"))
+
+
+def job_status(resource: Mapping[str, object]) -> WireValue[JobStatus] | None:
+    """A job instance's ``status`` as a :class:`WireValue`, or ``None`` when it has none."""
+    return read_enum(JobStatus, resource.get("status"))
 
 
 @frozen
