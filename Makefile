@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint typecheck pytest diagrams bench soak fuzz clean
+.PHONY: demo test lint typecheck pytest diagrams bench soak fuzz mutate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,19 @@ fuzz: $(STAMP)
 	$(BIN)/pip install --quiet atheris
 	mkdir -p .fuzz-corpus
 	$(BIN)/python fuzz/atheris_events.py -max_total_time=$(FUZZ_TIME) -artifact_prefix=.fuzz-corpus/ .fuzz-corpus tests/corpus
+
+# mutmut over fsm/ and the wire codec ([tool.mutmut] in pyproject.toml), stopped after MUTATE_TIME seconds;
+# the score counts only mutants already checked, so a short run reports a partial score (tests/README.md)
+MUTATE_TIME ?= 3600
+MUTATE_STAMP := $(VENV)/.mutate-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+$(MUTATE_STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[test,mutate]'
+	@rm -f $(VENV)/.mutate-*
+	@touch $(MUTATE_STAMP)
+
+mutate: $(MUTATE_STAMP)
+	-timeout --signal=INT --kill-after=30 $(MUTATE_TIME) $(BIN)/mutmut run --max-children 2
+	$(BIN)/python tests/mutation_score.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .fuzz-corpus
