@@ -9,6 +9,13 @@ through the CLI entry point, and compares what the machines say with what the
 header says. The expected values were written from the documentation
 (docs/protocol.md, cited in each ``why``), never from running the replay.
 
+A sample may also script the application around its events (``app``: the
+create POST it sent before the first response and the response after which
+its 201 arrived). Replay cannot express a 201, so those samples are also run
+through a :class:`~adapters.dispatcher.Dispatcher` the way ``adapters.client``
+drives one: ``track`` the model before the POST, ``feed`` each response,
+``created`` when the 201 names the href.
+
 A sample whose header names ``needs`` describes behaviour issue 11 asks for
 and the dispatcher or machines do not have yet; it is a strict xfail, so it
 turns into a failure, and a signal, the moment the feature lands.
@@ -25,6 +32,10 @@ from typing import Any
 import pytest
 
 from adapters.cli import main
+from adapters.dispatcher import Dispatcher
+from adapters.events import parse_events
+from fsm.actions import FetchResource
+from fsm.invitation import Invitation, InvitationKind
 
 SAMPLES = Path(__file__).parent / "samples"
 PROFILES = frozenset({"ucwa", "online", "saas"})
@@ -107,6 +118,50 @@ def test_sample_replays_to_its_documented_end_states(path: Path, tmp_path: Path)
     got = [{key: r[key] for key in RESOURCE_KEYS} for r in report["resources"]]
     want = [{key: r[key] for key in RESOURCE_KEYS} for r in expect["resources"]]
     assert got == want
+
+
+def app_params() -> list[Any]:
+    params = []
+    for path in sorted(SAMPLES.glob("*.json")):
+        header = load(path)["conformance"]
+        if "app" not in header:
+            continue
+        needs = header.get("needs")
+        marks = [pytest.mark.xfail(strict=True, reason=f"needs {needs}, issue 11")] if needs else []
+        params.append(pytest.param(path, marks=marks, id=path.stem))
+    return params
+
+
+@pytest.mark.parametrize("path", app_params())
+def test_sample_with_the_apps_create_reaches_the_apps_own_model(path: Path) -> None:
+    document = load(path)
+    header = document["conformance"]
+    script, expect = header["app"], header["expect"]["app"]
+    send = script["send"]
+    dispatcher = Dispatcher(grace=float("inf"))
+    call = Invitation(kind=InvitationKind(send["kind"]))
+    call.send(now=0.0, href=send["href"], operation_id=send["operation_id"], to=send["to"], subject=send["subject"])
+    dispatcher.track(call, operation_id=send["operation_id"])
+    violations = []
+    fetches = []
+    for index, response in enumerate(document["responses"]):
+        now = float(index + 1)
+        parsed = parse_events(json.dumps(response).encode(), "application/json", require_links=False)
+        results = [dispatcher.feed(parsed, now=now)]
+        if index == script["created_after_response"]:
+            # the 201 comes a moment after this page, well inside any hold deadline
+            call.created(now=now + 0.1, href=script["location"])
+            results.append(dispatcher.created(call, now=now + 0.1, href=script["location"]))
+        for result in results:
+            violations.extend(result.violations)
+            fetches.extend(a.href for a in result.actions if isinstance(a, FetchResource))
+
+    assert [(v.href, v.event_type) for v in violations] == [(v["href"], v["type"]) for v in expect["violations"]]
+    invitations = [m for m in dispatcher.models if isinstance(m, Invitation)]
+    assert len(invitations) == expect["models"]
+    assert invitations[0] is call
+    assert call.state.value == expect["state"]
+    assert fetches == expect["fetches"]
 
 
 def test_a_wrong_expectation_is_caught(tmp_path: Path) -> None:
