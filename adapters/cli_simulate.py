@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import secrets
 import socket
 import sys
 
@@ -26,8 +27,9 @@ import uvicorn
 
 from adapters.cli import CliError
 from adapters.simulator.app import NotLoopback, check_loopback, create_app
+from adapters.simulator.profiles import DEFAULT_PROFILE, Completion, EventShape, ProfileName, profile_of
 from adapters.simulator.script import ScenarioError, load_scenario
-from adapters.simulator.state import UCWA_ROOTS, SimulatorConfig
+from adapters.simulator.state import SimulatorConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,6 +40,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--token", help="require this bearer token (default: accept any non-empty one)")
     parser.add_argument(
         "--pget-timeout", type=float, default=180.0, help="P-GET hold when the client sends no timeout (default 180 s)"
+    )
+    parser.add_argument(
+        "--profile",
+        choices=[m.value for m in ProfileName],
+        help=f"server to play (default: the scenario's, else {DEFAULT_PROFILE.value}; adapters/simulator/README.md)",
+    )
+    parser.add_argument(
+        "--events",
+        choices=[m.value for m in EventShape],
+        help="event shape: resource embedded (SDK recordings) or links only (documentation samples); default embedded",
+    )
+    parser.add_argument(
+        "--completion",
+        choices=[m.value for m in Completion],
+        help="how invitations end: a completed event, or an updated to a final state; default event",
+    )
+    parser.add_argument(
+        "--callback-url", help="saas: POST events to this loopback URL instead of serving them to a P-GET"
+    )
+    parser.add_argument(
+        "--callback-format", choices=["json", "multipart"], default="json", help="saas callback body (default json)"
     )
 
 
@@ -64,9 +87,25 @@ def run(args: argparse.Namespace) -> int:
         except ScenarioError as exc:
             raise CliError(str(exc)) from None
     try:
-        config = SimulatorConfig(token=args.token, seed=args.seed or 0, pget_timeout=args.pget_timeout)
+        switches = {
+            name: value
+            for name in ("profile", "events", "completion")
+            if (value := getattr(args, name, None)) is not None
+        }
+        callback = getattr(args, "callback_url", None)
+        config = SimulatorConfig(
+            token=args.token,
+            seed=args.seed or 0,
+            pget_timeout=args.pget_timeout,
+            callback_token=secrets.token_urlsafe(24) if callback else None,
+            callback_format=getattr(args, "callback_format", "json"),
+        )
         if scenario is not None:
             config.use_scenario(scenario, seed=args.seed)
+        for name, value in switches.items():  # the command line wins over the scenario file
+            setattr(config, name, value)
+        config.callback_url = callback
+        config.check_profile()
         seed = config.seed
         app = create_app(config)
     except (ValueError, ScenarioError) as exc:
@@ -83,12 +122,24 @@ def run(args: argparse.Namespace) -> int:
     port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     auth = "bearer token as given by --token" if args.token else "any bearer token"
+    profile = profile_of(config.profile)
     print(
         f"callfsm simulator on http://{shown}:{port} "
-        f"(create an application: POST {UCWA_ROOTS[0]}; {auth}; seed {seed})",
+        f"(profile {profile.name.value}, events {config.events.value}, completion {config.completion.value}; "
+        f"create an application: POST {profile.root}; {auth}; seed {seed})",
         file=sys.stderr,
         flush=True,
     )
+    for app_id, app_key in config.huawei_apps.items():
+        # fixed, public simulator credentials: printed so the Huawei client needs no source reading
+        print(f"Huawei App ID {app_id}, app key {app_key} (POST /v2/usg/acs/auth/appauth)", file=sys.stderr, flush=True)
+    if config.callback_url:
+        print(
+            f"events go to {config.callback_url} ({config.callback_format}), "
+            f"Authorization: Bearer {config.callback_token}",
+            file=sys.stderr,
+            flush=True,
+        )
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
     try:
         server.run(sockets=[sock])

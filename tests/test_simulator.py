@@ -39,7 +39,7 @@ MEETING = "sip:organizer@contoso.com;gruu;opaque=app:conf:focus:id:7PQRS3"
 @pytest.fixture
 def client(ucwa_simulator: SimulatorHandle) -> Iterator[DocClient]:
     doc = DocClient(ucwa_simulator.base_url, ucwa_simulator.token)
-    doc.create_application()
+    doc.create_application(ucwa_simulator.world.profile.root)
     yield doc
     doc.close()
 
@@ -99,7 +99,7 @@ def test_application_resource_has_the_documented_shape(ucwa_simulator: Simulator
 
 def test_application_body_is_required(ucwa_simulator: SimulatorHandle) -> None:
     doc = DocClient(ucwa_simulator.base_url, ucwa_simulator.token)
-    response = doc.http.post("/ucwa/oauth/v1/applications", json={"UserAgent": "x"})
+    response = doc.http.post("/ucwa/v1/applications", json={"UserAgent": "x"})
     # applications_ref.md: culture and endpointId are required -> 400 ParameterValidationFailure (domain.md 5.2)
     assert response.status_code == 400
     assert response.json()["subcode"] == "ParameterValidationFailure"
@@ -109,7 +109,7 @@ def test_application_body_is_required(ucwa_simulator: SimulatorHandle) -> None:
 
 def test_requests_without_bearer_get_401(ucwa_simulator: SimulatorHandle, client: DocClient) -> None:
     anonymous = DocClient(ucwa_simulator.base_url, None)
-    assert anonymous.http.post("/ucwa/oauth/v1/applications", json={}).status_code == 401
+    assert anonymous.http.post("/ucwa/v1/applications", json={}).status_code == 401
     assert anonymous.http.get(client.events_href).status_code == 401
     wrong = DocClient(ucwa_simulator.base_url, "cwt=not-the-token")
     assert wrong.http.get(client.app["_links"]["self"]["href"]).status_code == 401
@@ -369,18 +369,22 @@ def test_incoming_call_waits_for_make_me_available_then_is_accepted(
     client.make_me_available()
     started = client.wait_event(is_event("audioVideoInvitation", "started"))
     invitation = embedded(started)
-    # domain.md 1.6 [T]: incoming, Connecting, accept/decline links; from = the caller (name, uri)
+    # incoming, Connecting; from = the caller (name, uri). UCWA audio/video has acceptWithAnswer,
+    # acceptWithPhoneAudio and decline, and no plain accept; forward is the Trusted Application API's
+    # (docs/protocol.md §1.4)
     assert invitation["direction"] == "Incoming"
     assert invitation["state"] == "Connecting"
-    assert {"accept", "decline"} <= set(invitation["_links"])
+    assert {"acceptWithAnswer", "acceptWithPhoneAudio", "decline"} <= set(invitation["_links"])
+    assert not {"accept", "forward"} & set(invitation["_links"])
     assert invitation["_embedded"]["from"]["name"] == "Alice Example"
     assert invitation["_embedded"]["from"]["uri"] == "sip:alice@contoso.com"
     replay = Replay()
     replay.feed(client.responses)
     model = replay.model(started["link"]["href"])
     assert model.state is S.CONNECTING
-    model.accept(now=10.0)
-    assert client.post(invitation["_links"]["accept"]["href"]).status_code == 204
+    # the machines' explicit trigger (an older machine's accept() chose the same link)
+    getattr(model, "accept_with_phone_audio", model.accept)(now=10.0)
+    assert client.post(invitation["_links"]["acceptWithPhoneAudio"]["href"]).status_code == 204
     model.request_succeeded(now=10.1)
     completed = client.wait_event(is_event("audioVideoInvitation", "completed"))
     assert completed["status"] == "Success"
@@ -674,13 +678,16 @@ def test_xml_events_say_what_json_says(ucwa_simulator: SimulatorHandle) -> None:
     json_client.close()
 
 
+@pytest.mark.ucwa_simulator(profile="saas")  # forward is the Trusted Application API's (docs/protocol.md §1.4)
 def test_incoming_call_forwarded_and_renegotiation_answered(ucwa_simulator: SimulatorHandle, client: DocClient) -> None:
     client.make_me_available()
     ucwa_simulator.script.incoming_call("Eve", "sip:eve@contoso.com")
     started = client.wait_event(is_event("audioVideoInvitation", "started"))
-    forward = embedded(started)["_links"]["forward"]["href"]
-    assert client.post(forward, {}).status_code == 400  # ms:rtc:saas:forward takes `to` (domain.md 1.5)
-    assert client.post(forward, {"to": "sip:frank@contoso.com"}).status_code == 204
+    assert started["link"]["rel"] == "ms:rtc:saas:audioVideoInvitation"
+    forward = client.link(embedded(started), "forward")
+    assert client.post(forward, {"to": 42}).status_code == 400  # `to` is a SIP URI when given
+    # ms:rtc:saas:forward marks `to` as not required (docs/protocol.md §1.5): no body is a forward too
+    assert client.post(forward).status_code == 204
     completed = client.wait_event(is_event("audioVideoInvitation", "completed", started["link"]["href"]))
     # README [U]: a forwarded incoming call ends Informational/Redirected ("redirected to another contact", 5.1)
     assert (completed["reason"]["code"], completed["reason"]["subcode"]) == ("Informational", "Redirected")
@@ -693,7 +700,7 @@ def test_incoming_call_forwarded_and_renegotiation_answered(ucwa_simulator: Simu
     model = replay.model(offer["link"]["href"])
     model.answer(now=40.0)
     # answer_ref.md: POST with no body, 204
-    assert client.post(embedded(offer)["_links"]["answer"]["href"]).status_code == 204
+    assert client.post(client.link(embedded(offer), "answer")).status_code == 204
     model.request_succeeded(now=40.1)
     assert model.state is RenegotiationState.ANSWERED
     _no_violations(ucwa_simulator, replay)

@@ -205,7 +205,7 @@ def test_simulate_serves_and_logs_without_tokens(tmp_path: Path) -> None:
         process.terminate()
         _, err = process.communicate(timeout=15)
     log = banner + err
-    assert "POST /ucwa/oauth/v1/applications -> 201" in log
+    assert "POST /ucwa/v1/applications -> 201" in log
     assert re.search(r"event app=101 group=\d+ communication completed audioVideoInvitation \S+ status=Success", log)
     assert "VERY-SECRET-TOKEN" not in log
 

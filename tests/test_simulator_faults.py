@@ -185,7 +185,7 @@ def _session(seed: int) -> tuple[list[dict[str, Any]], list[Any], set[FaultKind]
         client.wait_event(is_event("audioVideoInvitation", "completed", second))
         sim.script.incoming_call("Alice", "sip:alice@contoso.com")
         incoming = client.wait_event(is_event("audioVideoInvitation", "started"))
-        assert client.post(embedded(incoming)["_links"]["accept"]["href"]).status_code == 204
+        assert client.post(embedded(incoming)["_links"]["acceptWithPhoneAudio"]["href"]).status_code == 204
         client.wait_event(is_event("audioVideoInvitation", "completed", incoming["link"]["href"]))
         replay.feed(client.responses)
         client.close()

@@ -26,6 +26,7 @@ from adapters.events import parse_events
 from fsm.model import FsmModel
 
 JSON = "application/json"
+SAAS = "ms:rtc:saas:"
 Event = dict[str, Any]
 
 
@@ -47,7 +48,7 @@ class DocClient:
 
     # -- the application ---------------------------------------------------------------------
 
-    def create_application(self, root: str = "/ucwa/oauth/v1/applications") -> dict[str, Any]:
+    def create_application(self, root: str = "/ucwa/v1/applications") -> dict[str, Any]:
         response = self.http.post(
             root, json={"UserAgent": "DocClient/1.0 (tests)", "EndpointId": "2b5f3e1c-doc", "Culture": "en-US"}
         )
@@ -56,17 +57,23 @@ class DocClient:
         self.events_href = self.app["_links"]["events"]["href"]
         return self.app
 
+    def _embedded(self, rel: str) -> dict[str, Any]:
+        embedded = self.app["_embedded"]
+        return (embedded.get(rel) or embedded[SAAS + rel])  # type: ignore[no-any-return]
+
     @property
     def me(self) -> dict[str, Any]:
-        return self.app["_embedded"]["me"]  # type: ignore[no-any-return]
+        return self._embedded("me")
 
     @property
     def communication(self) -> dict[str, Any]:
-        return self.app["_embedded"]["communication"]  # type: ignore[no-any-return]
+        return self._embedded("communication")
 
     @staticmethod
     def link(resource: dict[str, Any], rel: str) -> str:
-        return resource["_links"][rel]["href"]  # type: ignore[no-any-return]
+        """The href of ``rel``, bare (UCWA) or ``ms:rtc:saas:`` (Trusted Application API)."""
+        links = resource["_links"]
+        return (links.get(rel) or links[SAAS + rel])["href"]  # type: ignore[no-any-return]
 
     def make_me_available(self) -> None:
         response = self.http.post(
@@ -106,8 +113,14 @@ class DocClient:
 
 
 def is_event(rel: str, kind: str, href: str | None = None) -> Callable[[Event], bool]:
+    """An event about ``rel`` (bare, or with the Trusted Application API's prefix) of type ``kind``."""
+
     def check(event: Event) -> bool:
-        return event["link"]["rel"] == rel and event["type"] == kind and (href is None or event["link"]["href"] == href)
+        return (
+            event["link"]["rel"].removeprefix(SAAS) == rel
+            and event["type"] == kind
+            and (href is None or event["link"]["href"] == href)
+        )
 
     return check
 

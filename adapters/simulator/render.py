@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import base64
 import json
+import urllib.parse
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -69,6 +70,11 @@ def negotiate(accept: str | None) -> Format:
         if media in (XML_TYPE, "text/xml"):
             return Format(True, XML_TYPE)
     return Format(False, JSON_TYPE)
+
+
+def text_data_uri(text: str) -> str:
+    """A URL-encoded ``text/plain`` data: URI, as the ReceiveAnIM sample writes ``message`` (``Hi+Tosh%0d%0a``)."""
+    return "data:text/plain;charset=utf-8," + urllib.parse.quote_plus(text)
 
 
 def data_uri(mime: str, text: str) -> str:

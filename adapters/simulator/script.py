@@ -60,6 +60,7 @@ import yaml
 from attrs import frozen
 
 from adapters.simulator.faults import FaultConfig, FaultKind
+from adapters.simulator.profiles import Completion, EventShape, ProfileName
 from fsm.invitation import InvitationKind
 from fsm.reasons import ErrorCode, Reason, parse_error_code
 
@@ -166,6 +167,16 @@ class IncomingCall:
     subject: str | None
     after: float
     ring_for: float | None
+    #: A messaging invitation's first text (its ``message`` data: link, then a ``message`` event).
+    message: str | None = None
+
+
+@frozen
+class IncomingMessage:
+    """The remote party types ``text`` in the user's connected conversation."""
+
+    text: str
+    after: float
 
 
 @frozen
@@ -192,7 +203,7 @@ class LobbyArrival:
     leave_after: float | None
 
 
-Happening = IncomingCall | IncomingRenegotiation | LobbyArrival
+Happening = IncomingCall | IncomingMessage | IncomingRenegotiation | LobbyArrival
 
 
 class ScriptTarget(Protocol):
@@ -269,6 +280,16 @@ _KIND_NAMES: Final = {
     "participant": InvitationKind.PARTICIPANT,
     "phoneaudio": InvitationKind.PHONE_AUDIO,
 }
+
+
+#: A message's text is bounded like every other input the simulator reads.
+MAX_MESSAGE: Final = 64 * 1024
+
+
+def _text(value: str | None) -> str | None:
+    if value is not None and len(value) > MAX_MESSAGE:
+        raise ValueError(f"a message has at most {MAX_MESSAGE} characters")
+    return value
 
 
 def parse_kind(kind: object) -> InvitationKind:
@@ -420,11 +441,18 @@ class Script:
         subject: str | None = None,
         after: float = 0.0,
         ring_for: float | None = None,
+        message: str | None = None,
     ) -> None:
-        """Someone calls the user (delivered once the application called ``makeMeAvailable``)."""
+        """Someone calls the user (delivered once the application called ``makeMeAvailable``).
+
+        ``message``: a messaging invitation's first text, delivered as a
+        ``message`` event once the user accepts (the ReceiveAnIM sample).
+        """
         parsed = parse_kind(kind)
         if parsed not in (InvitationKind.AUDIO_VIDEO, InvitationKind.MESSAGING):
             raise ValueError("an incoming call is an audioVideo or messaging invitation")
+        if message is not None and (parsed is not InvitationKind.MESSAGING or not isinstance(message, str)):
+            raise ValueError("message is the text of a messaging invitation")
         self._target.add_happening(
             IncomingCall(
                 _uri("name", name),
@@ -433,8 +461,15 @@ class Script:
                 subject,
                 _after(after),
                 _seconds("ring_for", ring_for, allow_none=True),
+                _text(message),
             )
         )
+
+    def incoming_message(self, text: str, *, after: float = 0.0) -> None:
+        """The remote party sends ``text`` in the user's connected messaging conversation (a ``message`` event)."""
+        if not isinstance(text, str) or not text:
+            raise ValueError("text is a non-empty string")
+        self._target.add_happening(IncomingMessage(_text(text) or text, _after(after)))
 
     def lobby_arrival(
         self,
@@ -514,6 +549,7 @@ SCENARIO_STEPS: Final[Mapping[str, Callable[..., None]]] = {
         "renegotiation_reject",
         "incoming_renegotiation",
         "incoming_call",
+        "incoming_message",
         "lobby_arrival",
         "series",
         "hold_series",
@@ -546,6 +582,10 @@ class Scenario:
     faults: FaultConfig | None = None
     user_name: str | None = None
     user_uri: str | None = None
+    #: ``profile``, ``events``, ``completion``: the server the scenario was written for.
+    profile: str | None = None
+    events: str | None = None
+    completion: str | None = None
 
     def apply(self, script: Script) -> None:
         """Run the steps as Script calls, in order."""
@@ -556,7 +596,13 @@ class Scenario:
                 raise ScenarioError(f"steps[{index}] ({step.name}): {exc}") from None
 
 
-_TOP_KEYS: Final = frozenset({"seed", "faults", "user", "steps", "description"})
+#: Top-level switches and their allowed values (profiles.py).
+_SWITCHES: Final[Mapping[str, tuple[str, ...]]] = {
+    "profile": tuple(m.value for m in ProfileName),
+    "events": tuple(m.value for m in EventShape),
+    "completion": tuple(m.value for m in Completion),
+}
+_TOP_KEYS: Final = frozenset({"seed", "faults", "user", "steps", "description", *_SWITCHES})
 
 
 def _check_arguments(name: str, arguments: Mapping[str, Any], where: str) -> None:
@@ -601,6 +647,12 @@ def parse_scenario(document: object) -> Scenario:
         for key, value in (("name", user_name), ("uri", user_uri)):
             if value is not None and (not isinstance(value, str) or not value):
                 raise ScenarioError(f"$.user.{key}: a non-empty string")
+    switches: dict[str, str | None] = {}
+    for key, allowed in _SWITCHES.items():
+        value = document.get(key)
+        if value is not None and value not in allowed:
+            raise ScenarioError(f"$.{key}: one of {', '.join(allowed)}, got {value!r}")
+        switches[key] = value
     raw_steps = document.get("steps", [])
     if not isinstance(raw_steps, list):
         raise ScenarioError("$.steps: a list of steps")
@@ -619,7 +671,7 @@ def parse_scenario(document: object) -> Scenario:
             raise ScenarioError(f"{where}.{name}: the arguments are an object (or null)")
         _check_arguments(name, arguments, f"{where}.{name}")
         steps.append(Step(name, dict(arguments)))
-    scenario = Scenario(tuple(steps), seed, faults, user_name, user_uri)
+    scenario = Scenario(tuple(steps), seed, faults, user_name, user_uri, **switches)
     scenario.apply(Script(_DryRun()))  # every argument checked now, not when a server starts
     return scenario
 
