@@ -47,25 +47,27 @@ import contextlib
 import ipaddress
 import json
 import logging
+import re
 import secrets
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
 import attrs
+import h11
 import uvicorn
 from attrs import define
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from adapters.requests import loggable_url
 from adapters.simulator import render
-from adapters.simulator.callbacks import push_loop
 from adapters.simulator.events import Waiter
 from adapters.simulator.script import Script
 from adapters.simulator.state import (
@@ -73,11 +75,13 @@ from adapters.simulator.state import (
     HUAWEI_DETAIL,
     HUAWEI_SERIES,
     HUAWEI_SUB_MEETINGS,
+    UCWA_ROOTS,
     BodyKind,
     Reply,
     SimRequest,
     SimulatorConfig,
     World,
+    huawei_error,
     ucwa_error,
 )
 
@@ -85,9 +89,89 @@ log = logging.getLogger("callfsm.simulator")
 
 #: Request bodies above this are refused with 413 (UCWA bodies are a few KiB).
 MAX_BODY: Final = 1024 * 1024
+#: Deepest nesting of JSON arrays and objects a body may have; every documented UCWA and Huawei body is at
+#: most three deep. Checked before any parser sees the body: ``json.loads`` recurses, and 100,000 ``[`` would
+#: end in RecursionError. [U] choice.
+MAX_DEPTH: Final = 32
+#: Seconds a connection may take to send a request's line and headers, from its first byte (or from the
+#: connection, for the first request). uvicorn times out idle keep-alive connections only, so a client that
+#: sends headers one byte at a time (or none) would hold a connection for good: :class:`HeaderTimeout`.
+HEADER_TIMEOUT: Final = 10.0
 #: How often a pending P-GET (and a held 201) looks again, in seconds of real time.
 POLL_INTERVAL: Final = 0.005
 TICK_INTERVAL: Final = 0.01
+
+
+_BRACKETS: Final = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def nesting_exceeds(body: bytes, limit: int) -> bool:
+    """Whether a JSON body nests arrays and objects deeper than ``limit`` (brackets inside strings do not
+    count). Anything that is no JSON passes: its parser refuses it with a 400 of its own."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False  # the common case, at C speed
+    depth = 0
+    for match in _BRACKETS.finditer(body):
+        token = match.group()
+        if token in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif token in (b"]", b"}"):
+            depth -= 1
+    return False
+
+
+class HeaderTimeout(H11Protocol):
+    """uvicorn's h11 protocol with a deadline on each request's line and headers (:data:`HEADER_TIMEOUT`).
+
+    uvicorn 0.55 arms a timer only between requests on a keep-alive connection and cancels it at the
+    first byte, so a connection that never finishes its headers is never closed. Here a timer runs from
+    the connection (or from the end of the previous response) until h11 has a whole request head; if it
+    fires first, the connection is closed unanswered. The body is not under it: the handlers bound it.
+    """
+
+    header_timeout: float = HEADER_TIMEOUT
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._arm()
+
+    def _arm(self) -> None:
+        if self._header_timer is None:
+            self._header_timer = self.loop.call_later(self.header_timeout, self._headers_too_slow)
+
+    def _disarm(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            self._arm()  # a request head under way (or none yet): the deadline runs from its first byte
+        else:
+            self._disarm()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        # between requests the keep-alive timer rules; the next head's deadline starts with its first byte
+        self._disarm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _headers_too_slow(self) -> None:
+        self._header_timer = None
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            log.info("a connection sent no whole request head in %.1f s: closed", self.header_timeout)
+            self.transport.close()
+
+
+def _header_timeout(seconds: float) -> type[HeaderTimeout]:
+    return type("HeaderTimeout", (HeaderTimeout,), {"header_timeout": seconds})
 
 
 class Simulator:
@@ -114,22 +198,13 @@ class Simulator:
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: Starlette) -> AsyncIterator[None]:
         ticker = asyncio.create_task(self._tick())
-        tasks = [ticker, *self._pushers()]
         try:
             yield
         finally:
             self.world.close()
-            for task in tasks:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-
-    def _pushers(self) -> list[asyncio.Task[None]]:
-        """The callback deliverer, when the profile pushes events and a callback URL is set (callbacks.py)."""
-        if not (self.world.profile.push and self.config.callback_url):
-            return []
-        token = self.config.callback_token or ""
-        return [asyncio.create_task(push_loop(self.world, token, self.config.callback_format))]
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
 
     async def _tick(self) -> None:
         while True:
@@ -139,15 +214,25 @@ class Simulator:
             except Exception:  # a scripted step that fails must not stop the clock
                 log.exception("a scheduled step failed")
 
-    async def _read(self, request: Request) -> SimRequest | Response:
+    async def _read(self, request: Request, *, huawei: bool = False) -> SimRequest | Response:
+        """The request with its body, read only after the credentials were checked (by the caller),
+        at most :data:`MAX_BODY` bytes and :data:`MAX_DEPTH` levels deep; else the 4xx reply."""
         declared = request.headers.get("content-length")
+        too_large = huawei_error("bad_request", "request body too large") if huawei else None
         if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
-            return self._write(request, ucwa_error(413, "EntityTooLarge", None, "request body too large"))
-        body = b""
+            return self._write(request, too_large or ucwa_error(413, "EntityTooLarge", None, "request body too large"))
+        buffer = bytearray()
         async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_BODY:
-                return self._write(request, ucwa_error(413, "EntityTooLarge", None, "request body too large"))
+            buffer += chunk
+            if len(buffer) > MAX_BODY:
+                return self._write(
+                    request, too_large or ucwa_error(413, "EntityTooLarge", None, "request body too large")
+                )
+        body = bytes(buffer)
+        if nesting_exceeds(body, MAX_DEPTH):
+            why = f"the body nests deeper than {MAX_DEPTH} levels"
+            reply = huawei_error("bad_request", why) if huawei else ucwa_error(400, "BadRequest", None, why)
+            return self._write(request, reply)
         raw_query = request.scope.get("query_string", b"").decode("latin-1")
         return SimRequest(
             method=request.method,
@@ -198,23 +283,37 @@ class Simulator:
         log.info("%s %s -> 401 (no valid bearer token)", request.method, loggable_url(request.url.path))
         return Response(b"", status_code=401, headers={"www-authenticate": 'Bearer realm="callfsm-simulator"'})
 
+    def _authorize(self, request: Request) -> Response | None:
+        """``None`` when the request carries one valid bearer token; else the 400 or 401, before any body
+        is read (so an unauthenticated client cannot make the server buffer anything)."""
+        values = request.headers.getlist("authorization")
+        if len(values) > 1:
+            # which one would count is up to each server (the last one, in Starlette's dict): none does
+            log.info("%s %s -> 400 (%d Authorization headers)", request.method, request.url.path, len(values))
+            return self._write(request, ucwa_error(400, "BadRequest", None, "more than one Authorization header"))
+        if not self.world.bearer_ok(values[0] if values else None):
+            return self._unauthorized(request)
+        return None
+
     # -- UCWA ------------------------------------------------------------------------------------
 
     def ucwa_routes(self, root: str) -> list[Route]:
         async def create(request: Request) -> Response:
+            refused = self._authorize(request)
+            if refused is not None:
+                return refused
             read = await self._read(request)
             if isinstance(read, Response):
                 return read
-            if not self.world.bearer_ok(read.headers.get("authorization")):
-                return self._unauthorized(request)
             return self._write(request, self.world.create_application(root, read))
 
         async def events(request: Request) -> Response:
+            refused = self._authorize(request)
+            if refused is not None:
+                return refused
             read = await self._read(request)
             if isinstance(read, Response):
                 return read
-            if not self.world.bearer_ok(read.headers.get("authorization")):
-                return self._unauthorized(request)
             ident = request.path_params["app"]
             result = self.world.pget_begin(ident, read)
             while isinstance(result, Waiter):
@@ -230,11 +329,12 @@ class Simulator:
             return self._write(request, result)
 
         async def anything(request: Request) -> Response:
+            refused = self._authorize(request)
+            if refused is not None:
+                return refused
             read = await self._read(request)
             if isinstance(read, Response):
                 return read
-            if not self.world.bearer_ok(read.headers.get("authorization")):
-                return self._unauthorized(request)
             reply = self.world.ucwa(request.path_params["app"], read)
             await self._hold(reply)
             return self._write(request, reply)
@@ -250,22 +350,50 @@ class Simulator:
     # -- Huawei -----------------------------------------------------------------------------------
 
     async def huawei(self, request: Request) -> Response:
-        read = await self._read(request)
+        for name in ("authorization", "x-access-token"):
+            if len(request.headers.getlist(name)) > 1:
+                return self._write(request, huawei_error("bad_request", f"more than one {name} header"))
+        if request.url.path != HUAWEI_APP_AUTH and not self._huawei_token_ok(request.headers.get("x-access-token")):
+            # refused before the body is read: the World answers the missing or expired token itself
+            bare = SimRequest(request.method, request.url.path, "", {}, {}, b"")
+            return self._write(request, self.world.huawei(bare))
+        read = await self._read(request, huawei=True)
         if isinstance(read, Response):
             return read
         return self._write(request, self.world.huawei(read))
+
+    def _huawei_token_ok(self, token: str | None) -> bool:
+        """The access token is one the World issued (or was configured with) and has not expired.
+        ``appauth`` itself is authenticated by the signature over its body, so it is read first."""
+        with self.world.lock:
+            expiry = self.world.huawei_tokens.get(token or "")
+        return token is not None and expiry is not None and expiry > self.config.wall_clock()
+
+
+async def _unreadable(request: Request, exc: Exception) -> Response:
+    """Input that made a parser fail past the checks above (too deep, undecodable): the client's fault, 400."""
+    log.warning("%s %s -> 400 (%s)", request.method, loggable_url(request.url.path), type(exc).__name__)
+    return Response(f"unreadable request: {type(exc).__name__}\n".encode(), status_code=400, media_type="text/plain")
+
+
+#: Last resort, after the body checks: an input a parser cannot take is a 400, never a 500 with a traceback.
+_INPUT_FAILURES: Final[Mapping[Any, Callable[[Request, Exception], Awaitable[Response]]]] = {
+    RecursionError: _unreadable,
+    UnicodeError: _unreadable,
+}
 
 
 def create_app(config: SimulatorConfig | None = None) -> Starlette:
     """The simulator as an ASGI app; ``app.state.simulator`` is its :class:`Simulator`."""
     simulator = Simulator(config or SimulatorConfig())
-    # only the profile's own root: a client written for another server gets the 404 it would get there
-    routes: list[Route] = list(simulator.ucwa_routes(simulator.world.profile.root))
+    routes: list[Route] = []
+    for root in UCWA_ROOTS:
+        routes.extend(simulator.ucwa_routes(root))
     routes.append(Route(HUAWEI_APP_AUTH, simulator.huawei, methods=["POST"]))
     routes.append(Route(HUAWEI_SERIES, simulator.huawei, methods=["DELETE"]))
     routes.append(Route(HUAWEI_SUB_MEETINGS, simulator.huawei, methods=["DELETE"]))
     routes.append(Route(HUAWEI_DETAIL, simulator.huawei, methods=["GET"]))
-    app = Starlette(routes=routes, lifespan=simulator.lifespan)
+    app = Starlette(routes=routes, lifespan=simulator.lifespan, exception_handlers=_INPUT_FAILURES)
     app.state.simulator = simulator
     return app
 
@@ -318,13 +446,8 @@ class SimulatorHandle:
 
     @property
     def applications_url(self) -> str:
-        """Where to POST to create an application (the profile's root, ``/ucwa/v1/applications`` by default)."""
-        return self.base_url + self.simulator.world.profile.root
-
-    @property
-    def callback_token(self) -> str | None:
-        """The bearer token the callbacks carry (``saas`` with a callback URL): the receiver's to check."""
-        return self.simulator.config.callback_token
+        """Where to POST to create an application (``/ucwa/oauth/v1/applications``)."""
+        return self.base_url + UCWA_ROOTS[0]
 
     def write_events(self, path: str | Path) -> Path:
         """Write the recorded event stream as JSON Lines (the input of ``callfsm replay``)."""
@@ -346,30 +469,44 @@ def _free_socket(host: str, port: int) -> socket.socket:
 
 @contextlib.contextmanager
 def serve(
-    config: SimulatorConfig | None = None, *, host: str = "127.0.0.1", port: int = 0, startup_timeout: float = 10.0
+    config: SimulatorConfig | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    startup_timeout: float = 10.0,
+    header_timeout: float = HEADER_TIMEOUT,
+    accept_any_token: bool = False,
 ) -> Iterator[SimulatorHandle]:
     """Run the simulator under uvicorn in a background thread; yield its handle; stop it cleanly.
 
     Without a token in ``config``, a random one is made (and required). A Huawei
     token is added to the accepted ones, so tests can skip the App ID step.
     ``config`` itself is not changed (the server runs on a copy).
+    ``accept_any_token`` runs the "any token" mode of ``callfsm simulate`` (each token then owns the
+    applications it creates); the handle's ``token`` is one such token.
     """
     check_loopback(host)
     config = config or SimulatorConfig()
     huawei_token = "sim-" + secrets.token_urlsafe(24)
+    token = config.token or "cwt=" + secrets.token_urlsafe(24)
     config = attrs.evolve(
         config,
-        token=config.token or "cwt=" + secrets.token_urlsafe(24),
+        token=None if accept_any_token else token,
         huawei_tokens=(*config.huawei_tokens, huawei_token),
-        callback_token=config.callback_token or "sim-callback-" + secrets.token_urlsafe(24),
     )
-    assert config.token is not None
     app = create_app(config)
     simulator: Simulator = app.state.simulator
     sock = _free_socket(host, port)
     bound = sock.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=2)
+        uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=2,
+            http=_header_timeout(header_timeout),
+        )
     )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="callfsm-simulator", daemon=True)
     thread.start()
@@ -383,7 +520,7 @@ def serve(
     app_id, app_key = next(iter(config.huawei_apps.items()), ("", ""))
     shown_host = f"[{host}]" if ":" in host else host
     try:
-        yield SimulatorHandle(f"http://{shown_host}:{bound}", config.token, simulator, huawei_token, app_id, app_key)
+        yield SimulatorHandle(f"http://{shown_host}:{bound}", token, simulator, huawei_token, app_id, app_key)
     finally:
         simulator.world.close()
         server.should_exit = True
