@@ -68,6 +68,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from adapters.requests import loggable_url
 from adapters.simulator import render
+from adapters.simulator.callbacks import push_loop
 from adapters.simulator.events import Waiter
 from adapters.simulator.script import Script
 from adapters.simulator.state import (
@@ -75,7 +76,6 @@ from adapters.simulator.state import (
     HUAWEI_DETAIL,
     HUAWEI_SERIES,
     HUAWEI_SUB_MEETINGS,
-    UCWA_ROOTS,
     BodyKind,
     Reply,
     SimRequest,
@@ -198,13 +198,22 @@ class Simulator:
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: Starlette) -> AsyncIterator[None]:
         ticker = asyncio.create_task(self._tick())
+        tasks = [ticker, *self._pushers()]
         try:
             yield
         finally:
             self.world.close()
-            ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await ticker
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    def _pushers(self) -> list[asyncio.Task[None]]:
+        """The callback deliverer, when the profile pushes events and a callback URL is set (callbacks.py)."""
+        if not (self.world.profile.push and self.config.callback_url):
+            return []
+        token = self.config.callback_token or ""
+        return [asyncio.create_task(push_loop(self.world, token, self.config.callback_format))]
 
     async def _tick(self) -> None:
         while True:
@@ -386,9 +395,8 @@ _INPUT_FAILURES: Final[Mapping[Any, Callable[[Request, Exception], Awaitable[Res
 def create_app(config: SimulatorConfig | None = None) -> Starlette:
     """The simulator as an ASGI app; ``app.state.simulator`` is its :class:`Simulator`."""
     simulator = Simulator(config or SimulatorConfig())
-    routes: list[Route] = []
-    for root in UCWA_ROOTS:
-        routes.extend(simulator.ucwa_routes(root))
+    # only the profile's own root: a client written for another server gets the 404 it would get there
+    routes: list[Route] = list(simulator.ucwa_routes(simulator.world.profile.root))
     routes.append(Route(HUAWEI_APP_AUTH, simulator.huawei, methods=["POST"]))
     routes.append(Route(HUAWEI_SERIES, simulator.huawei, methods=["DELETE"]))
     routes.append(Route(HUAWEI_SUB_MEETINGS, simulator.huawei, methods=["DELETE"]))
@@ -446,8 +454,13 @@ class SimulatorHandle:
 
     @property
     def applications_url(self) -> str:
-        """Where to POST to create an application (``/ucwa/oauth/v1/applications``)."""
-        return self.base_url + UCWA_ROOTS[0]
+        """Where to POST to create an application (the profile's root, ``/ucwa/v1/applications`` by default)."""
+        return self.base_url + self.simulator.world.profile.root
+
+    @property
+    def callback_token(self) -> str | None:
+        """The bearer token the callbacks carry (``saas`` with a callback URL): the receiver's to check."""
+        return self.simulator.config.callback_token
 
     def write_events(self, path: str | Path) -> Path:
         """Write the recorded event stream as JSON Lines (the input of ``callfsm replay``)."""
@@ -493,6 +506,7 @@ def serve(
         config,
         token=None if accept_any_token else token,
         huawei_tokens=(*config.huawei_tokens, huawei_token),
+        callback_token=config.callback_token or "sim-callback-" + secrets.token_urlsafe(24),
     )
     app = create_app(config)
     simulator: Simulator = app.state.simulator

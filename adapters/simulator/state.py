@@ -78,12 +78,26 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from enum import Enum
 from typing import Any, Final, Protocol
 
+import attrs
 from attrs import define, field, frozen
 
 from adapters.events import EventType, representation_of
 from adapters.simulator.events import ChannelError, EventChannel, Sender, Waiter
 from adapters.simulator.faults import FaultConfig, FaultKind, Faults
-from adapters.simulator.render import InputError, data_uri, is_sdp, parse_input, prop, text_prop
+from adapters.simulator.profiles import (
+    DEFAULT_PROFILE,
+    PROFILES,
+    Completion,
+    EventShape,
+    Layout,
+    Phase,
+    Profile,
+    ProfileName,
+    check_callback_url,
+    dress,
+    profile_of,
+)
+from adapters.simulator.render import InputError, data_uri, is_sdp, parse_input, prop, text_data_uri, text_prop
 from adapters.simulator.script import (
     DEFAULT_SDP,
     Admit,
@@ -94,6 +108,7 @@ from adapters.simulator.script import (
     Forward,
     Happening,
     IncomingCall,
+    IncomingMessage,
     IncomingRenegotiation,
     LobbyArrival,
     NoAnswer,
@@ -119,12 +134,15 @@ log = logging.getLogger("callfsm.simulator")
 
 Document = dict[str, Any]
 
-#: The two roots an application can be created under (domain.md 2.1; the docs use both).
-UCWA_ROOTS: Final = ("/ucwa/oauth/v1/applications", "/ucwa/v1/applications")
+#: Where each profile creates applications (docs/protocol.md §2.1; see profiles.py).
+UCWA_ROOTS: Final = tuple(profile.root for profile in PROFILES.values())
 HUAWEI_APP_AUTH: Final = "/v2/usg/acs/auth/appauth"
 HUAWEI_SERIES: Final = "/v1/mmc/management/cycleconferences"
 HUAWEI_SUB_MEETINGS: Final = "/v1/mmc/management/conferences/cyclesubconf"
 HUAWEI_DETAIL: Final = "/v1/mmc/management/conferences/confDetail"
+#: PUT: refresh the ``X-Access-Token`` (its expiry moves on); POST ``.../validate``: check a token.
+HUAWEI_TOKEN: Final = "/v1/usg/acs/token"
+HUAWEI_TOKEN_VALIDATE: Final = "/v1/usg/acs/token/validate"
 
 #: Huawei error bodies: status, ``error_code``, ``error_msg``. The codes marked
 #: [C] are in domain.md 7.3; the others are [U]: no source names the code Huawei
@@ -177,6 +195,10 @@ def _positive(name: str, value: float) -> None:
         raise ValueError(f"{name} must be a finite number of seconds > 0, got {value!r}")
 
 
+def _profile_name(value: str | ProfileName) -> ProfileName:
+    return profile_of(value).name
+
+
 @define(kw_only=True)
 class SimulatorConfig:
     """Everything that shapes a simulator run."""
@@ -208,6 +230,19 @@ class SimulatorConfig:
     #: Unix time, for Huawei ``expireTime`` checks.
     wall_clock: Callable[[], float] = time.time
     scenario: Scenario | None = None
+    #: Which server to play (profiles.py; ``ucwa``, ``online``, ``saas``).
+    profile: ProfileName = field(default=DEFAULT_PROFILE, converter=_profile_name)
+    #: ``embedded``: events carry their resource; ``links``: they do not (the client must GET).
+    events: EventShape = field(default=EventShape.EMBEDDED, converter=EventShape)
+    #: ``event``: invitations end with ``completed``; ``updated``: with an ``updated`` to a final
+    #: state, for the kinds whose current documentation lists no ``completed``.
+    completion: Completion = field(default=Completion.EVENT, converter=Completion)
+    #: Trusted Application API: where events are POSTed (loopback only); ``None``: the P-GET serves them.
+    callback_url: str | None = None
+    #: The bearer token the callbacks carry (the receiver checks it); ``None``: a random one.
+    callback_token: str | None = None
+    #: ``json`` or ``multipart`` (``multipart/related``, docs/protocol.md §2.1).
+    callback_format: str = "json"
 
     def use_scenario(self, scenario: Scenario, *, seed: int | None = None) -> SimulatorConfig:
         """This configuration with a scenario's steps, faults, user and seed (``seed`` given here wins)."""
@@ -220,7 +255,27 @@ class SimulatorConfig:
             self.faults = scenario.faults
         self.user_name = scenario.user_name or self.user_name
         self.user_uri = scenario.user_uri or self.user_uri
+        for name in ("profile", "events", "completion"):
+            value = getattr(scenario, name)
+            if value is not None:
+                setattr(self, name, value)  # the field's converter reads the name
+        self.check_profile()
         return self
+
+    def check_profile(self) -> None:
+        """Refuse a switch the chosen profile has no use for (ValueError says why)."""
+        profile = profile_of(self.profile)
+        if self.completion is Completion.UPDATED and not profile.completion_switch_applies:
+            raise ValueError(
+                f"--completion updated does not apply to the {profile.name.value} profile: its documentation "
+                "lists a completed event for every invitation (docs/protocol.md §2.3)"
+            )
+        if self.callback_format not in ("json", "multipart"):
+            raise ValueError(f"callback_format is json or multipart, got {self.callback_format!r}")
+        if self.callback_url is not None:
+            if not profile.push:
+                raise ValueError(f"the {profile.name.value} profile has no callbacks: events go through the P-GET")
+            check_callback_url(self.callback_url)
 
     def __attrs_post_init__(self) -> None:
         _positive("pget_timeout", self.pget_timeout)
@@ -231,6 +286,7 @@ class SimulatorConfig:
             value = getattr(self, name)
             if value is not None:
                 _positive(name, value)
+        self.check_profile()
 
 
 # -- requests and replies ---------------------------------------------------------------------------
@@ -314,14 +370,6 @@ NO_CONTENT: Final = Reply(204)
 # -- records ---------------------------------------------------------------------------------------
 
 
-class Phase(Enum):
-    """Which links an invitation offers: while it rings, once connected, once over."""
-
-    RINGING = "ringing"
-    CONNECTED = "connected"
-    ENDED = "ended"
-
-
 class ModalityState(Enum):
     """A modality's ``state`` (domain.md 1.1 describes it by examples only: these three)."""
 
@@ -382,10 +430,18 @@ class Modality:
     def session_href(self) -> str:
         return f"{self.href}/audioVideoSession"
 
+    @property
+    def messages_href(self) -> str:
+        return f"{self.href}/messages"
+
     def render(self) -> Document:
         links: Document = {"self": {"href": self.href}, "conversation": {"href": self.conversation_href}}
         if self.name == "audioVideo" and self.state is MS.CONNECTED:
             links["audioVideoSession"] = {"href": self.session_href}
+        if self.name == "messaging" and self.state is MS.CONNECTED:
+            # the ReceiveAnIM sample's connected messaging modality (docs/protocol.md §1.6)
+            links["sendMessage"] = {"href": self.messages_href}
+            links["stopMessaging"] = {"href": f"{self.href}/terminate"}
         return {"rel": self.name, "state": self.state.value, "_links": links}
 
     def render_session(self) -> Document:
@@ -416,6 +472,9 @@ class Conversation:
     invitation: InvitationRecord | None = None
     renegotiations: list[RenegotiationRecord] = field(factory=list)
     participant_ids: Iterator[int] = field(factory=lambda: itertools.count(2))
+    message_ids: Iterator[int] = field(factory=lambda: itertools.count(1))
+    #: The href of its ``addParticipant`` link (the profile's layout).
+    add_participant_href: str = ""
 
     @property
     def is_meeting(self) -> bool:
@@ -429,7 +488,7 @@ class Conversation:
             "self": {"href": self.href},
             "participants": {"href": f"{self.href}/participants"},
             "localParticipant": {"href": self.local.href},
-            "addParticipant": {"href": f"{self.href}/addParticipant"},
+            "addParticipant": {"href": self.add_participant_href or f"{self.href}/addParticipant"},
         }
         for name, modality in self.modalities.items():
             links[name] = {"href": modality.href}
@@ -492,6 +551,9 @@ class InvitationRecord:
     media_offer: str | None = None
     #: The participant an addParticipant invited, once in the roster.
     invitee: Participant | None = None
+    #: The incoming messaging invitation's first text (its ``message`` data: link).
+    message: str | None = None
+    profile: Profile = PROFILES[DEFAULT_PROFILE]
 
     @property
     def modality(self) -> Modality | None:
@@ -499,32 +561,31 @@ class InvitationRecord:
         return None if name is None else self.conversation.modalities.get(name)
 
     def links(self, phase: Phase | None = None) -> dict[str, str]:
+        """The links the profile's table offers now (bare rels), with their hrefs."""
         phase = self.phase if phase is None else phase
-        conv = self.conversation
-        out = {"conversation": conv.href}
-        modality = self.modality
-        if modality is not None:
-            out[modality.name] = modality.href
-        if phase is Phase.RINGING:
-            if self.direction is Direction.OUTGOING:
-                out["cancel"] = f"{self.href}/cancel"
-            else:
-                out["accept"] = f"{self.href}/accept"
-                if self.kind is InvitationKind.AUDIO_VIDEO:
-                    out["acceptWithAnswer"] = f"{self.href}/acceptWithAnswer"
-                out["decline"] = f"{self.href}/decline"
-                if self.kind is InvitationKind.AUDIO_VIDEO:
-                    out["forward"] = f"{self.href}/forward"
-                if self.media_offer is not None:
-                    out["mediaOffer"] = self.media_offer
-        elif phase is Phase.CONNECTED:
-            if self.kind is InvitationKind.ONLINE_MEETING:
-                out["cancel"] = f"{conv.href}/terminate"
-            elif modality is not None:
-                out["cancel"] = f"{modality.href}/terminate"
-        if self.invitee is not None:
-            out["participant"] = self.invitee.href
+        out = {"conversation": self.conversation.href}
+        for rel in self.profile.offers(self.kind, self.direction, phase):
+            href = self._href_of(rel, phase)
+            if href is not None:
+                out[rel] = href
         return out
+
+    def _href_of(self, rel: str, phase: Phase) -> str | None:
+        modality = self.modality
+        if rel in _MODALITY_OF.values():
+            return None if modality is None else modality.href
+        if rel == "cancel" and phase is Phase.CONNECTED:
+            # a connected call's cancel terminates its modality, a meeting's its conversation (recorded traffic)
+            if self.kind is InvitationKind.ONLINE_MEETING:
+                return f"{self.conversation.href}/terminate"
+            return None if modality is None else f"{modality.href}/terminate"
+        if rel == "mediaOffer":
+            return self.media_offer
+        if rel == "message":
+            return None if self.message is None else text_data_uri(self.message)
+        if rel == "participant":
+            return None if self.invitee is None else self.invitee.href
+        return f"{self.href}/{rel}"
 
     def render(self, *, state: InvitationState | None = None, phase: Phase | None = None) -> Document:
         links: Document = {"self": {"href": self.href}}
@@ -618,6 +679,15 @@ class Application:
     force_resume: bool = False
     #: Digest of the bearer token that created it: only that token reaches it (:meth:`World.owner_of`).
     owner: bytes = b""
+    layout: Layout = PROFILES[DEFAULT_PROFILE].layout
+    #: Where the events go (Trusted Application API), and the server's base URL for their ``baseuri``.
+    callback_url: str | None = None
+    base_uri: str = ""
+    #: A callback POST is under way (its answer acknowledges the events it carried).
+    pushing: bool = False
+
+    def path(self, relative: str) -> str:
+        return f"{self.href}/{relative}"
 
     @property
     def communication(self) -> str:
@@ -626,7 +696,7 @@ class Application:
     def render(self) -> Document:
         me_links: Document = {"self": {"href": f"{self.href}/me"}}
         if not self.available:
-            me_links["makeMeAvailable"] = {"href": f"{self.communication}/makeMeAvailable"}
+            me_links["makeMeAvailable"] = {"href": self.path(self.layout.make_me_available)}
         communication = {
             "rel": "communication",
             "supportedModalities": list(self.supported_modalities),
@@ -634,9 +704,9 @@ class Application:
             "_links": {
                 "self": {"href": self.communication},
                 "conversations": {"href": f"{self.communication}/conversations"},
-                "startAudioVideo": {"href": f"{self.communication}/startAudioVideo"},
-                "startMessaging": {"href": f"{self.communication}/startMessaging"},
-                "joinOnlineMeeting": {"href": f"{self.communication}/joinOnlineMeeting"},
+                "startAudioVideo": {"href": self.path(self.layout.start_audio_video)},
+                "startMessaging": {"href": self.path(self.layout.start_messaging)},
+                "joinOnlineMeeting": {"href": self.path(self.layout.join_online_meeting)},
             },
         }
         return {
@@ -662,7 +732,7 @@ class Application:
         if links is None:
             links = {"self": {"href": f"{self.href}/me"}}
             if not self.available:
-                links["makeMeAvailable"] = {"href": f"{self.communication}/makeMeAvailable"}
+                links["makeMeAvailable"] = {"href": self.path(self.layout.make_me_available)}
         return {"rel": "me", "name": self.user[0], "uri": self.user[1], "_links": links}
 
     def render_people(self) -> Document:
@@ -713,6 +783,7 @@ class World:
 
     def __init__(self, config: SimulatorConfig) -> None:
         self.config = config
+        self.profile = profile_of(config.profile)
         self.clock = config.clock
         self.lock = threading.RLock()
         self.faults = Faults(config.faults, config.seed)
@@ -822,10 +893,10 @@ class World:
             return False
         if apply is not None and not self._apply(apply, event):
             return False
-        app.pending.append((sender, event))
+        app.pending.append(self._wire_event(sender, event))
         if self.faults.happens(FaultKind.DUPLICATE) and (apply is None or self._apply(apply, event)):
             log.info("fault: %s %s sent twice", event["type"], event["link"]["href"])
-            app.pending.append((sender, copy.deepcopy(event)))
+            app.pending.append(self._wire_event(sender, copy.deepcopy(event)))
         return True
 
     def _apply(self, apply: Callable[[], object], event: Document) -> bool:
@@ -923,6 +994,12 @@ class World:
                     still.append(happening)
                     continue
                 self._after(happening.after, _bind(self._incoming_call, app, happening))
+            elif isinstance(happening, IncomingMessage):
+                chat = self._connected_messaging()
+                if chat is None:
+                    still.append(happening)
+                    continue
+                self._after(happening.after, _bind(self._incoming_message, chat[0], chat[1], happening))
             elif isinstance(happening, IncomingRenegotiation):
                 conv = self._connected_call()
                 if conv is None:
@@ -990,6 +1067,7 @@ class World:
             instance = text_prop(props, "instanceId")
             ident = self._new_application_id()
             href = f"{root}/{ident}"
+            host = request.headers.get("host", "127.0.0.1")
             app = Application(
                 ident,
                 href,
@@ -1001,11 +1079,14 @@ class World:
                 now,
                 self.user,
                 owner=self.owner_of(request.headers.get("authorization")),
+                layout=self.profile.layout,
+                callback_url=self.config.callback_url,
+                base_uri=f"http://{host}/",
             )
             self.apps[ident] = app
             self._register_application(app)
             log.info("application %s created (%s)", ident, app.user_agent)
-            return Reply(201, BodyKind.RESOURCE, app.render(), (("location", href),))
+            return Reply(201, BodyKind.RESOURCE, self._out(app.render()), (("location", href),))
 
     def _register_application(self, app: Application) -> None:
         comm = app.communication
@@ -1019,10 +1100,37 @@ class World:
                 "conversation": [{"href": c.href} for c in app.conversations],
             },
         }
-        app.actions[f"{comm}/makeMeAvailable"] = _bind(self._make_me_available, app)
-        app.actions[f"{comm}/startAudioVideo"] = _bind(self._create, app, InvitationKind.AUDIO_VIDEO, None)
-        app.actions[f"{comm}/startMessaging"] = _bind(self._create, app, InvitationKind.MESSAGING, None)
-        app.actions[f"{comm}/joinOnlineMeeting"] = _bind(self._create, app, InvitationKind.ONLINE_MEETING, None)
+        layout = app.layout
+        app.actions[app.path(layout.make_me_available)] = _bind(self._make_me_available, app)
+        app.actions[app.path(layout.start_audio_video)] = _bind(self._create, app, InvitationKind.AUDIO_VIDEO, None)
+        app.actions[app.path(layout.start_messaging)] = _bind(self._create, app, InvitationKind.MESSAGING, None)
+        app.actions[app.path(layout.join_online_meeting)] = _bind(
+            self._create, app, InvitationKind.ONLINE_MEETING, None
+        )
+        if "?" in layout.add_participant:
+            # one collection for every conversation: the query names the conversation (the Online samples)
+            app.actions[app.path(layout.add_participant.split("?", 1)[0])] = _bind(self._add_participant, app)
+
+    def _add_participant(self, app: Application, request: SimRequest) -> Reply:
+        wanted = request.query.get("conversation")
+        conv = next((c for c in app.conversations if str(c.ident) == wanted), None)
+        if conv is None:
+            return _invalid("conversation", "the conversation query parameter names no conversation")
+        return self._create(app, InvitationKind.PARTICIPANT, conv, request)
+
+    # -- the wire ----------------------------------------------------------------------------------
+
+    def _out(self, document: Document) -> Document:
+        """A resource as this profile writes it (its rel prefix)."""
+        dressed = dress(document, self.profile.rel_prefix)
+        assert isinstance(dressed, dict)
+        return dressed
+
+    def _wire_event(self, sender: Sender, event: Document) -> tuple[Sender, Document]:
+        """An event as this profile and event shape send it (the shadow saw the full one)."""
+        if self.config.events is EventShape.LINKS:
+            event = {k: v for k, v in event.items() if k != "_embedded"}
+        return (self.profile.rel(sender[0]), sender[1]), self._out(event)
 
     def _lookup(self, ident: str, now: float, request: SimRequest | None = None) -> Application | Reply:
         app = self.apps.get(ident)
@@ -1051,16 +1159,19 @@ class World:
             path = request.path.rstrip("/") or request.path
             if path == app.href:
                 if request.method == "GET":
-                    return Reply(200, BodyKind.RESOURCE, app.render())
+                    return Reply(200, BodyKind.RESOURCE, self._out(app.render()))
                 if request.method == "DELETE":
                     app.gone = True
                     log.info("application %s deleted", app.ident)
                     return NO_CONTENT
                 return ucwa_error(405, "MethodNotAllowed")
             if request.method == "GET" and path in app.resources:
-                return Reply(200, BodyKind.RESOURCE, app.resources[path]())
+                return Reply(200, BodyKind.RESOURCE, self._out(app.resources[path]()))
             if request.method == "POST" and path in app.actions:
-                return app.actions[path](request)
+                reply = app.actions[path](request)
+                if reply.kind is BodyKind.RESOURCE and reply.document is not None:
+                    reply = attrs.evolve(reply, document=self._out(reply.document))
+                return reply
             if path in app.resources or path in app.actions:
                 return ucwa_error(405, "MethodNotAllowed")
             return ucwa_error(404, "NotFound", None, "the resource does not exist")
@@ -1158,6 +1269,50 @@ class World:
     def _channel_error(error: ChannelError) -> Reply:
         return ucwa_error(error.status, error.code, error.subcode, error.message, error.parameters)
 
+    # -- callbacks (Trusted Application API) ------------------------------------------------------------
+
+    def push_take(self) -> list[tuple[str, str, Document]]:
+        """For each application with a callback URL and no POST under way: (app, URL, next answer).
+
+        The answer is the one a P-GET would get now, with the top-level
+        ``baseuri`` of the SaaS callbacks (docs/protocol.md §2.1); it stays
+        unacknowledged until :meth:`push_done` reports the receiver's 2xx.
+        """
+        out: list[tuple[str, str, Document]] = []
+        with self._entry() as now:
+            for app in self.apps.values():
+                channel = app.channel
+                if app.gone or app.callback_url is None or app.pushing:
+                    continue
+                if channel.outstanding is not None:  # refused last time: the same answer again
+                    document = copy.deepcopy(channel.outstanding.document)
+                else:
+                    head = channel.queue[0] if channel.queue else None
+                    if head is None or head.visible_at > now:
+                        continue
+                    waiter = channel.begin(None, channel.href(channel.expected_ack), now)
+                    assert isinstance(waiter, Waiter)
+                    answer = channel.poll(waiter, now, lambda: False)
+                    assert isinstance(answer, dict)
+                    document = answer
+                    self.events_sent.append(copy.deepcopy(document))
+                document["baseuri"] = app.base_uri
+                app.pushing = True
+                out.append((app.ident, app.callback_url, document))
+        return out
+
+    def push_done(self, ident: str, delivered: bool) -> None:
+        """The callback POST for ``ident`` answered: 2xx acknowledges its events; anything else retries."""
+        with self._entry():
+            app = self.apps.get(ident)
+            if app is None:
+                return
+            app.pushing = False
+            sent = app.channel.outstanding
+            if delivered and sent is not None:
+                app.channel.acked += sent.count
+                app.channel.outstanding = None
+
     def delivered(self, ident: str, group: int) -> bool:
         with self.lock:
             app = self.apps.get(ident)
@@ -1185,6 +1340,9 @@ class World:
             f"{href}/participants/1", href, self.user[0], self.user[1], rel="localParticipant", local=True
         )
         conv = Conversation(ident, href, thread, local, subject, state, meeting_uri)
+        conv.add_participant_href = app.path(
+            app.layout.add_participant.format(conversation=href[len(app.href) + 1 :], ident=ident)
+        )
         if modality is not None:
             conv.modalities[modality] = Modality(modality, f"{href}/{modality}", href, MS.CONNECTING)
         app.conversations.append(conv)
@@ -1200,7 +1358,10 @@ class World:
             if name == "audioVideo":
                 app.resources[mod.session_href] = mod.render_session
                 app.actions[f"{mod.session_href}/renegotiations"] = _bind(self._offer_renegotiation, app, conv, mod)
-        app.actions[f"{href}/addParticipant"] = _bind(self._create, app, InvitationKind.PARTICIPANT, conv)
+            if name == "messaging":
+                app.actions[mod.messages_href] = _bind(self._send_message, app, conv, mod)
+        if "?" not in app.layout.add_participant:
+            app.actions[conv.add_participant_href] = _bind(self._create, app, InvitationKind.PARTICIPANT, conv)
         return conv
 
     def _conversation_event(
@@ -1239,7 +1400,7 @@ class World:
         subject = text_prop(props, "subject")
         importance = text_prop(props, "importance") or "Normal"
         extra = {n: v for n in ("sessionContext", "anonymousDisplayName") if (v := text_prop(props, n)) is not None}
-        href = f"{app.communication}/invitations/{ident}"
+        href = self._invitation_href(app, kind, ident)
         create_href = request.path
         shadow: Invitation | OnlineMeetingJoin
         try:
@@ -1290,13 +1451,13 @@ class World:
             subject,
             importance,
             extra,
+            profile=self.profile,
         )
         if kind is not InvitationKind.PARTICIPANT:
             conversation.invitation = record
         self._register_invitation(app, record)
-        if new_conversation:
-            self._conversation_event(app, conversation, ET.ADDED)
         document = record.render()
+        # the invitation's started before its conversation's added, as in the ReceiveAnIM sample
         self._emit(
             app,
             ("communication", app.communication),
@@ -1304,6 +1465,8 @@ class World:
             _bind_started(shadow, now, href, document),
             droppable=True,
         )
+        if new_conversation:
+            self._conversation_event(app, conversation, ET.ADDED)
         self._flush()
         hold = None
         if self.faults.happens(FaultKind.EARLY_EVENTS) and app.channel.queue:
@@ -1313,9 +1476,13 @@ class World:
         self._begin_plan(app, record, self._take_plan(kind))
         return Reply(201, headers=(("location", href),), hold=hold)
 
+    @staticmethod
+    def _invitation_href(app: Application, kind: InvitationKind, ident: int) -> str:
+        return app.path(f"{app.layout.invitations.format(kind=kind.value)}/{ident}")
+
     def _register_invitation(self, app: Application, record: InvitationRecord) -> None:
         app.resources[record.href] = record.render
-        for verb in ("cancel", "accept", "acceptWithAnswer", "decline", "forward"):
+        for verb in ("cancel", "accept", "acceptWithAnswer", "acceptWithPhoneAudio", "decline", "forward"):
             app.actions[f"{record.href}/{verb}"] = _bind(self._invitation_post, app, record, verb)
 
     def _take_plan(self, kind: InvitationKind) -> Plan:
@@ -1421,7 +1588,14 @@ class World:
                 href=record.href,
             )
 
-        event = _event(record.kind.value, record.href, ET.COMPLETED, embedded=document, status=status, reason=reason)
+        if self.config.completion is Completion.UPDATED and record.kind not in self.profile.documents_completed:
+            # the current reference lists no completed for this kind: the final state comes as an updated
+            # (its reason has no place there); the shadow still ends, as the server knows it did
+            event = _event(record.kind.value, record.href, ET.UPDATED, embedded=document)
+        else:
+            event = _event(
+                record.kind.value, record.href, ET.COMPLETED, embedded=document, status=status, reason=reason
+            )
         if not self._emit(app, ("communication", app.communication), event, apply):
             return False
         record.wire_state = state
@@ -1502,26 +1676,8 @@ class World:
                 self._fail(app, record, Reason("LocalFailure", "Canceled", "cancelled by the user"))
             return NO_CONTENT
         assert isinstance(shadow, Invitation)
-        if verb in ("accept", "acceptWithAnswer"):
-            if verb == "acceptWithAnswer":
-                context = request.query.get("sessionContext")
-                if not context or len(context) > 50:
-                    return _invalid("sessionContext", "sessionContext is required, at most 50 characters")
-                if not is_sdp(request.content_type) or not request.body.strip():
-                    return ucwa_error(
-                        415, "UnsupportedMediaType", None, "acceptWithAnswer takes an application/sdp body"
-                    )
-                answer = request.body.decode("utf-8", "replace")
-                refused = self._local(
-                    app, record, lambda: shadow.accept(now=now, answer_sdp=answer, session_context=context)
-                )
-            else:
-                refused = self._local(app, record, lambda: shadow.accept(now=now))
-            if refused is not None:
-                return refused
-            shadow.request_succeeded(now=now)
-            self._answer(app, record)
-            return NO_CONTENT
+        if verb in ("accept", "acceptWithAnswer", "acceptWithPhoneAudio"):
+            return self._accept_post(app, record, shadow, verb, request)
         if verb == "decline":
             raw = text_prop(props, "reason")
             decline_reason = None
@@ -1536,15 +1692,52 @@ class World:
             shown = "no reason" if decline_reason is None else decline_reason.value
             self._fail(app, record, Reason("LocalFailure", "Declined", f"declined by the user ({shown})"))
             return NO_CONTENT
-        # forward
-        to = text_prop(props, "to")
-        if not to:
-            return _invalid("to", "to is required")
+        # forward: ms:rtc:saas:forward marks `to` as not required (docs/protocol.md §1.5)
+        to = prop(props, "to")
+        if to is not None and (not isinstance(to, str) or not to):
+            return _invalid("to", "to is a SIP URI when given")
         refused = self._local(app, record, lambda: shadow.forward(now=now, to=to))
         if refused is not None:
             return refused
         shadow.request_succeeded(now=now)
-        self._fail(app, record, Reason("Informational", "Redirected", f"forwarded to {to}"))
+        where = "" if to is None else f" to {to}"
+        self._fail(app, record, Reason("Informational", "Redirected", f"forwarded{where}"))
+        return NO_CONTENT
+
+    def _accept_post(
+        self, app: Application, record: InvitationRecord, shadow: Invitation, verb: str, request: SimRequest
+    ) -> Reply:
+        """``accept``, ``acceptWithAnswer`` (SDP, ``sessionContext``) or ``acceptWithPhoneAudio`` (no body)."""
+        now = self.clock.now()
+        trigger: Callable[[], object]
+        if verb == "acceptWithAnswer":
+            context = request.query.get("sessionContext")
+            if not context or len(context) > 50:
+                return _invalid("sessionContext", "sessionContext is required, at most 50 characters")
+            if not is_sdp(request.content_type) or not request.body.strip():
+                return ucwa_error(415, "UnsupportedMediaType", None, "acceptWithAnswer takes an application/sdp body")
+            answer = request.body.decode("utf-8", "replace")
+
+            def trigger() -> object:
+                return shadow.accept(now=now, answer_sdp=answer, session_context=context)
+        elif verb == "acceptWithPhoneAudio":
+            # the machines' explicit trigger where they have it; an older machine's accept() chose this link
+            by_phone = getattr(shadow, "accept_with_phone_audio", shadow.accept)
+
+            def trigger() -> object:
+                return by_phone(now=now)
+        else:
+
+            def trigger() -> object:
+                return shadow.accept(now=now)
+
+        refused = self._local(app, record, trigger)
+        if refused is not None:
+            return refused
+        shadow.request_succeeded(now=now)
+        self._answer(app, record)
+        if record.message is not None:
+            self._message_event(app, record.conversation, Direction.INCOMING, record.message)
         return NO_CONTENT
 
     def _terminate(self, app: Application, conv: Conversation, modality_name: str | None, request: SimRequest) -> Reply:
@@ -1586,27 +1779,93 @@ class World:
         conv.roster[caller.href] = caller
         app.resources[caller.href] = caller.render
         ident = next(app.ids)
-        href = f"{app.communication}/invitations/{ident}"
+        href = self._invitation_href(app, call.kind, ident)
         shadow = Invitation(kind=call.kind)
         record = InvitationRecord(
-            ident, href, call.kind, Direction.INCOMING, conv, shadow, caller, self.user[1], subject=call.subject
+            ident,
+            href,
+            call.kind,
+            Direction.INCOMING,
+            conv,
+            shadow,
+            caller,
+            self.user[1],
+            subject=call.subject,
+            message=call.message,
+            profile=self.profile,
         )
         if call.kind is InvitationKind.AUDIO_VIDEO:
             record.media_offer = data_uri("application/sdp", DEFAULT_SDP)
         conv.invitation = record
         self._register_invitation(app, record)
-        self._conversation_event(app, conv, ET.ADDED)
         document = record.render()
+        # started, then the conversation's added: the ReceiveAnIM sample's order
         self._emit(
             app,
             ("communication", app.communication),
             _event(call.kind.value, href, ET.STARTED, embedded=document),
             _bind_started(shadow, now, href, document),
         )
+        self._conversation_event(app, conv, ET.ADDED)
         log.info("incoming %s from %s: %s", call.kind.value, call.uri, href)
         if call.ring_for is not None:
             reason = Reason("Informational", "Missed", "nobody answered")
             record.timers.append(self._after(call.ring_for, _bind(self._fail, app, record, reason)))
+
+    # -- messages --------------------------------------------------------------------------------------------
+
+    def _send_message(self, app: Application, conv: Conversation, modality: Modality, request: SimRequest) -> Reply:
+        """``sendMessage``: 201 with the message's href, then its ``completed`` (SendAnIM sample)."""
+        if modality.state is not MS.CONNECTED:
+            return _conflict("the messaging modality is not connected")
+        media = (request.content_type or "").split(";", 1)[0].strip().lower()
+        if media not in ("text/plain", "text/html", ""):
+            return ucwa_error(415, "UnsupportedMediaType", None, "a message is text/plain or text/html")
+        try:
+            text = request.body.decode("utf-8")
+        except UnicodeDecodeError:
+            return ucwa_error(400, "BadRequest", None, "the message is not UTF-8")
+        href = self._message_event(app, conv, Direction.OUTGOING, text)
+        return Reply(201, headers=(("location", href),))
+
+    def _message_event(self, app: Application, conv: Conversation, direction: Direction, text: str) -> str:
+        modality = conv.modalities.get("messaging")
+        assert modality is not None
+        href = f"{modality.messages_href}/{next(conv.message_ids)}"
+        document: Document = {
+            "rel": "message",
+            "direction": direction.value,
+            "_links": {
+                "self": {"href": href},
+                "messaging": {"href": modality.href},
+                "plainMessage": {"href": text_data_uri(text)},
+            },
+        }
+        app.resources[href] = lambda: document
+        self._emit(
+            app,
+            ("conversation", conv.href),
+            _event("message", href, ET.COMPLETED, embedded=document, status=CompletionStatus.SUCCESS),
+        )
+        log.info("message %s: %s", direction.value.lower(), href)
+        return href
+
+    def _incoming_message(self, app: Application, conv: Conversation, happening: IncomingMessage) -> None:
+        modality = conv.modalities.get("messaging")
+        if app.gone or modality is None or modality.state is not MS.CONNECTED:
+            self.waiting.append(happening)
+            return
+        self._message_event(app, conv, Direction.INCOMING, happening.text)
+
+    def _connected_messaging(self) -> tuple[Application, Conversation] | None:
+        for app in reversed(list(self.apps.values())):
+            if app.gone:
+                continue
+            for conv in reversed(app.conversations):
+                modality = conv.modalities.get("messaging")
+                if modality is not None and modality.state is MS.CONNECTED:
+                    return app, conv
+        return None
 
     # -- renegotiations ------------------------------------------------------------------------------------
 
@@ -1838,10 +2097,14 @@ class World:
                 return huawei_error("server")
             if request.path == HUAWEI_APP_AUTH and request.method == "POST":
                 return self._huawei_auth(request)
+            if request.path == HUAWEI_TOKEN_VALIDATE and request.method == "POST":
+                return self._huawei_validate(request)
             token = request.headers.get("x-access-token")
             expiry = self.huawei_tokens.get(token or "")
             if token is None or expiry is None or expiry <= self.config.wall_clock():
                 return huawei_error("token")
+            if request.path == HUAWEI_TOKEN and request.method == "PUT":
+                return self._huawei_refresh(token)
             conference_id = request.query.get("conferenceID")
             if not conference_id:
                 return huawei_error("bad_request", "conferenceID is required")
@@ -1905,6 +2168,47 @@ class World:
                 "validPeriod": int(lifetime),
                 "tokenType": 0,
                 "user": {"userId": user_id, "appId": app_id},
+            },
+        )
+
+    def _huawei_refresh(self, token: str) -> Reply:
+        """The token's expiry moves to now + lifetime; the same token is returned (SDK ``update_token``)."""
+        wall = self.config.wall_clock()
+        self.huawei_tokens[token] = wall + self.config.huawei_token_lifetime
+        log.info("Huawei token refreshed")
+        return self._huawei_token_answer(token, wall)
+
+    def _huawei_validate(self, request: SimRequest) -> Reply:
+        """Is the body's ``token`` valid (SDK ``check_token``)? ``needGenNewToken`` true: a new one as well."""
+        try:
+            body = json.loads(request.body or b"null")
+        except ValueError:
+            return huawei_error("bad_request", "the body is not JSON")
+        token = body.get("token") if isinstance(body, dict) else None
+        renew = body.get("needGenNewToken") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not isinstance(renew, bool):
+            return huawei_error("bad_request", "token (a string) and needGenNewToken (a boolean) are required")
+        wall = self.config.wall_clock()
+        expiry = self.huawei_tokens.get(token)
+        if expiry is None or expiry <= wall:
+            return huawei_error("token")
+        if renew:
+            token = secrets.token_urlsafe(30)
+            self.huawei_tokens[token] = wall + self.config.huawei_token_lifetime
+        return self._huawei_token_answer(token, wall)
+
+    def _huawei_token_answer(self, token: str, wall: float) -> Reply:
+        # a token the configuration accepts "forever" still reports a finite expiry, as Huawei's all do
+        expiry = min(self.huawei_tokens[token], wall + self.config.huawei_token_lifetime)
+        return Reply(
+            200,
+            BodyKind.JSON,
+            {
+                "accessToken": token,
+                "clientType": 72,
+                "expireTime": int(expiry),
+                "validPeriod": max(0, int(expiry - wall)),
+                "tokenType": 0,
             },
         )
 
