@@ -4,7 +4,10 @@ Expected values: domain.md 7.1 (App ID auth: HMAC-SHA256 over
 ``appId:userId:expireTime:nonce`` keyed by the app key, clientType 72, nonce
 32-64; X-Access-Token; deprecated headers), 7.3 (error bodies) and seed 004
 (DELETE cycleconferences, type=1, 200/401/403/500). The expected signature is
-computed here with hmac/hashlib, independently of adapters.huawei.
+computed here with hmac/hashlib, independently of adapters.huawei. Token
+refresh is ``PUT /v1/usg/acs/token`` with the token in ``X-Access-Token``
+(docs/protocol.md §7.1; SDK ``update_token``); App ID authentication runs
+again only when the refresh is refused.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from adapters.huawei import (
     AsyncHuaweiClient,
     HuaweiAuthError,
     HuaweiClient,
+    Renewal,
     signature,
 )
 from fsm.errors import InvalidTrigger
@@ -55,6 +59,8 @@ class HuaweiFake:
         self.app = Starlette(
             routes=[
                 Route("/v2/usg/acs/auth/appauth", self.appauth, methods=["POST"]),
+                Route("/v1/usg/acs/token", self.refresh, methods=["PUT"]),
+                Route("/v1/mmc/management/conferences/confDetail", self.detail, methods=["GET"]),
                 Route("/v1/mmc/management/cycleconferences", self.delete, methods=["DELETE"]),
                 Route("/v1/mmc/management/conferences/cyclesubconf", self.delete, methods=["DELETE"]),
             ]
@@ -63,7 +69,15 @@ class HuaweiFake:
     def reset(self) -> None:
         with self.lock:
             self.auths: list[dict[str, Any]] = []
+            self.refreshes: list[str | None] = []
+            self.details: list[str | None] = []
             self.deletes: list[dict[str, Any]] = []
+            #: The refresh is refused even for a good token.
+            self.refuse_refresh = False
+            #: What confDetail says the series is.
+            self.conference_state = "Schedule"
+            #: Answer the DELETEs with a 307 to this URL.
+            self.redirect_to: str | None = None
             self.valid: set[str] = set()
             self.issued = 0
             #: Statuses to answer the next DELETEs with, whatever the token (then normal behaviour).
@@ -90,6 +104,20 @@ class HuaweiFake:
             self.valid.add(token)
         return JSONResponse({"accessToken": token, "validPeriod": 3600, "expireTime": self.expire_time})
 
+    async def refresh(self, request: Request) -> Response:
+        token = request.headers.get("x-access-token")
+        with self.lock:
+            self.refreshes.append(token)
+            ok = token in self.valid and not self.refuse_all_tokens and not self.refuse_refresh
+        if not ok:
+            return JSONResponse({"error_code": "USG.201040001", "error_msg": "token invalid"}, 401)
+        return JSONResponse({"accessToken": token, "validPeriod": 7200, "expireTime": self.expire_time + 7200})
+
+    async def detail(self, request: Request) -> Response:
+        with self.lock:
+            self.details.append(request.query_params.get("conferenceID"))
+        return JSONResponse({"conferenceData": {"conferenceID": "7", "conferenceState": self.conference_state}})
+
     async def delete(self, request: Request) -> Response:
         body = await request.body()
         with self.lock:
@@ -103,6 +131,8 @@ class HuaweiFake:
             )
             forced = self.forced.popleft() if self.forced else None
             token_ok = request.headers.get("x-access-token") in self.valid and not self.refuse_all_tokens
+        if self.redirect_to is not None:
+            return Response(b"", 307, headers={"Location": self.redirect_to})
         if forced is not None:
             return JSONResponse(forced[1], forced[0])
         if not token_ok:
@@ -177,17 +207,40 @@ def test_corp_id_is_sent_only_when_given(huawei: tuple[HuaweiFake, str], fake: H
     assert fake.auths[0]["body"]["corpId"] == "corp-9"
 
 
-def test_token_is_renewed_before_it_expires(client: HuaweiClient, fake: HuaweiFake) -> None:
+def test_token_is_refreshed_before_it_expires(client: HuaweiClient, fake: HuaweiFake) -> None:
     clock = client.clock
     assert isinstance(clock, Clock)
     first = client.access_token()
     clock.now = fake.expire_time - 301  # still outside the 300 s margin: kept
     assert client.access_token() == first
+    assert (len(fake.auths), fake.refreshes) == (1, [])
+    clock.now = fake.expire_time - 299  # inside the margin: refreshed (PUT), not authenticated again
+    assert client.access_token() == first
+    assert fake.refreshes == [first.reveal()]
     assert len(fake.auths) == 1
-    clock.now = fake.expire_time - 299  # inside the margin: renewed before use
+    token = client.auth.token
+    assert token is not None
+    assert token.expires_at == fake.expire_time + 7200
+
+
+def test_a_refused_refresh_falls_back_to_app_id_authentication(client: HuaweiClient, fake: HuaweiFake) -> None:
+    clock = client.clock
+    assert isinstance(clock, Clock)
+    first = client.access_token()
+    fake.refuse_refresh = True
+    clock.now = fake.expire_time - 299
     second = client.access_token()
     assert second != first
-    assert len(fake.auths) == 2
+    assert (len(fake.refreshes), len(fake.auths)) == (1, 2)
+
+
+def test_an_expired_token_is_not_refreshed(client: HuaweiClient, fake: HuaweiFake) -> None:
+    clock = client.clock
+    assert isinstance(clock, Clock)
+    client.access_token()
+    clock.now = fake.expire_time + 1  # gone: there is nothing left to refresh
+    client.access_token()
+    assert (fake.refreshes, len(fake.auths)) == ([], 2)
 
 
 # -- cancelling ------------------------------------------------------------------------------------------
@@ -227,12 +280,27 @@ def test_cancel_sub_meetings(client: HuaweiClient, fake: HuaweiFake) -> None:
     assert series.state is MeetingSeriesState.SCHEDULED
 
 
-def test_401_reauthenticates_once_and_retries_once(client: HuaweiClient, fake: HuaweiFake) -> None:
+def test_401_refreshes_once_and_retries_once(client: HuaweiClient, fake: HuaweiFake) -> None:
+    first = client.access_token()
+    fake.forced.append((401, {"error_code": "USG.201040001", "error_msg": "token expired"}))
+    series = MeetingSeries(conference_id="7")
+    result = client.cancel_series(series)
+    assert result.renewal is Renewal.REFRESHED
+    assert result.reauthenticated == 0
+    assert fake.refreshes == [first.reveal()]
+    assert len(fake.auths) == 1  # the refresh was enough: no App ID authentication
+    assert len(fake.deletes) == 2
+    assert series.state is MeetingSeriesState.CANCELLED
+
+
+def test_401_reauthenticates_once_when_the_refresh_is_refused(client: HuaweiClient, fake: HuaweiFake) -> None:
     client.access_token()
+    fake.refuse_refresh = True
     fake.forced.append((401, {"error_code": "USG.201040001", "error_msg": "token expired"}))
     series = MeetingSeries(conference_id="7")
     result = client.cancel_series(series)
     assert result.reauthenticated == 1
+    assert len(fake.refreshes) == 1
     assert len(fake.auths) == 2
     assert len(fake.deletes) == 2
     # the retry carried the fresh token
@@ -246,11 +314,36 @@ def test_a_second_401_is_an_error_not_a_loop(client: HuaweiClient, fake: HuaweiF
     with pytest.raises(HuaweiAuthError, match="not retrying again") as caught:
         client.cancel_series(series)
     assert caught.value.status == 401
-    assert (len(fake.auths), len(fake.deletes)) == (2, 2)
+    assert (len(fake.auths), len(fake.refreshes), len(fake.deletes)) == (2, 1, 2)
     # the machine heard the refusal: back where it was, the error kept
     assert series.state is MeetingSeriesState.SCHEDULED
     assert series.last_error is not None
     assert (series.last_error.status, series.last_error.error_code) == (401, "USG.201040001")
+
+
+def test_a_403_for_a_series_the_details_say_is_not_held_returns_to_scheduled(
+    client: HuaweiClient, fake: HuaweiFake
+) -> None:
+    # 403 is also "insufficient permissions" (seed 004): confDetail says Schedule, so not held
+    fake.forced.append((403, {"error_code": "MMC.111070002", "error_msg": "insufficient permissions"}))
+    series = MeetingSeries(conference_id="7")
+    result = client.cancel_series(series)
+    assert fake.details == ["7"]
+    assert result.query is not None
+    assert result.query.held is False
+    assert series.state is MeetingSeriesState.SCHEDULED
+    assert not series.held
+    client.cancel_series(series)  # a plain cancel may still be tried
+    assert len(fake.deletes) == 2
+
+
+def test_a_403_with_type_1_asks_nothing(client: HuaweiClient, fake: HuaweiFake) -> None:
+    # with type=1 a held meeting can be cancelled (seed 004), so this 403 cannot mean "held"
+    fake.forced.append((403, {"error_code": "MMC.111070002", "error_msg": "insufficient permissions"}))
+    series = MeetingSeries(conference_id="7")
+    client.cancel_series(series, cancel_ongoing=True)
+    assert fake.details == []
+    assert series.state is MeetingSeriesState.SCHEDULED
 
 
 @pytest.mark.parametrize(
@@ -295,7 +388,8 @@ async def test_async_cancel_with_one_reauthentication(huawei: tuple[HuaweiFake, 
         fake.forced.append((401, {"error_code": "USG.201040001", "error_msg": "token expired"}))
         series = MeetingSeries(conference_id="8")
         result = await client.cancel_series(series, cancel_ongoing=True)
-        assert result.reauthenticated == 1
+        assert result.renewal is Renewal.REFRESHED
+        assert len(fake.auths) == 1
         assert series.state is MeetingSeriesState.CANCELLED
         fake.refuse_all_tokens = True
         other = MeetingSeries(conference_id="9")
@@ -303,6 +397,7 @@ async def test_async_cancel_with_one_reauthentication(huawei: tuple[HuaweiFake, 
             await client.cancel_series(other)
     assert fake.deletes[0]["query"] == {"conferenceID": "8", "type": "1"}
     assert len(fake.deletes) == 4  # 8: refused + retried; 9: refused + retried once, no more
+    assert len(fake.auths) == 2  # 9: refresh refused, then App ID authentication, once
 
 
 # -- secrets ---------------------------------------------------------------------------------------------
@@ -336,3 +431,41 @@ def test_no_token_or_key_in_logs_reprs_or_errors(
     for text in texts:
         for secret in [*issued, APP_KEY]:
             assert secret not in text, (secret, text)
+
+
+# -- the token goes to the configured API host only ------------------------------------------------------
+
+
+class Elsewhere:
+    """A second loopback server (another port: another origin, RFC 6454) that records what reaches it."""
+
+    def __init__(self) -> None:
+        self.seen: list[dict[str, str]] = []
+        self.app = Starlette(routes=[Route("/{rest:path}", self.any, methods=["GET", "POST", "PUT", "DELETE"])])
+
+    async def any(self, request: Request) -> Response:
+        self.seen.append({k.lower(): v for k, v in request.headers.items()})
+        return Response(b"", 200)
+
+
+def test_a_redirect_to_another_host_never_gets_the_token(huawei: tuple[HuaweiFake, str], fake: HuaweiFake) -> None:
+    elsewhere = Elsewhere()
+    with serve(elsewhere.app) as other:
+        fake.redirect_to = f"{other}/v1/mmc/management/cycleconferences?conferenceID=7"
+        # httpx keeps custom headers (X-Access-Token) across redirects: a client that follows them is refused
+        with httpx.Client(follow_redirects=True) as follows, pytest.raises(ValueError, match="follow_redirects"):
+            HuaweiClient(follows, credentials(), base_url=huawei[1], clock=Clock(), nonce=lambda: NONCE)
+        with httpx.Client() as http:
+            client = HuaweiClient(http, credentials(), base_url=huawei[1], clock=Clock(), nonce=lambda: NONCE)
+            series = MeetingSeries(conference_id="7")
+            result = client.cancel_series(series)
+    assert result.error is not None
+    assert result.error.status == 307
+    assert fake.deletes[0]["headers"]["x-access-token"] in fake.valid  # the API host did get it
+    assert elsewhere.seen == []
+
+
+async def test_the_async_client_refuses_a_client_that_follows_redirects() -> None:
+    async with httpx.AsyncClient(follow_redirects=True) as follows:
+        with pytest.raises(ValueError, match="follow_redirects"):
+            AsyncHuaweiClient(follows, credentials(), base_url="http://127.0.0.1:9")

@@ -21,7 +21,8 @@ Routes:
 - Huawei: ``POST /v2/usg/acs/auth/appauth`` (App ID authentication),
   ``DELETE /v1/mmc/management/cycleconferences``,
   ``DELETE /v1/mmc/management/conferences/cyclesubconf`` and
-  ``GET /v1/mmc/management/conferences/confDetail`` (``X-Access-Token``).
+  ``GET /v1/mmc/management/conferences/confDetail`` (``X-Access-Token``),
+  ``PUT /v1/usg/acs/token`` (refresh) and ``POST /v1/usg/acs/token/validate``.
 
 The P-GET is a coroutine that asks the World every few milliseconds whether
 its answer is ready (events visible, timeout reached, replaced, application
@@ -76,6 +77,8 @@ from adapters.simulator.state import (
     HUAWEI_DETAIL,
     HUAWEI_SERIES,
     HUAWEI_SUB_MEETINGS,
+    HUAWEI_TOKEN,
+    HUAWEI_TOKEN_VALIDATE,
     BodyKind,
     Reply,
     SimRequest,
@@ -401,6 +404,8 @@ def create_app(config: SimulatorConfig | None = None) -> Starlette:
     routes.append(Route(HUAWEI_SERIES, simulator.huawei, methods=["DELETE"]))
     routes.append(Route(HUAWEI_SUB_MEETINGS, simulator.huawei, methods=["DELETE"]))
     routes.append(Route(HUAWEI_DETAIL, simulator.huawei, methods=["GET"]))
+    routes.append(Route(HUAWEI_TOKEN, simulator.huawei, methods=["PUT"]))
+    routes.append(Route(HUAWEI_TOKEN_VALIDATE, simulator.huawei, methods=["POST"]))
     app = Starlette(routes=routes, lifespan=simulator.lifespan, exception_handlers=_INPUT_FAILURES)
     app.state.simulator = simulator
     return app
