@@ -10,7 +10,8 @@ States. The eight wire states of ``InvitationState`` (docs/protocol.md §1.1; no
 ``Cancelled`` with two l, while the subcode is ``Canceled``) plus local ones:
 ``idle`` (nothing known yet), ``sending`` (create POST sent, neither the 201
 nor ``started`` seen), one pending state per local request in flight
-(``accepting``, ``declining``, ``forwarding``, ``cancelling``), the two
+(``accepting``, ``declining``, ``forwarding``, ``cancelling``,
+``answering_early``), the two
 states of the cancel race (``cancel_answered``, ``cancel_crossed``, below),
 and the explicit hang-up of a connected invitation (``hanging_up`` ->
 ``hung_up``).
@@ -51,8 +52,11 @@ no ``accept`` (§1.4): it is accepted by ``accept_with_answer`` (an SDP answer,
 and ``processedOfferId`` optional, at most 100, in the query: §1.5) or by
 ``accept_with_phone_audio``, each its own trigger to ``accepting``.
 ``send_provisional_answer`` (early media, the same query) does not accept:
-the invitation still rings, so it stays in its progress state, and so do the
-answer's 204 and its refusal (the only responses a ringing invitation takes).
+the invitation still rings. It is still a request in flight, and a response
+names no request, so it has its own pending state, ``answering_early``, like
+``accepting``: its 204 or its refusal returns to the progress state the wire
+last reported, and an end (``completed``, or ``updated`` to a final state)
+ends it meanwhile. A stray 2xx on a ringing invitation stays a refusal.
 
 Creating. ``operationId`` is optional where the documentation marks it so
 (UCWA creates; only the Trusted Application API's ``addParticipant``
@@ -132,6 +136,8 @@ class InvitationState(Enum):
     DECLINING = "declining"
     FORWARDING = "forwarding"
     CANCELLING = "cancelling"
+    #: Our early-media answer (sendProvisionalAnswer) is in flight; its response returns to ringing.
+    ANSWERING_EARLY = "answering_early"
     #: Our cancel's 204 came; its ``completed`` has not (the cancel race: see the module doc).
     CANCEL_ANSWERED = "cancel_answered"
     #: ``completed`` Success came while our cancel was in flight: the hang-up waits for its response.
@@ -152,7 +158,7 @@ class InvitationTrigger(Enum):
     ACCEPT_WITH_ANSWER = "accept_with_answer"
     #: UCWA audio/video: accept, the audio going to the user's phone.
     ACCEPT_WITH_PHONE_AUDIO = "accept_with_phone_audio"
-    #: UCWA audio/video early media: an SDP answer while it still rings; the state does not change.
+    #: UCWA audio/video early media: an SDP answer while it still rings (``answering_early`` until its response).
     SEND_PROVISIONAL_ANSWER = "send_provisional_answer"
     ACCEPT_AND_BRIDGE = "accept_and_bridge"
     DECLINE = "decline"
@@ -251,7 +257,7 @@ T = InvitationTrigger
 C = Completion
 
 PROGRESS = (S.CONNECTING, S.ALERTING, S.TEAM_RING, S.FORWARDED)
-PENDING = (S.ACCEPTING, S.DECLINING, S.FORWARDING, S.CANCELLING)
+PENDING = (S.ACCEPTING, S.DECLINING, S.FORWARDING, S.CANCELLING, S.ANSWERING_EARLY)
 _COMPLETION_DEST = {C.CONNECTED: S.CONNECTED, C.DECLINED: S.DECLINED, C.CANCELLED: S.CANCELLED, C.FAILED: S.FAILED}
 _COMPLETION_NOTE = {
     C.CONNECTED: "Success",
@@ -337,10 +343,8 @@ TABLE: tuple[Transition[S, T], ...] = build_table(
             Transition(p, T.DECLINE, S.DECLINING, note="link decline"),
             Transition(p, T.FORWARD, S.FORWARDING, note="link forward"),
             Transition(p, T.CANCEL, S.CANCELLING, note="link cancel"),
-            # early media: the answer does not accept, the invitation rings on (see the module doc)
-            Transition(p, T.SEND_PROVISIONAL_ANSWER, p, note="link sendProvisionalAnswer: early media"),
-            Transition(p, T.REQUEST_SUCCEEDED, p, note="the provisional answer's 204"),
-            Transition(p, T.REQUEST_FAILED, p, note="provisional answer refused: rings on"),
+            # early media: a request in flight like any other, whose response returns to ringing (module doc)
+            Transition(p, T.SEND_PROVISIONAL_ANSWER, S.ANSWERING_EARLY, note="link sendProvisionalAnswer"),
         ]
         for p in PROGRESS
     ),
@@ -354,6 +358,11 @@ TABLE: tuple[Transition[S, T], ...] = build_table(
             *(
                 [Transition(x, T.REQUEST_SUCCEEDED, S.CANCEL_ANSWERED, note="the cancel's 204")]
                 if x is S.CANCELLING
+                else [
+                    Transition(x, T.REQUEST_SUCCEEDED, p, when=p, note=f"early answer taken: {p.value}")
+                    for p in PROGRESS
+                ]
+                if x is S.ANSWERING_EARLY
                 else [Transition(x, T.REQUEST_SUCCEEDED, x)]
             ),
             *[Transition(x, T.REQUEST_FAILED, p, when=p, note=f"refused: back to {p.value}") for p in PROGRESS],
@@ -566,9 +575,9 @@ class Invitation(FsmModel):
     ) -> Actions:
         """UCWA audio/video early media: POST ``sendProvisionalAnswer`` with an SDP answer.
 
-        The invitation still rings: the state does not change (the step is in
-        the history), and the answer's 204 or refusal leaves it ringing. The
-        query parameters are those of :meth:`accept_with_answer`.
+        The invitation still rings; the answer is a request in flight
+        (``answering_early``) until its 204 or its refusal returns it to its
+        progress state. The query parameters are those of :meth:`accept_with_answer`.
         """
         action = self._sdp_post(
             T.SEND_PROVISIONAL_ANSWER, "sendProvisionalAnswer", sdp, session_context, processed_offer_id
@@ -622,7 +631,7 @@ class Invitation(FsmModel):
     def request_succeeded(self, *, now: float) -> Actions:
         """A request we sent answered 2xx; after a crossed Success, the cancel's: now hang up."""
         source = self.state
-        self._move(T.REQUEST_SUCCEEDED, now)
+        self._move(T.REQUEST_SUCCEEDED, now, branch=self.progress)
         return self._hang_up_after_cancel(source)
 
     def request_failed(self, *, now: float, reason: Reason) -> Actions:

@@ -226,12 +226,20 @@ def test_a_provisional_answer_leaves_the_invitation_ringing() -> None:
     assert action == PostLink(
         "sendProvisionalAnswer", "/inv/1/sendProvisionalAnswer", (("sessionContext", "ctx"),), sdp="v=0 early"
     )
-    assert inv.state is S.CONNECTING
+    # a request in flight, like any other: nothing else is sent until its response (which names no request)
+    assert inv.state is S.ANSWERING_EARLY
+    with pytest.raises(InvalidTrigger):
+        inv.accept_with_answer(now=2.05, sdp="v=0", session_context="ctx")
     assert inv.request_succeeded(now=2.1) == ()
-    assert inv.state is S.CONNECTING
+    assert inv.state is S.CONNECTING  # still ringing
+    inv.send_provisional_answer(now=2.15, sdp="v=0 early", session_context="ctx")
+    inv.updated(now=2.17, representation=Representation(state="Alerting", links=UCWA_AV_LINKS))
     inv.request_failed(now=2.2, reason=Reason("BadRequest", None))
-    assert inv.state is S.CONNECTING
+    assert inv.state is S.ALERTING  # the refusal returns to the state the wire last reported
     assert inv.outcome is None
+    # a stray 2xx on a ringing invitation answers nothing we sent
+    with pytest.raises(InvalidTrigger):
+        inv.request_succeeded(now=2.3)
     inv.accept_with_answer(now=3.0, sdp="v=0", session_context="ctx")
     assert inv.state is S.ACCEPTING
 

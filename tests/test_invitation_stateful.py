@@ -21,7 +21,7 @@ from fsm.actions import Actions
 
 PROGRESS = ["Connecting", "Alerting", "TeamRing", "Forwarded"]
 #: A local request of ours is in flight.
-PENDING = {"accepting", "declining", "forwarding", "cancelling"}
+PENDING = {"accepting", "declining", "forwarding", "cancelling", "answering_early"}
 #: The cancel race. Both the cancel and the hang-up POST the cancel link, and a response does not say which
 #: request it answers: so a hang-up is only sent when no other request of ours is in flight.
 #: The cancel's 204 came, its completed has not: no request in flight, so no response is expected.
@@ -66,6 +66,8 @@ GOES_TO = {
     "accept": "accepting",
     "accept_with_answer": "accepting",
     "accept_with_phone_audio": "accepting",
+    # early media does not accept, but it is a request in flight: its response returns to ringing
+    "send_provisional_answer": "answering_early",
     "accept_and_bridge": "accepting",
     "decline": "declining",
     "forward": "forwarding",
@@ -166,15 +168,13 @@ class Reference:
             if state == "hanging_up":
                 self.state = "hung_up" if ok else "Connected"
         elif state in PENDING:
-            if ok:
+            if ok and state != "answering_early":
                 self.state = CANCEL_ANSWERED if state == "cancelling" else state
             else:
                 self.state = self.progress
         elif state == "sending" and not ok:
             self.state = "Failed"
             self.outcome_set = True
-        elif state in PROGRESS:
-            pass  # the provisional answer's response (early media): the invitation rings on
         else:
             return None  # idle, ringing, cancel_answered, and a 2xx while sending: nothing of ours answers
         return self.state
@@ -197,8 +197,7 @@ class Reference:
             return "hanging_up", rel
         if self.state not in PROGRESS:
             return None
-        # early media answers without accepting: the state does not change
-        return GOES_TO.get(trigger, self.state), rel
+        return GOES_TO[trigger], rel
 
 
 def wire_state(inv: Invitation) -> str:

@@ -225,9 +225,10 @@ def test_the_hang_up_after_the_cancel_is_reachable_only_through_its_response() -
 #   (UNDETERMINED) it stays and asks for a GET;
 # - links gate local actions, which are taken only while ringing; UCWA audio/video accepts only through
 #   acceptWithAnswer / acceptWithPhoneAudio (§1.4), each its own trigger; sendProvisionalAnswer (early
-#   media) leaves the invitation ringing, and its response too;
-# - a request in flight (accepting, declining, forwarding, cancelling) waits: its 204 says nothing (the
-#   cancel's is kept: cancel_answered), a refusal returns to the progress state; only an end moves it;
+#   media) does not accept, but it is a request in flight (answering_early);
+# - a request in flight (accepting, declining, forwarding, cancelling, answering_early) waits: its 204 says
+#   nothing (the cancel's is kept: cancel_answered; the early answer's returns to ringing), a refusal returns
+#   to the progress state; only an end moves it otherwise. A ringing invitation takes no response;
 # - the cancel race as in INVITATION_RACE; Connected can still hang up (cancel); ended states absorb.
 
 IS_PROGRESS_BRANCHES: dict[Any, tuple[enum.Enum, bool]] = {
@@ -273,9 +274,7 @@ def _ringing(p: InvitationState) -> Expected:
         (p, IT.DECLINE): _one(IS.DECLINING),
         (p, IT.FORWARD): _one(IS.FORWARDING),
         (p, IT.CANCEL): _one(IS.CANCELLING),
-        (p, IT.SEND_PROVISIONAL_ANSWER): _one(p),
-        (p, IT.REQUEST_SUCCEEDED): _one(p),
-        (p, IT.REQUEST_FAILED): _one(p),
+        (p, IT.SEND_PROVISIONAL_ANSWER): _one(IS.ANSWERING_EARLY),
     }
 
 
@@ -286,7 +285,11 @@ def _pending(x: InvitationState) -> Expected:
         (x, IT.STARTED): _one(x),
         (x, IT.UPDATED): _ends_from(x, success=success),
         (x, IT.COMPLETED): _ends_from(x, success=success),
-        (x, IT.REQUEST_SUCCEEDED): _one(IS.CANCEL_ANSWERED if x is IS.CANCELLING else x),
+        (x, IT.REQUEST_SUCCEEDED): (
+            dict(IS_PROGRESS_BRANCHES)
+            if x is IS.ANSWERING_EARLY
+            else _one(IS.CANCEL_ANSWERED if x is IS.CANCELLING else x)
+        ),
         (x, IT.REQUEST_FAILED): dict(IS_PROGRESS_BRANCHES),
     }
 
@@ -311,6 +314,7 @@ INVITATION_EVERY_PAIR: Expected = {
     **_pending(IS.DECLINING),
     **_pending(IS.FORWARDING),
     **_pending(IS.CANCELLING),
+    **_pending(IS.ANSWERING_EARLY),
     (IS.CANCEL_ANSWERED, IT.CREATED): _one(IS.CANCEL_ANSWERED),
     (IS.CANCEL_ANSWERED, IT.STARTED): _one(IS.CANCEL_ANSWERED),
     (IS.CANCEL_ANSWERED, IT.UPDATED): _ends_from(IS.CANCEL_ANSWERED, success=IS.HANGING_UP),
@@ -377,6 +381,7 @@ NOT_TERMINAL: dict[str, set[Any]] = {
         IS.DECLINING,
         IS.FORWARDING,
         IS.CANCELLING,
+        IS.ANSWERING_EARLY,
         IS.CANCEL_ANSWERED,
         IS.CANCEL_CROSSED,
         # success, but not a dead end: cancel hangs up the modality
