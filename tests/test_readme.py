@@ -20,6 +20,8 @@ def test_readme_block_runs(index: int, capsys: pytest.CaptureFixture[str]) -> No
     block = BLOCKS[index]
     if "# needs: server" in block:
         pytest.skip("run against the loopback server in test_client_e2e")
+    if "# needs: huawei simulator" in block:
+        pytest.skip("run against `callfsm simulate` in test_huawei_readme")
     if "# needs: pytest" in block:
         pytest.skip("a pytest test using the ucwa_simulator fixture: see test_simulator_cli")
     exec(compile(block, f"README.md block {index}", "exec"), {"__name__": "readme"})
