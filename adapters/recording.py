@@ -26,9 +26,10 @@ never the file, and each record is decoded exactly once.
   raw body (a malformed one is a violation, not an unreadable file).
 
 Decoding. With the ``fast`` extra installed (orjson), a JSON line is decoded
-by ``orjson.loads``; anything orjson refuses (a lone surrogate escape, an
-integer beyond 64 bits, ``NaN``) is decoded again by ``json``, which gives the
-standard library's value or error: both paths give the same records
+by ``orjson.loads``; anything orjson refuses (a lone surrogate escape,
+``NaN``) is decoded again by ``json``, which gives the standard library's
+value or error, and a line with a run of 20 digits goes to ``json`` directly
+(orjson reads an integer beyond 64 bits as a float): both paths give the same records
 (``tests/test_replay_stream.py``). ``USE_ORJSON`` switches it off.
 
 Limits. A record (a line, an array element, an XML document) longer than
@@ -52,7 +53,7 @@ from fsm.errors import CallFsmError
 try:  # the ``fast`` extra
     import orjson
 except ImportError:  # pragma: no cover - exercised where the extra is absent
-    orjson = None
+    orjson = None  # type: ignore[assignment]
 
 #: Largest record accepted, in bytes (8 MiB: a 4 MiB body, escaped in a JSON string).
 MAX_RECORD: Final = 8 * 1024 * 1024
@@ -62,6 +63,7 @@ USE_ORJSON: bool = orjson is not None
 _CHUNK: Final = 64 * 1024
 _BOM: Final = b"\xef\xbb\xbf"
 _SPACE: Final = b" \t\r\n"
+_LONG_DIGITS: Final = re.compile(rb"[0-9]{20}")
 _XML_END: Final = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?events\s*>")
 
 
@@ -88,11 +90,13 @@ def iter_values(stream: IO[bytes], name: str) -> Iterator[tuple[object, int, boo
 
 def loads_line(raw: bytes) -> Any:
     """One JSON text (bytes, UTF-8): orjson when allowed and it agrees, else ``json``; ``json``'s errors."""
-    if USE_ORJSON and orjson is not None:
+    # orjson reads an integer beyond 64 bits as a float, json as an int: such a line (or one with a
+    # run of 20 digits anywhere, even in a string: rare, and json is right for it too) goes to json
+    if USE_ORJSON and orjson is not None and _LONG_DIGITS.search(raw) is None:
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:
-            pass  # json decides: it may accept it (NaN, big integers, lone surrogates) or says why not
+            pass  # json decides: it may accept it (NaN, lone surrogates) or says why not
     return json.loads(raw.decode("utf-8"))
 
 
@@ -295,7 +299,7 @@ class _Text:
         return bool(chunk)
 
     def advance(self, to: int) -> None:
-        self.line += self.buf.count("\n", self.pos, to)
+        self.line += _newlines(self.buf, self.pos, to)
         self.pos = to
 
     def peek(self) -> str:
@@ -358,6 +362,11 @@ class _Text:
             hint = " (the array ends early: truncated?)" if truncated else ""
             raise RecordError(f"{self.reader.name}:{where}: not JSON: {error.msg}{hint}") from None
         raise RecordError(f"{self.reader.name}:{where}: not JSON: {_why(error)}") from None
+
+
+def _newlines(text: str, start: int, end: int) -> int:
+    """Newlines in ``text[start:end]``: the position moves forward only, so each is counted once."""
+    return text.count("\n", start, end)
 
 
 def _maybe_incomplete(error: json.JSONDecodeError, length: int) -> bool:

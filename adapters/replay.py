@@ -59,6 +59,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import sys
 from collections.abc import Iterable, Iterator
 from typing import IO, Any, Final
 
@@ -334,7 +335,8 @@ class Replay:
         for change in result.changes:
             model = change.model
             if id(model) not in entries:
-                entries[id(model)] = _Entry(model, change.event.link.rel, change.event.link.href)
+                # a rel is one of a few words, decoded anew in each record: one copy serves every resource
+                entries[id(model)] = _Entry(model, sys.intern(change.event.link.rel), change.event.link.href)
             if model.history and _settled(model) and not isinstance(model, Renegotiation):
                 # settled: its history is never read again (the report needs state and outcome), so it is
                 # released; the model stays, so that a late event is judged exactly as before

@@ -110,6 +110,12 @@ class Config:
     per_response: int
     replay_events: int
     replay_rounds: int
+    #: Item 7: calls in the CLI-vs-floor file, the small and large files, each --jobs file; rounds.
+    cli_calls: int
+    cli_small: int
+    cli_large: int
+    cli_jobs_calls: int
+    cli_rounds: int
     #: Item 5: GETs per request trial, lifecycles per lifecycle trial, calls in flight, rounds.
     sim_request_batch: int
     sim_lifecycles: int
@@ -134,6 +140,11 @@ FULL = Config(
     per_response=12,
     replay_events=100_000,
     replay_rounds=3,
+    cli_calls=20_000,
+    cli_small=10_000,
+    cli_large=40_000,
+    cli_jobs_calls=10_000,
+    cli_rounds=3,
     sim_request_batch=200,
     sim_lifecycles=128,
     sim_concurrency=16,
@@ -157,6 +168,11 @@ SMOKE = Config(
     per_response=6,
     replay_events=120,
     replay_rounds=3,
+    cli_calls=40,
+    cli_small=20,
+    cli_large=80,
+    cli_jobs_calls=20,
+    cli_rounds=2,
     sim_request_batch=10,
     sim_lifecycles=6,
     sim_concurrency=3,
@@ -910,6 +926,96 @@ def phase_replay(cfg: Config, report: Report) -> None:
     )
 
 
+def phase_replay_cli(cfg: Config, report: Report) -> None:
+    """Item 7 (issue 14): the ``callfsm replay`` command on files, in child processes (:mod:`bench.replay_cli`)."""
+    from bench import replay_cli
+
+    cli_figure = f"7. callfsm replay --json, {size_label(cfg.cli_calls)} calls x 3 events, vs floor (s)"
+    linear_figure = f"7. callfsm replay time, {size_label(cfg.cli_large)} calls vs {size_label(cfg.cli_small)}"
+    memory_figure = (
+        f"7. callfsm replay peak RSS per further call, {size_label(cfg.cli_small)} -> {size_label(cfg.cli_large)}"
+    )
+    jobs_figure = f"7. callfsm replay --jobs 2 vs --jobs 1, 2 files of {size_label(cfg.cli_jobs_calls)} calls (s)"
+    targets = {
+        "replay.cli": Target("<= 6x floor", "ratio", 6.0),
+        "replay.linear": Target("<= 4.2x", "ratio", 4.2),
+        "replay.memory": Target("<= 2,048 B", "value", 2048.0),
+        "replay.jobs": Target("<= 0.59 (>= 1.7x faster)", "ratio", 1 / 1.7),
+    }
+    figures = {
+        "replay.cli": cli_figure,
+        "replay.linear": linear_figure,
+        "replay.memory": memory_figure,
+        "replay.jobs": jobs_figure,
+    }
+    files = replay_cli.Recordings(cfg.cli_calls, cfg.cli_small, cfg.cli_large, cfg.cli_jobs_calls)
+    replay_cli.PEAKS.clear()
+    try:
+        result = interleave(replay_cli.trials(files), cfg.cli_rounds)
+    except RuntimeError as exc:
+        for key, figure in figures.items():
+            report.add(Row.na(key, figure, str(exc), targets[key]))
+        return
+    finally:
+        files.close()
+    report.add(
+        Row.measured(
+            "replay.cli",
+            cli_figure,
+            "s",
+            value=median(result["cli"]),
+            reference=median(result["floor"]),
+            reference_name="json.loads + dict floor over the same file",
+            ratio=ratio_of_rounds(result["cli"], result["floor"]),
+            target=targets["replay.cli"],
+            note=f"{files.cli_events} events; child process, start-up included; the floor in this process",
+        )
+    )
+    report.add(
+        Row.measured(
+            "replay.linear",
+            linear_figure,
+            "s",
+            value=median(result["large"]),
+            reference=median(result["small"]),
+            reference_name=f"the same command, {size_label(cfg.cli_small)} calls",
+            ratio=ratio_of_rounds(result["large"], result["small"]),
+            target=targets["replay.linear"],
+            note="linear is 4x the calls: 4x",
+        )
+    )
+    peaks = replay_cli.PEAKS
+    per_call = (median([float(x) for x in peaks["large"]]) - median([float(x) for x in peaks["small"]])) / (
+        cfg.cli_large - cfg.cli_small
+    )
+    report.add(
+        Row.measured(
+            "replay.memory",
+            memory_figure,
+            "B",
+            value=per_call,
+            reference=median([float(x) for x in peaks["small"]]),
+            reference_name=f"peak RSS of the run with {size_label(cfg.cli_small)} calls",
+            ratio=None,
+            target=targets["replay.memory"],
+            note=f"peak RSS (wait4), bytes: large {peaks['large']}, small {peaks['small']}",
+        )
+    )
+    report.add(
+        Row.measured(
+            "replay.jobs",
+            jobs_figure,
+            "s",
+            value=median(result["jobs2"]),
+            reference=median(result["jobs1"]),
+            reference_name="--jobs 1, same files",
+            ratio=ratio_of_rounds(result["jobs2"], result["jobs1"]),
+            target=targets["replay.jobs"],
+            note=f"speed-up {median(result['jobs1']) / median(result['jobs2']):.2f}x on {os.cpu_count()} cores",
+        )
+    )
+
+
 SIMULATOR_MODULES = ("adapters.simulator", "adapters.client", "uvicorn", "starlette")
 
 
@@ -1017,6 +1123,7 @@ def run(cfg: Config, *, write: Path | None = RESULTS) -> Report:
         ("growth", lambda: Growth(cfg, report, memory).run()),
         ("ingestion", lambda: phase_ingestion(cfg, report)),
         ("replay", lambda: phase_replay(cfg, report)),
+        ("replay command", lambda: phase_replay_cli(cfg, report)),
         ("simulator", lambda: phase_simulator(cfg, report)),
         ("snapshot", lambda: phase_snapshot(cfg, report)),
     ]
@@ -1066,6 +1173,10 @@ ROW_ORDER: tuple[str, ...] = (
     "ingest.json",
     "ingest.xml",
     "replay",
+    "replay.cli",
+    "replay.linear",
+    "replay.memory",
+    "replay.jobs",
     "simulator.lifecycles",
     "simulator.request",
     "snapshot",

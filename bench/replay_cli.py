@@ -1,0 +1,127 @@
+"""Item 7 (issue 14): ``callfsm replay`` as users run it, on files, in its own process.
+
+Theory of operation
+-------------------
+The recordings are JSON Lines files of the suite's workload (incoming
+audio/video calls, started / updated / completed Success, 12 events a
+response, four calls overlapping), written to a temporary directory before
+anything is timed. Each trial runs the real command, ``python -m adapters.cli
+replay --json FILE...``, in a child process with its output sent to
+``/dev/null``, and is timed from the parent (wall clock, start-up included);
+``os.wait4`` gives that child's own peak resident set size.
+
+Rows (each a set of interleaved rounds, ratios per round as elsewhere):
+
+* ``replay.cli``: the command on ``cli_calls`` calls vs the floor over the
+  same file in this process: read its lines, ``json.loads`` each and drive
+  the dict table (:class:`bench.peers.IngestFloor`). Target <= 6x.
+* ``replay.linear``: the command on 40k calls vs 10k calls (time). A linear
+  replay gives 4x; target <= 4.2x.
+* ``replay.memory``: (peak RSS at 40k - peak RSS at 10k) / 30k calls, from the
+  same runs: what each further call costs, interpreter and libraries
+  cancelled out. Target <= 2,048 B.
+* ``replay.jobs``: ``--jobs 2`` vs ``--jobs 1`` on two files of equal size
+  (different calls, so one stream of both is the same work). Reported as the
+  time ratio (target <= 0.59, a speed-up of at least 1.7x).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bench.peers import IngestFloor
+from bench.workload import chunks, interleaved_events, json_response
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write_recording(path: Path, calls: int, start: int = 0) -> int:
+    """A JSON Lines recording of ``calls`` calls (from call number ``start``); returns its event count."""
+    events = interleaved_events(calls, start=start)
+    with path.open("wb") as out:
+        for ack, chunk in enumerate(chunks(events, 12), 1):
+            out.write(json_response(list(chunk), ack=ack) + b"\n")
+    return len(events)
+
+
+def run_cli(*args: str) -> tuple[float, int]:
+    """Seconds and peak RSS (bytes) of one ``callfsm replay`` run in a child process; checks its exit status."""
+    command = [sys.executable, "-m", "adapters.cli", "replay", *args]
+    start = time.perf_counter()
+    child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _pid, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - start
+    child.returncode = os.waitstatus_to_exitcode(status)
+    err = child.stderr.read().decode() if child.stderr is not None else ""
+    if child.returncode != 0:
+        raise RuntimeError(f"callfsm replay {' '.join(args)} exited {child.returncode}: {err.strip()[:200]}")
+    return seconds, usage.ru_maxrss * 1024  # Linux: kilobytes
+
+
+def floor_seconds(path: Path) -> float:
+    """The floor over a recording file: its lines read, json.loads and the dict table."""
+    start = time.perf_counter()
+    floor = IngestFloor()
+    with path.open("rb") as handle:
+        for i, line in enumerate(handle):
+            floor.feed(line, 1000.0 + i)
+    return time.perf_counter() - start
+
+
+class Recordings:
+    """The files of the phase, in a temporary directory removed by :meth:`close`."""
+
+    def __init__(self, cli_calls: int, small: int, large: int, jobs_calls: int) -> None:
+        self.dir = tempfile.TemporaryDirectory(prefix="callfsm-bench-")
+        base = Path(self.dir.name)
+        self.cli = base / "cli.jsonl"
+        self.small = base / "small.jsonl"
+        self.large = base / "large.jsonl"
+        self.jobs = (base / "app1.jsonl", base / "app2.jsonl")
+        self.cli_events = write_recording(self.cli, cli_calls)
+        write_recording(self.small, small)
+        write_recording(self.large, large)
+        # the second application's calls are other calls: one stream of both files is twice the work
+        write_recording(self.jobs[0], jobs_calls)
+        write_recording(self.jobs[1], jobs_calls, start=jobs_calls)
+
+    def close(self) -> None:
+        self.dir.cleanup()
+
+
+def trials(files: Recordings) -> dict[str, Callable[[], float]]:
+    """The interleaved trials; each returns seconds (memory is kept aside, see :data:`PEAKS`)."""
+
+    def cli() -> float:
+        return run_cli("--json", str(files.cli))[0]
+
+    def floor() -> float:
+        return floor_seconds(files.cli)
+
+    def small() -> float:
+        seconds, rss = run_cli("--json", str(files.small))
+        PEAKS.setdefault("small", []).append(rss)
+        return seconds
+
+    def large() -> float:
+        seconds, rss = run_cli("--json", str(files.large))
+        PEAKS.setdefault("large", []).append(rss)
+        return seconds
+
+    def jobs1() -> float:
+        return run_cli("--json", "--jobs", "1", *map(str, files.jobs))[0]
+
+    def jobs2() -> float:
+        return run_cli("--json", "--jobs", "2", *map(str, files.jobs))[0]
+
+    return {"cli": cli, "floor": floor, "small": small, "large": large, "jobs1": jobs1, "jobs2": jobs2}
+
+
+#: Peak RSS of each run, by trial name (filled by the trials).
+PEAKS: dict[str, list[int]] = {}
