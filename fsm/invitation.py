@@ -120,7 +120,7 @@ from fsm.actions import NO_ACTIONS, Actions, FetchResource, PostLink, Properties
 from fsm.engine import MachineDefinition, Transition, build_table
 from fsm.errors import InvalidInput, InvalidTrigger, LinkMissing
 from fsm.model import FsmModel
-from fsm.outcome import Completion, Outcome, classify_completion, fill_in
+from fsm.outcome import Completion, Outcome, classify_completion, fill_in, is_final, settle_by
 from fsm.reasons import CallDeclineReason, Reason, ReasonResource
 from fsm.wire import SAAS_PREFIX, Direction, Link, Representation, WireEnum, bare_rel
 
@@ -457,6 +457,9 @@ class Invitation(FsmModel):
     #: The last progress state the wire reported (where a refused request returns).
     progress: InvitationState = InvitationState.CONNECTING
     outcome: Outcome | None = None
+    #: When a provisional outcome (no status, no reason code yet) becomes final, on the caller's clock;
+    #: ``None``: final as soon as set (:func:`fsm.outcome.settle_by`).
+    final_at: float | None = None
     #: In ``cancel_crossed``: the link to hang up with once the cancel's response comes.
     hang_up_link: Link | None = None
 
@@ -639,7 +642,7 @@ class Invitation(FsmModel):
         source = self.state
         row = self._move(T.REQUEST_FAILED, now, branch=self.progress, reason=str(reason))
         if row.dest is S.FAILED and not row.absorb:
-            self.outcome = Outcome(success=False, status=None, reason=reason)
+            self._set_outcome(Outcome(success=False, status=None, reason=reason), now)
         return self._hang_up_after_cancel(source)
 
     # -- events from the channel -------------------------------------------------
@@ -685,22 +688,38 @@ class Invitation(FsmModel):
                 agrees_with_state=completion is not C.UNDETERMINED and _COMPLETION_DEST[completion] is self.state,
             )
             if filled is not None:
-                self.outcome = filled
+                self._set_outcome(filled, now)
             return NO_ACTIONS
         previous = self.representation
         self._learn(href, representation)
         if completion is C.UNDETERMINED:
             target = self.href or href
             return (FetchResource(target, "completed carried neither status nor state"),) if target else NO_ACTIONS
-        return self._ended(row.source, row.dest, Outcome.of(completion, status, reason), previous)
+        return self._ended(row.source, row.dest, Outcome.of(completion, status, reason), previous, now)
+
+    # -- final outcomes ------------------------------------------------------------
+
+    def outcome_is_final(self, now: float) -> bool:
+        """Whether the outcome is final at ``now`` (:mod:`fsm.outcome`, "Final outcomes").
+
+        A ``completed`` with a status, or a refusal, makes it final at once; an
+        end seen without status (a GET, an ``updated``) becomes final when a
+        ``completed`` fills it in or :data:`~fsm.outcome.FINAL_GRACE` seconds
+        later, whichever comes first.
+        """
+        return is_final(self.outcome, self.final_at, now)
+
+    def _set_outcome(self, outcome: Outcome, now: float) -> None:
+        self.outcome = outcome
+        self.final_at = settle_by(outcome, now)
 
     # -- helpers -----------------------------------------------------------------
 
     def _ended(
-        self, source: InvitationState, dest: InvitationState, outcome: Outcome, previous: Representation
+        self, source: InvitationState, dest: InvitationState, outcome: Outcome, previous: Representation, now: float
     ) -> Actions:
         """The invitation ended (``completed``, or ``updated`` to a final state): its outcome, and the cancel race."""
-        self.outcome = outcome
+        self._set_outcome(outcome, now)
         if source in _CANCEL_UNSETTLED and dest in (S.CANCEL_CROSSED, S.HANGING_UP):
             # the cancel race: the end usually carries the cancel (terminate) link; if not, the one we used
             link = self.representation.link("cancel") or previous.link("cancel")
@@ -760,7 +779,7 @@ class Invitation(FsmModel):
         previous = self.representation
         self._learn(href, representation)
         if final is not None:
-            return self._ended(source, row.dest, Outcome.without_status(final, "updated"), previous)
+            return self._ended(source, row.dest, Outcome.without_status(final, "updated"), previous, now)
         if representation is None:
             # links gate actions, and an event with no resource may have changed them: read it
             target = self.href or href

@@ -96,7 +96,7 @@ from fsm.engine import MachineDefinition, Transition, build_table
 from fsm.errors import InvalidInput, LinkMissing, NotDue
 from fsm.invitation import Importance, check_lengths, importance_value
 from fsm.model import FsmModel
-from fsm.outcome import Completion, Outcome, classify_completion, fill_in, final_completion
+from fsm.outcome import Completion, Outcome, classify_completion, fill_in, final_completion, is_final, settle_by
 from fsm.reasons import ErrorCode, Reason
 from fsm.wire import Link, Representation, WireEnum
 
@@ -354,6 +354,9 @@ class OnlineMeetingJoin(FsmModel):
     #: The cancel in flight was sent because the lobby deadline passed.
     timed_out: bool = False
     outcome: Outcome | None = None
+    #: When a provisional outcome (no status, no reason code yet) becomes final, on the caller's clock;
+    #: ``None``: final as soon as set (:func:`fsm.outcome.settle_by`).
+    final_at: float | None = None
     #: In ``cancel_crossed``: the link to hang up with once the cancel's response comes.
     hang_up_link: Link | None = None
 
@@ -469,7 +472,7 @@ class OnlineMeetingJoin(FsmModel):
         if row.absorb:
             return NO_ACTIONS
         if row.dest is S.FAILED:
-            self.outcome = Outcome(success=False, status=None, reason=reason)
+            self._set_outcome(Outcome(success=False, status=None, reason=reason), now)
         if source is S.CANCELLING:
             # the join goes on; a deadline that already passed may fire again
             self.timed_out = False
@@ -532,7 +535,7 @@ class OnlineMeetingJoin(FsmModel):
                 agrees_with_state=completion is not C.UNDETERMINED and _COMPLETION_DEST[completion] is self.state,
             )
             if filled is not None:
-                self.outcome = filled
+                self._set_outcome(filled, now)
             return NO_ACTIONS
         previous = self.representation
         self._learn(href, representation)
@@ -548,7 +551,23 @@ class OnlineMeetingJoin(FsmModel):
             )
         else:
             outcome = Outcome.of(completion, status, reason)
-        return self._ended(source, row.dest, outcome, previous)
+        return self._ended(source, row.dest, outcome, previous, now)
+
+    # -- final outcomes ------------------------------------------------------------
+
+    def outcome_is_final(self, now: float) -> bool:
+        """Whether the outcome is final at ``now`` (:mod:`fsm.outcome`, "Final outcomes").
+
+        A ``completed`` with a status, or a refusal, makes it final at once; an
+        end seen without status (a GET, an ``updated``) becomes final when a
+        ``completed`` fills it in or :data:`~fsm.outcome.FINAL_GRACE` seconds
+        later, whichever comes first.
+        """
+        return is_final(self.outcome, self.final_at, now)
+
+    def _set_outcome(self, outcome: Outcome, now: float) -> None:
+        self.outcome = outcome
+        self.final_at = settle_by(outcome, now)
 
     # -- helpers -----------------------------------------------------------------
 
@@ -564,10 +583,15 @@ class OnlineMeetingJoin(FsmModel):
         return self.state in _CANCEL_UNSETTLED and self.timed_out and completion not in (C.CONNECTED, C.UNDETERMINED)
 
     def _ended(
-        self, source: OnlineMeetingState, dest: OnlineMeetingState, outcome: Outcome, previous: Representation
+        self,
+        source: OnlineMeetingState,
+        dest: OnlineMeetingState,
+        outcome: Outcome,
+        previous: Representation,
+        now: float,
     ) -> Actions:
         """The join ended (``completed``, or the OMI ``updated`` to a final state): its outcome, and the cancel race."""
-        self.outcome = outcome
+        self._set_outcome(outcome, now)
         if source in _CANCEL_UNSETTLED and dest in (S.CANCEL_CROSSED, S.HANGING_UP):
             # the cancel race: the end usually carries the cancel (terminate) link; if not, the one we used
             link = self.representation.link(CANCEL_REL) or previous.link(CANCEL_REL)
@@ -601,7 +625,7 @@ class OnlineMeetingJoin(FsmModel):
                 )
             else:
                 outcome = Outcome.without_status(final, "updated")
-            return self._ended(source, row.dest, outcome, previous)
+            return self._ended(source, row.dest, outcome, previous, now)
         if representation is None:
             # the OMI's links gate cancel, and an event with no resource may have changed them: read it
             target = self.href or href

@@ -18,6 +18,14 @@ whose embedded state is final: the current UCWA documentation lists only
 ``started`` and ``updated`` for most invitations (docs/protocol.md §2.3). Such
 an outcome has no status and no reason code; :func:`fill_in` gives it those of
 a ``completed`` that comes later and agrees with it.
+
+Final outcomes. An outcome is final when a ``completed`` with a status gave
+it, or when nothing can add to it (a synchronous refusal, a reason of our
+own). One that a later ``completed`` could still fill in is provisional
+until :data:`FINAL_GRACE` seconds of the caller's clock have passed
+(:func:`settle_by`, :func:`is_final`): then no ``completed`` is coming, and
+the state alone is the answer. The machines keep that deadline; the clients
+wait for a final outcome.
 """
 
 from __future__ import annotations
@@ -92,6 +100,28 @@ class Outcome:
         success = completion is Completion.CONNECTED
         reason = None if success else Reason.absent(f"{said_by} said {completion.value}; no reason yet")
         return cls(success=success, status=None, reason=reason)
+
+
+#: Seconds (the caller's clock) an end seen without status (a GET, an ``updated`` to a final state) waits
+#: for its ``completed`` before it counts as final. [U] The documentation gives no bound; the ``completed``
+#: that follows such an end came within a few seconds in every trace seen, and an app should not wait long
+#: for an event that the current documentation does not promise at all.
+FINAL_GRACE: float = 10.0
+
+
+def settle_by(outcome: Outcome | None, now: float) -> float | None:
+    """When ``outcome``, just set at ``now``, becomes final: ``None`` (final now) unless a later
+    ``completed`` could still fill it in (no status, no reason code: see :func:`fill_in`)."""
+    if outcome is None or outcome.status is not None:
+        return None
+    if outcome.reason is not None and outcome.reason.code is not None:
+        return None  # the server's refusal, or our own reason (a lobby timeout): nothing will add to it
+    return now + FINAL_GRACE
+
+
+def is_final(outcome: Outcome | None, deadline: float | None, now: float) -> bool:
+    """Whether ``outcome`` is final at ``now``: a ``completed`` gave it, or its grace (``deadline``) has passed."""
+    return outcome is not None and (deadline is None or now >= deadline)
 
 
 def fill_in(

@@ -396,6 +396,53 @@ def test_a_request_in_flight_waits_through_an_updated_that_is_not_final() -> Non
     assert inv.state is S.ACCEPTING
 
 
+# -- final outcomes (issue 12): provisional while a completed may still say more -----------------------
+
+#: The grace chosen and documented in fsm/outcome.py (FINAL_GRACE): 10 s of the caller's clock.
+GRACE = 10.0
+
+
+def test_a_completed_with_a_status_is_final_at_once() -> None:
+    inv = outgoing()
+    inv.completed(now=5.0, status="Failure", reason=Reason("RemoteFailure", "Busy"))
+    assert inv.outcome_is_final(5.0)
+
+
+def test_a_refusal_is_final_at_once() -> None:
+    inv = Invitation(kind=K.MESSAGING)
+    inv.send(now=0.0, href="/s", to="sip:x")
+    inv.request_failed(now=0.5, reason=Reason("BadRequest", "ParameterValidationFailure"))
+    assert inv.outcome_is_final(0.5)
+
+
+@pytest.mark.parametrize("how", ["updated", "GET"])
+def test_an_end_without_status_is_final_only_after_the_grace(how: str) -> None:
+    inv = outgoing()
+    if how == "updated":
+        inv.updated(now=5.0, representation=Representation(state="Declined"))
+    else:  # what the adapters feed after a GET: the resource, no status
+        inv.completed(now=5.0, representation=Representation(state="Declined"), href="/inv/9")
+    assert inv.outcome is not None
+    assert not inv.outcome_is_final(5.0)
+    assert not inv.outcome_is_final(5.0 + GRACE - 0.001)
+    assert inv.outcome_is_final(5.0 + GRACE)
+
+
+def test_the_completed_that_fills_it_in_makes_it_final() -> None:
+    inv = outgoing()
+    inv.updated(now=5.0, representation=Representation(state="Declined"))
+    inv.completed(now=6.0, status="Success")  # disagrees: changes nothing, final still waits
+    assert not inv.outcome_is_final(6.0)
+    inv.completed(now=7.0, status="Failure", reason=Reason("RemoteFailure", "Declined"))
+    assert inv.outcome_is_final(7.0)
+    assert inv.outcome is not None
+    assert inv.outcome.status == "Failure"
+
+
+def test_no_outcome_is_never_final() -> None:
+    assert not outgoing().outcome_is_final(1e9)
+
+
 # -- an event with no resource asks for a GET: stale links must not gate actions --------------------
 
 

@@ -733,6 +733,18 @@ def test_a_later_completed_fills_in_the_join_outcome_when_it_agrees() -> None:
     assert join.outcome.reason == Reason("Informational", "Ended")
 
 
+def test_a_join_ended_by_updated_is_final_after_the_grace_or_its_completed() -> None:
+    # the grace chosen in fsm/outcome.py: 10 s of the caller's clock
+    join = joined_lobby()
+    join.updated(now=5.0, href=OMI, representation=representation(False, state="Cancelled"))
+    assert not join.outcome_is_final(14.9)
+    assert join.outcome_is_final(15.0)
+    other = joined_lobby()
+    other.updated(now=5.0, href=OMI, representation=representation(False, state="Cancelled"))
+    other.completed(now=6.0, status="Failure", reason=Reason("LocalFailure", "Canceled"))
+    assert other.outcome_is_final(6.0)
+
+
 def test_an_omi_updated_to_a_final_state_after_the_lobby_deadline_is_the_timeout() -> None:
     join = joined_lobby(deadline=10.0)
     join.lobby_timeout(now=10.0)
