@@ -284,14 +284,14 @@ class Replay:
         for number, event in enumerate(events):
             if self._may_adopt(event):
                 if number > start:
-                    self._feed_run(response, start, number, now, index, source)
+                    self._feed_run(response, start, number, now, index=index, source=source)
                     start = number
                 self._adopt(event, now)
-        self._feed_run(response, start, len(events), now, index, source)
+        self._feed_run(response, start, len(events), now, index=index, source=source)
         return tuple(self.violations[before:])
 
     def _feed_run(
-        self, response: EventsResponse, start: int, end: int, now: float, index: int, source: str | None
+        self, response: EventsResponse, start: int, end: int, now: float, *, index: int, source: str | None
     ) -> None:
         """Feed events ``start`` to ``end`` (numbered across the senders) of ``response``."""
         if start == 0 and end == len(response.events):
