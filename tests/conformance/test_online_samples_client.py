@@ -1,4 +1,4 @@
-"""A client written from Microsoft's Skype for Business Online samples, literally, against ``callfsm simulate --profile online``.
+"""A client written from Microsoft's Skype for Business Online samples, literally, against the ``online`` profile.
 
 The client below knows nothing of callfsm: plain httpx and the steps of the
 Online task samples (OfficeDev/skype-docs ``Skype/UCWA/CreateAnApplication.md``,
@@ -64,7 +64,7 @@ class SamplesClient:
     def create_application(self) -> None:
         response = self.http.post(
             APPLICATIONS,
-            json={"UserAgent": "UCWA Samples", "EndpointId": "a917c6f4-976c-4cf3-847d-cdfffa28ccdf", "Culture": "en-US"},
+            json={"UserAgent": "UCWA Samples", "EndpointId": "a917c6f4-976c-4cf3", "Culture": "en-US"},
         )
         assert response.status_code == 201, response.text
         app = response.json()
