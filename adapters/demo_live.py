@@ -274,25 +274,22 @@ def _series_held(live: Live) -> Show:
     live.sim.script.series(HELD_SERIES_ID, held=True)
     series = MeetingSeries(conference_id=HELD_SERIES_ID)
     notes: list[str] = []
-    # the app does not know yet that it was held: the server refuses (seed 004)
+    # the app does not know yet that it was held: the server refuses (seed 004), and the client
+    # asks confDetail what the 403 means: Created, held (docs/protocol.md §7.2)
     refused = live.huawei.cancel_series(series)
     notes.append(f"without type=1: {refused.error}")
-    # confDetail says Created once a meeting has been held (domain.md 7.2)
-    detail = live.http.get(
-        f"{live.sim.base_url}/v1/mmc/management/conferences/confDetail",
-        params={"conferenceID": HELD_SERIES_ID},
-        headers={"X-Access-Token": live.huawei.access_token().reveal()},
-    )
-    if detail.status_code != 200:
-        raise DemoError(f"confDetail answered {detail.status_code}")
-    conference_state = detail.json()["conferenceData"]["conferenceState"]
-    series.conference_state_observed(now=live.huawei.clock(), conference_state=conference_state)
+    if refused.query is None or refused.query.detail is None:
+        raise DemoError("the client did not query the series' details after the 403")
+    notes.append(f"confDetail: {refused.query.detail.conference_state}, so the series is {series.state.value}")
     try:
-        series.cancel(now=live.huawei.clock())
+        live.huawei.cancel_series(series)
     except InvalidTrigger as refusal:
         notes.append(f"held, without type=1 again: refused locally, nothing sent ({refusal})")
     else:
         raise DemoError("the series machine let a held series be cancelled without type=1")
+    # the app may ask the details itself at any time (HuaweiClient.query_series)
+    again = live.huawei.query_series(series)
+    notes.append(f"confDetail asked again: {again.detail.conference_state if again.detail else again.error}")
     accepted = live.huawei.cancel_series(series, cancel_ongoing=True)
     notes.append(f"with type=1: {accepted.response.status}")
     return Show(series, [series], notes)
