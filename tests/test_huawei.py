@@ -25,6 +25,8 @@ from urllib.parse import parse_qsl
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -34,11 +36,14 @@ from ucwa_fake import serve
 from adapters.huawei import (
     AppIdCredentials,
     AsyncHuaweiClient,
+    HuaweiAnswerError,
     HuaweiAuthError,
     HuaweiClient,
     Renewal,
+    parse_detail,
     signature,
 )
+from adapters.requests import HttpResponse
 from fsm.errors import InvalidTrigger
 from fsm.meeting_series import MeetingSeries, MeetingSeriesState
 
@@ -469,3 +474,43 @@ async def test_the_async_client_refuses_a_client_that_follows_redirects() -> Non
     async with httpx.AsyncClient(follow_redirects=True) as follows:
         with pytest.raises(ValueError, match="follow_redirects"):
             AsyncHuaweiClient(follows, credentials(), base_url="http://127.0.0.1:9")
+
+
+# -- the details answer -----------------------------------------------------------------------------------
+
+json_leaves = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8)
+json_values = st.recursive(
+    json_leaves, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+)
+detail_bodies = st.one_of(
+    st.binary(max_size=40),
+    json_values.map(lambda v: json.dumps(v).encode()),
+    st.dictionaries(
+        st.sampled_from(["conferenceID", "conferenceState", "conferenceType", "confType", "other"]), json_values
+    ).map(lambda d: json.dumps({"conferenceData": d}).encode()),
+    st.just(b"[" * 5000 + b"]" * 5000),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(body=detail_bodies)
+def test_a_details_answer_gives_details_or_huawei_answer_error(body: bytes) -> None:
+    try:
+        detail = parse_detail(HttpResponse(200, (), body))
+    except HuaweiAnswerError:
+        return
+    assert isinstance(detail.conference_state, str)  # a 200 the machine can use always says it
+
+
+def test_an_unknown_conference_state_is_kept_and_does_not_say_held(client: HuaweiClient, fake: HuaweiFake) -> None:
+    # docs/protocol.md §7.2 names four values; a fifth is kept as given and is neither held nor not held
+    fake.conference_state = "Paused"
+    fake.forced.append((403, {"error_code": "MMC.111070002", "error_msg": "insufficient permissions"}))
+    series = MeetingSeries(conference_id="7")
+    result = client.cancel_series(series)
+    assert result.query is not None
+    assert result.query.detail is not None
+    assert result.query.detail.conference_state == "Paused"
+    assert result.query.held is None
+    assert series.state is MeetingSeriesState.SCHEDULED  # the 403 reported as it came
+    assert "Paused" in [step.reason for step in series.history]
