@@ -3,7 +3,9 @@
 Theory of operation
 -------------------
 Reads :data:`fsm.MACHINES` through :mod:`adapters.diagrams` and writes one file
-per machine and format into ``--out``. DOT and Mermaid need nothing but
+per machine, view and format into ``--out``: ``<machine>.<fmt>`` draws every
+transition, ``<machine>-<view>.<fmt>`` one part of a machine too dense for one
+picture (``--view`` picks views by name, default all). DOT and Mermaid need nothing but
 Python; SVG and PNG need a Graphviz layout engine (``dot`` on PATH, or the
 ``diagrams`` extra's ``graphviz-pure``). Without one, the other files are
 still written and the pictures are skipped with one line on stderr: exit 0
@@ -33,6 +35,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--readme", action="store_true", help="also write README.md: each machine's Mermaid diagram inline"
     )
+    parser.add_argument(
+        "--view",
+        default=None,
+        metavar="LIST",
+        help=f"comma-separated views to draw: {diagrams.FULL} (every transition) or a part such as progress,"
+        " completion, cancel-race (default: every view of each machine)",
+    )
     parser.add_argument("machines", nargs="*", metavar="MACHINE", help=f"default: all ({', '.join(MACHINES)})")
 
 
@@ -42,12 +51,17 @@ def run(args: argparse.Namespace) -> int:
     if not formats:
         raise CliError("--format: no format given")
     names = list(dict.fromkeys(args.machines)) or list(MACHINES)
+    view_names = None
+    if args.view is not None:
+        view_names = [v.strip() for v in args.view.split(",") if v.strip()]
+        if not view_names:
+            raise CliError("--view: no view given")
     try:
-        diagrams.check_request(formats, names)
+        diagrams.check_request(formats, names, view_names)
     except ValueError as exc:
         raise CliError(str(exc)) from None
     try:
-        written = diagrams.write_all(args.out, formats, names, readme=args.readme)
+        written = diagrams.write_all(args.out, formats, names, readme=args.readme, view_names=view_names)
     except diagrams.RendererUnavailable as exc:
         print(f"callfsm diagrams: skipped svg/png: {exc}", file=sys.stderr)
         return 1 if asked else 0

@@ -71,32 +71,26 @@ import graphviz  # type: ignore[import-untyped]
 from attrs import frozen
 
 from fsm.engine import MachineDefinition, Step, Transition
+from fsm.invitation import InvitationState
+from fsm.online_meeting import OnlineMeetingState
 from fsm.registry import MACHINES
+from fsm.renegotiation import RenegotiationState
 
 #: Every format, in the order files are written; ``dot`` and ``mmd`` need no renderer.
 FORMATS: tuple[str, ...] = ("dot", "mmd", "svg", "png")
 #: Formats drawn by a Graphviz layout engine.
 PICTURE_FORMATS: tuple[str, ...] = ("svg", "png")
 
-#: Words that make a terminal state a failed outcome. [U] A definition does not
-#: say which of its ends are failures, so the state's name is the hint:
-#: ``Declined``, ``Cancelled`` and ``Failed`` are; ``hung_up`` is not.
-FAILURE_WORDS: tuple[str, ...] = (
-    "abandon",
-    "abort",
-    "cancel",
-    "declin",
-    "denied",
-    "deny",
-    "dismiss",
-    "error",
-    "expire",
-    "fail",
-    "refus",
-    "reject",
-    "timed_out",
-    "timeout",
-)
+#: Words that make a terminal state a successful end. The rule, from meaning:
+#: an end is successful when what the machine is for happened there (the call
+#: or the join connected, and was hung up later; the participant was admitted;
+#: the renegotiation was answered or completed; the series ran its course).
+#: Every other end is unsuccessful, whoever chose it: declined, cancelled,
+#: rejected, dismissed, collided, expired, failed, or gone from the lobby
+#: without being admitted. [U] A definition does not say which of its ends
+#: succeeded, so the state's name is the hint, and a new end is unsuccessful
+#: until its name says otherwise.
+SUCCESS_WORDS: tuple[str, ...] = ("admit", "answer", "complet", "connect", "done", "ended", "hung", "succe")
 
 LOCAL_MARK = "▶"
 WITHIN_TITLE = "within this box:"
@@ -104,6 +98,10 @@ ABSORB_NOTE = "ended states absorb late events (recorded, not drawn)"
 FAILED_TITLE = "unsuccessful ends"
 
 RANKDIR = "TB"
+#: An arrow's label is cut into lines of about this many characters, so it does not widen the picture.
+LABEL_WIDTH = 24
+TITLE_WIDTH = 90
+STAY_WIDTH = 32
 _FONT = "Helvetica"
 _LOCAL_COLOR = "#1c4f9c"
 _REMOTE_COLOR = "#5c5f66"
@@ -184,6 +182,9 @@ class Plan:
     """What :func:`to_dot` and :func:`to_mermaid` draw."""
 
     definition: MachineDefinition[Any, Any]
+    view: View
+    #: States drawn because a row leads to them, whose own rows another view draws.
+    stubs: frozenset[Enum]
     #: What is drawn at the top level, in enum order of each one's first state.
     top: tuple[Endpoint, ...]
     arcs: tuple[Arc, ...]
@@ -212,12 +213,113 @@ class _Atom:
     guard: str
 
 
+# -- views: a dense machine drawn in parts --------------------------------------------
+
+#: The name of the view that draws every row: kept for reference, in ``<machine>.<fmt>``.
+FULL = "full"
+
+
+@frozen
+class View:
+    """A part of a machine drawn on its own: the rows that leave ``focus`` states, those selected.
+
+    A state such a row leads to but whose own rows are drawn elsewhere is a
+    stub: drawn dashed, with the name of the view that draws it.
+    """
+
+    name: str
+    title: str
+    focus: frozenset[Enum]
+    #: Only rows into these states (``None``: into any state) ...
+    into: frozenset[Enum] | None = None
+    #: ... and never rows into these.
+    not_into: frozenset[Enum] = frozenset()
+    #: Graphviz's rankdir: ``LR`` when the rows all lead one way, to ends.
+    rankdir: str = RANKDIR
+
+    def rows(self, definition: MachineDefinition[Any, Any]) -> tuple[Transition[Any, Any], ...]:
+        return tuple(
+            row
+            for row in definition.table
+            if row.source in self.focus
+            and (self.into is None or row.dest in self.into)
+            and row.dest not in self.not_into
+        )
+
+
+def _moving(definition: MachineDefinition[Any, Any]) -> frozenset[Enum]:
+    return frozenset(s for s in definition.states if s not in definition.terminal)
+
+
+@frozen
+class _CancelRace:
+    """A call-like machine: progress, completion, and the cancel race with hang-up."""
+
+    race: frozenset[Enum]
+    #: Non-terminal states that end the progress: reached by completion, left only through the race.
+    settled: frozenset[Enum]
+
+    def parts(self, definition: MachineDefinition[Any, Any]) -> tuple[View, ...]:
+        ends = frozenset(definition.terminal) | self.settled
+        # Every state not named goes to progress, so a state added to the table is drawn somewhere.
+        before = _moving(definition) - self.race - self.settled
+        return (
+            View("progress", "progress: every move before the outcome", before, not_into=ends),
+            View("completion", "completion: how each state before the outcome ends", before, into=ends, rankdir="LR"),
+            View("cancel-race", "the cancel race with hang-up", self.race | self.settled),
+        )
+
+
+@frozen
+class _TwoSides:
+    """A machine with two ways through: ours (every state not named) and theirs."""
+
+    theirs: frozenset[Enum]
+
+    def parts(self, definition: MachineDefinition[Any, Any]) -> tuple[View, ...]:
+        return (
+            View("ours", "our offer", _moving(definition) - self.theirs),
+            View("theirs", "the remote's offer", self.theirs),
+        )
+
+
+_I = InvitationState
+_O = OnlineMeetingState
+_R = RenegotiationState
+#: Machines too dense for one picture at page width, by their state enum.
+_SPLITS: Mapping[type[Enum], _CancelRace | _TwoSides] = {
+    _I: _CancelRace(
+        race=frozenset({_I.CANCELLING, _I.CANCEL_ANSWERED, _I.CANCEL_CROSSED, _I.HANGING_UP}),
+        settled=frozenset({_I.CONNECTED}),
+    ),
+    _O: _CancelRace(
+        race=frozenset({_O.CANCELLING, _O.CANCEL_ANSWERED, _O.CANCEL_CROSSED, _O.HANGING_UP}),
+        settled=frozenset({_O.CONNECTED}),
+    ),
+    _R: _TwoSides(theirs=frozenset({_R.REMOTE_OFFERED, _R.ANSWERING, _R.DISMISSING})),
+}
+
+
+def full_view(definition: MachineDefinition[Any, Any]) -> View:
+    return View(FULL, "every transition", frozenset(_states(definition)))
+
+
+def views(definition: MachineDefinition[Any, Any]) -> tuple[View, ...]:
+    """The views drawn of ``definition``: the full one first, then its parts when it is split."""
+    split = _SPLITS.get(definition.states)
+    return (full_view(definition), *(split.parts(definition) if split is not None else ()))
+
+
+def view_named(definition: MachineDefinition[Any, Any], name: str) -> View | None:
+    return next((view for view in views(definition) if view.name == name), None)
+
+
 def is_failure(definition: MachineDefinition[Any, Any], state: Enum) -> bool:
-    """A terminal state whose name says it is a failed outcome (see :data:`FAILURE_WORDS`)."""
+    """A terminal state that is an unsuccessful end (see :data:`SUCCESS_WORDS` for the rule)."""
     if state not in definition.terminal:
         return False
     words = f"{state.name} {state.value}".lower()
-    return any(word in words for word in FAILURE_WORDS)
+    return not any(word in words for word in SUCCESS_WORDS)
 
 
 def _guard(row: Transition[Any, Any]) -> str:
@@ -233,14 +335,22 @@ def _states(definition: MachineDefinition[Any, Any]) -> list[Enum]:
     return list(definition.states.__members__.values())
 
 
-def _alike_blocks(definition: MachineDefinition[Any, Any]) -> list[list[Enum]]:
-    """The coarsest partition of the non-terminal states into alike states; blocks of two or more."""
-    states = _states(definition)
+def _alike_blocks(
+    definition: MachineDefinition[Any, Any],
+    rows: Sequence[Transition[Any, Any]] | None = None,
+    among: Iterable[Enum] | None = None,
+) -> list[list[Enum]]:
+    """The coarsest partition of the non-terminal states (``among`` them) into alike states; blocks of two or more.
+
+    Alike by ``rows`` (by default, the whole table).
+    """
+    keep = set(_states(definition) if among is None else among)
+    states = [state for state in _states(definition) if state in keep]
     block: dict[Enum, int] = {}
     for state in states:
         apart = state in definition.terminal or state is definition.initial
         block[state] = len(block) + 1 if apart else 0
-    drawn = [row for row in definition.table if not row.absorb]
+    drawn = [row for row in (definition.table if rows is None else rows) if not row.absorb and row.dest in keep]
     while True:
         ids: dict[tuple[int, frozenset[tuple[Any, ...]]], int] = {}
         refined: dict[Enum, int] = {}
@@ -261,7 +371,10 @@ def _alike_blocks(definition: MachineDefinition[Any, Any]) -> list[list[Enum]]:
 
 
 def _merge_guards(guards: Sequence[str]) -> str:
-    """One guard for several rows: the same text, else their common words and ``…``."""
+    """One guard for several rows, every one whole: their common words once, then each one's rest.
+
+    ``state Connecting`` and ``state Alerting`` give ``state Connecting | Alerting``.
+    """
     unique = list(dict.fromkeys(guards))
     if len(unique) == 1:
         return unique[0]
@@ -273,7 +386,10 @@ def _merge_guards(guards: Sequence[str]) -> str:
             prefix = prefix[:-1]
     cut = max(prefix.rfind(" "), prefix.rfind(":") + 1)
     prefix = prefix[:cut].rstrip()
-    return f"{prefix} …" if len(prefix) >= 3 else " | ".join(unique)
+    rests = [guard[len(prefix) :].strip() for guard in unique]
+    if len(prefix) < 3 or not all(rests):
+        return " | ".join(unique)
+    return f"{prefix} {' | '.join(rests)}"
 
 
 def _label_lines(atoms: Iterable[_Atom]) -> tuple[str, ...]:
@@ -307,17 +423,32 @@ def _contains(group: Group, endpoint: Endpoint) -> bool:
     return endpoint in group.members
 
 
-def plan(definition: MachineDefinition[Any, Any]) -> Plan:
-    """Reduce the table to boxes and arrows (see the module docstring)."""
-    boxes = [Group(f"alike{n}", tuple(members)) for n, members in enumerate(_alike_blocks(definition), start=1)]
-    failed = tuple(s for s in definition.states if is_failure(definition, s))
+def plan(definition: MachineDefinition[Any, Any], view: View | None = None) -> Plan:
+    """Reduce the table (the ``view``'s rows, by default all) to boxes and arrows (see the module docstring)."""
+    view = view or full_view(definition)
+    rows = view.rows(definition)
+    # A part shows the states its rows join; the full view shows every state.
+    shown = set(view.focus) if view.name == FULL else {row.source for row in rows}
+    shown |= {row.dest for row in rows}
+    stubs = frozenset(s for s in shown if s not in view.focus and s not in definition.terminal)
+    drawn = [s for s in _states(definition) if s in shown and s not in stubs]
+    blocks = _alike_blocks(definition, rows, drawn)
+    # Stubs have no rows here: they share a box when the same triggers lead to them.
+    stub_blocks: dict[frozenset[tuple[Enum, Enum]], list[Enum]] = {}
+    for stub in sorted(stubs, key=_states(definition).index):
+        into = frozenset((row.source, row.trigger) for row in rows if row.dest is stub)
+        stub_blocks.setdefault(into, []).append(stub)
+    boxes = [Group(f"alike{n}", tuple(members)) for n, members in enumerate(blocks, start=1)]
+    shared = [m for m in stub_blocks.values() if len(m) > 1]
+    boxes += [Group(f"stub{n}", tuple(m)) for n, m in enumerate(shared, start=1)]
+    failed = tuple(s for s in definition.states if s in shown and is_failure(definition, s))
     if failed:
         boxes.append(Group("failed", failed))
     box_of = {state: box for box in boxes for state in box.children if isinstance(state, Enum)}
 
     atoms: list[_Atom] = []
     absorbed = 0
-    for row in definition.table:
+    for row in rows:
         if row.absorb:
             absorbed += 1
             continue
@@ -333,7 +464,7 @@ def plan(definition: MachineDefinition[Any, Any]) -> Plan:
         if not box.failed:
             atoms = _merge_tails(atoms, box)
 
-    top: list[Endpoint] = [s for s in definition.states if s not in box_of]
+    top: list[Endpoint] = [s for s in definition.states if s in shown and s not in box_of]
     top.extend(boxes)
     atoms, top = _superstates(definition, atoms, top)
     supers = [g for g in _nested([e for e in top if isinstance(e, Group)]) if g.key.startswith("super")]
@@ -352,6 +483,8 @@ def plan(definition: MachineDefinition[Any, Any]) -> Plan:
             arcs.setdefault((_key(atom.tail), _key(atom.head), atom.local), []).append(atom)
     return Plan(
         definition=definition,
+        view=view,
+        stubs=stubs,
         top=tuple(top),
         arcs=tuple(Arc(same[0].tail, same[0].head, same[0].local, _label_lines(same)) for same in arcs.values()),
         stays=tuple(Stay(same[0].tail, same[0].local, _label_lines(same)) for same in stays.values()),
@@ -532,7 +665,7 @@ def _dot_stay_rows(stays: Sequence[tuple[str, bool]]) -> str:
     """HTML rows, local triggers in the local arrows' colour."""
     rows = []
     for line, local in stays:
-        text = html.escape(line)
+        text = "<BR/>".join(html.escape(part) for part in _wrap(line, STAY_WIDTH))
         rows.append(f'<FONT COLOR="{_LOCAL_COLOR}">{text}</FONT>' if local else text)
     return "<BR/>".join(rows)
 
@@ -548,25 +681,27 @@ def _dot_node_label(state: Enum, stays: Sequence[tuple[str, bool]]) -> str:
     )
 
 
-def to_dot(definition: MachineDefinition[Any, Any], *, model: LiveModel | None = None) -> str:
-    """The machine as Graphviz DOT source (needs no Graphviz program)."""
-    drawing = plan(definition)
+def to_dot(definition: MachineDefinition[Any, Any], *, model: LiveModel | None = None, view: View | None = None) -> str:
+    """The machine (or one ``view`` of it) as Graphviz DOT source (needs no Graphviz program)."""
+    drawing = plan(definition, view)
     path = _path(model)
     title = definition.name
+    if drawing.view.name != FULL:
+        title += f", {drawing.view.title}"
     if path.current is not None:
         title += f": a live model, now in {path.current.value}"
     dot = graphviz.Digraph(
         name=definition.name,
         graph_attr={
-            "label": _dot_lines([title, definition.summary, " "]),
+            "label": _dot_title(title, definition.summary, legend_lines(drawing)),
             "labelloc": "t",
             "labeljust": "l",
             "fontname": _FONT,
-            "fontsize": "15",
-            "rankdir": RANKDIR,
+            "fontsize": "12",
+            "rankdir": drawing.view.rankdir,
             "compound": "true",
             "newrank": "true",
-            "nodesep": "0.3",
+            "nodesep": "0.2",
             "ranksep": "0.55",
             "pad": "0.3",
         },
@@ -580,10 +715,13 @@ def to_dot(definition: MachineDefinition[Any, Any], *, model: LiveModel | None =
         },
         edge_attr={"fontname": _FONT, "fontsize": "9", "arrowsize": "0.7"},
     )
-    dot.node("__start", label="", shape="point", width="0.16", style="filled", fillcolor="black")
+    starts = definition.initial in drawing.view.focus
+    if starts:
+        dot.node("__start", label="", shape="point", width="0.16", style="filled", fillcolor="black")
     for endpoint in drawing.top:
         _dot_endpoint(dot, endpoint, drawing, path)
-    dot.edge("__start", _dot_id(definition.initial))
+    if starts:
+        dot.edge("__start", _dot_id(definition.initial))
     _dot_arcs(dot, drawing)
     for step_from, step_to, steps in path.moves:
         dot.edge(
@@ -595,7 +733,6 @@ def to_dot(definition: MachineDefinition[Any, Any], *, model: LiveModel | None =
             penwidth="2.5",
             constraint="false",
         )
-    _dot_legend(dot, drawing)
     source: str = dot.source
     return source
 
@@ -611,11 +748,30 @@ def _dot_endpoint(target: Any, endpoint: Endpoint, drawing: Plan, path: _Path) -
             attrs["fillcolor"] = _VISITED_FILL
         if endpoint is path.current:
             attrs.update(fillcolor=_CURRENT_FILL, penwidth="3", color=_PATH_COLOR)
-        target.node(_dot_id(endpoint), label=_dot_node_label(endpoint, drawing.stays_of(endpoint)), **attrs)
+        if endpoint in drawing.stubs:
+            attrs.update(style="rounded,dashed", color=_REMOTE_COLOR)
+            label = _dot_stub_label(str(endpoint.value), _drawn_in(definition, endpoint))
+        else:
+            label = _dot_node_label(endpoint, drawing.stays_of(endpoint))
+        target.node(_dot_id(endpoint), label=label, **attrs)
+        return
+    if endpoint.key.startswith("stub"):
+        # One node for alike states a part only points at: a row of them would set its width.
+        names = "\n".join(str(s.value) for s in endpoint.members)
+        target.node(
+            f"__{endpoint.key}",
+            label=_dot_stub_label(names, _drawn_in(definition, endpoint.members[0])),
+            comment=" ".join(_dot_id(s) for s in endpoint.members),
+            style="rounded,dashed",
+            color=_REMOTE_COLOR,
+        )
         return
     with target.subgraph(name=f"cluster_{endpoint.key}") as box:
         if endpoint.failed:
-            box.attr(label=FAILED_TITLE, fillcolor=_FAILED_BOX, color=_FAILED_LINE, fontsize="11")
+            # The title at the bottom: arrows come in from above, and would cross it at the top.
+            box.attr(label=FAILED_TITLE, fillcolor=_FAILED_BOX, color=_FAILED_LINE, fontsize="11", labelloc="b")
+        elif endpoint.key.startswith("stub"):
+            box.attr(label="", fillcolor="white", color="#adb5bd")
         elif endpoint.key.startswith("super"):
             box.attr(label="", fillcolor=_SUPER_BOX, color="#adb5bd", penwidth="1.5")
         else:
@@ -651,35 +807,128 @@ def _dot_endpoint(target: Any, endpoint: Endpoint, drawing: Plan, path: _Path) -
                 row.node(_dot_id(first))
 
 
+def _drawn_in(definition: MachineDefinition[Any, Any], state: Enum) -> str:
+    """The first view past the full one whose rows leave ``state``."""
+    return next((v.name for v in views(definition)[1:] if state in v.focus), FULL)
+
+
+def _dot_stub_label(names: str, where: str) -> str:
+    lines = "<BR/>".join(html.escape(name) for name in names.splitlines())
+    return f'<{lines}<BR/><FONT POINT-SIZE="9" COLOR="{_REMOTE_COLOR}">drawn in: {html.escape(where)}</FONT>>'
+
+
+def _wrap(line: str, width: int) -> list[str]:
+    """``line`` cut at spaces into lines of about ``width`` characters, the later ones indented."""
+    words = line.split(" ")
+    out = [words[0]]
+    for word in words[1:]:
+        if len(out[-1]) + 1 + len(word) > width:
+            out.append("   " + word)
+        else:
+            out[-1] += " " + word
+    return out
+
+
+def _dot_label(lines: Iterable[str]) -> str:
+    # Two spaces first: dot puts a label right against its own arrow.
+    return _dot_lines(f"  {part}" for line in lines for part in _wrap(line, LABEL_WIDTH))
+
+
 def _dot_arcs(dot: Any, drawing: Plan) -> None:
+    """Every arrow, its label a node of its own on the way.
+
+    Dot routes arrows around nodes but not reliably around other arrows'
+    labels; a label that is a node is never crossed.
+    """
     fans: dict[tuple[Any, bool, tuple[str, ...]], list[Arc]] = {}
     for arc in drawing.arcs:
         fans.setdefault((_key(arc.head), arc.local, arc.lines), []).append(arc)
+    count = 0
     for number, ((_head, local, lines), same) in enumerate(fans.items(), start=1):
-        style = {
-            "color": _LOCAL_COLOR if local else _REMOTE_COLOR,
-            "fontcolor": _LOCAL_COLOR if local else "#343a40",
-            "style": "bold" if local else "dashed",
-        }
+        color = _LOCAL_COLOR if local else _REMOTE_COLOR
+        style = {"color": color, "style": "bold" if local else "dashed"}
         head = same[0].head
-        if len(same) < 3:
-            for arc in same:
-                _dot_edge(dot, arc.tail, head, label=_dot_lines(lines), **style)
-            continue
-        # The same label into the same place from several states: the arrows meet
-        # at a junction and the label is written once, after it.
-        junction = f"__join{number}"
-        dot.node(junction, label="", shape="point", width="0.05", color=style["color"])
-        for arc in same:
-            _dot_edge(dot, arc.tail, junction, arrowhead="none", **style)
-        _dot_edge(dot, junction, head, label=_dot_lines(lines), **style)
+        tails: list[Endpoint | str] = [arc.tail for arc in same]
+        # Inside the innermost box holding both ends, so the arrow stays in it.
+        inside = _container(drawing, [arc.tail for arc in same] + [head])
+        if len(same) >= 3:
+            # The same label into the same place from several states: the arrows meet
+            # at a junction and the label is written once, after it.
+            junction = f"__join{number}"
+            _in_boxes(dot, inside).node(junction, label="", shape="point", width="0.05", color=color)
+            for tail in tails:
+                _dot_edge(dot, tail, junction, arrowhead="none", **style)
+            tails = [junction]
+        for tail in tails:
+            count += 1
+            label = f"__label{count}"
+            _in_boxes(dot, inside).node(
+                label,
+                label=_dot_label(lines),
+                shape="plaintext",
+                style="",
+                fontsize="9",
+                fontcolor=_LOCAL_COLOR if local else "#343a40",
+                width="0",
+                height="0",
+                margin="0.02,0.01",
+            )
+            _dot_edge(dot, tail, label, arrowhead="none", **style)
+            _dot_edge(dot, label, head, **style)
+
+
+def _container(drawing: Plan, endpoints: Sequence[Endpoint]) -> list[Group]:
+    """The boxes, outermost first, that hold every one of ``endpoints`` (a box holds itself not)."""
+    chains = []
+    for endpoint in endpoints:
+        chain: list[Group] = []
+        level: Sequence[Endpoint] = drawing.top
+        while True:
+            box = next(
+                (g for g in level if isinstance(g, Group) and g != endpoint and _contains(g, endpoint)),
+                None,
+            )
+            if box is None:
+                break
+            chain.append(box)
+            level = box.children
+        chains.append(chain)
+    common: list[Group] = []
+    for boxes in zip(*chains, strict=False):
+        if any(box != boxes[0] for box in boxes):
+            break
+        common.append(boxes[0])
+    return common
+
+
+class _Boxes:
+    """Adds a node inside nested clusters: DOT merges a subgraph named again into the first one."""
+
+    def __init__(self, dot: Any, path: Sequence[Group]) -> None:
+        self.dot, self.path = dot, path
+
+    def node(self, name: str, **attrs: str) -> None:
+        def add(target: Any, rest: Sequence[Group]) -> None:
+            if not rest:
+                target.node(name, **attrs)
+                return
+            with target.subgraph(name=f"cluster_{rest[0].key}") as box:
+                add(box, rest[1:])
+
+        add(self.dot, self.path)
+
+
+def _in_boxes(dot: Any, path: Sequence[Group]) -> _Boxes:
+    return _Boxes(dot, path)
 
 
 def _dot_edge(dot: Any, tail: Endpoint | str, head: Endpoint | str, **attrs: str) -> None:
     if isinstance(tail, Group):
         attrs["ltail"] = f"cluster_{tail.key}"
         tail = _representative(tail)
-    if isinstance(head, Group):
+    if isinstance(head, Group) and head.key.startswith("stub"):
+        head = f"__{head.key}"  # drawn as one node
+    elif isinstance(head, Group):
         attrs["lhead"] = f"cluster_{head.key}"
         head = _representative(head)
     dot.edge(_dot_id(tail), _dot_id(head), **attrs)
@@ -690,38 +939,31 @@ def _representative(group: Group) -> Enum:
     return members[(len(members) - 1) // 2]
 
 
-def _dot_legend(dot: Any, drawing: Plan) -> None:
-    lines = ["trigger [guard or reason]", "under a state's name, or in a box: moves that stay there"]
-    lines.append("arrow from a box: from each state in it; to a box: to one of its states, by guard")
-    lines.append("double border: terminal state")
+def legend_lines(drawing: Plan) -> list[str]:
+    """What the legend under the title says, one line each."""
+    lines = [
+        "solid blue arrow: local trigger (the app calls it); dashed grey arrow: remote trigger (from the wire)",
+        "trigger [guard or reason]; under a state's name, or in a box: moves that stay there",
+        "arrow from a box: from each state in it; to a box: to one of its states, by guard",
+        f"double border: terminal state; red box: {FAILED_TITLE}",
+    ]
+    if drawing.stubs:
+        lines.append("dashed state: its own moves are drawn in the view it names")
     if drawing.absorbed:
         lines.append(ABSORB_NOTE)
-    with dot.subgraph(name="cluster_legend") as legend:
-        legend.attr(
-            label="legend", style="rounded", color="#ced4da", fontname=_FONT, fontsize="9", labeljust="l", rank="same"
-        )
-        for name in ("__legend_a1", "__legend_a2", "__legend_b1", "__legend_b2"):
-            legend.node(name, label="", shape="point", width="0.03", style="invis")
-        legend.edge(
-            "__legend_a1",
-            "__legend_a2",
-            label="local trigger:\\lthe app calls it\\l",
-            style="bold",
-            color=_LOCAL_COLOR,
-            fontcolor=_LOCAL_COLOR,
-            minlen="2",
-        )
-        legend.edge(
-            "__legend_b1",
-            "__legend_b2",
-            label="remote trigger:\\lfrom the wire\\l",
-            style="dashed",
-            color=_REMOTE_COLOR,
-            minlen="2",
-        )
-        legend.node(
-            "__legend_text", label=_dot_lines(lines), shape="plaintext", style="", fontsize="9", width="0", height="0"
-        )
+    return lines
+
+
+def _dot_title(title: str, summary: str, legend: Sequence[str]) -> str:
+    """The title, the summary and the legend as one HTML label: the legend then takes no width of its own."""
+    rows = [f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="15">{html.escape(title)}</FONT></TD></TR>']
+    rows += [f'<TR><TD ALIGN="LEFT">{html.escape(line)}</TD></TR>' for line in _wrap(summary, TITLE_WIDTH)]
+    rows += [
+        f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="9" COLOR="{_REMOTE_COLOR}">{html.escape(line)}</FONT></TD></TR>'
+        for line in legend
+    ]
+    rows.append('<TR><TD> </TD></TR>')
+    return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">{"".join(rows)}</TABLE>>'
 
 
 # -- Mermaid ------------------------------------------------------------------------
@@ -739,24 +981,33 @@ def _mermaid_text(text: str) -> str:
     return text.replace("#", "#35;").replace(";", "#59;").replace(":", "#58;").replace('"', "#quot;")
 
 
-def to_mermaid(definition: MachineDefinition[Any, Any], *, model: LiveModel | None = None) -> str:
-    """The machine as a Mermaid ``stateDiagram-v2`` that GitHub renders (boxes are composite states)."""
-    drawing = plan(definition)
+def to_mermaid(
+    definition: MachineDefinition[Any, Any], *, model: LiveModel | None = None, view: View | None = None
+) -> str:
+    """The machine (or one ``view`` of it) as a Mermaid ``stateDiagram-v2`` that GitHub renders.
+
+    Boxes are composite states.
+    """
+    drawing = plan(definition, view)
     path = _path(model)
-    out = [f"%% {definition.name}: generated by callfsm diagrams, do not edit", "stateDiagram-v2", "    direction TB"]
+    name = definition.name if drawing.view.name == FULL else f"{definition.name}, {drawing.view.title}"
+    out = [f"%% {name}: generated by callfsm diagrams, do not edit", "stateDiagram-v2", "    direction TB"]
     for endpoint in drawing.top:
         _mermaid_endpoint(out, endpoint, drawing, "    ")
-    out.append(f"    [*] --> {_mermaid_id(definition.initial)}")
+    shown = [s for e in drawing.top for s in (e.members if isinstance(e, Group) else (e,))]
+    if definition.initial in drawing.view.focus:
+        out.append(f"    [*] --> {_mermaid_id(definition.initial)}")
     for arc in drawing.arcs:
         text = "<br/>".join(_mermaid_text(_marked(line, arc.local)) for line in arc.lines)
         out.append(f"    {_mermaid_id(arc.tail)} --> {_mermaid_id(arc.head)} : {text}")
     for state in definition.states:
-        if state in definition.terminal and not is_failure(definition, state):
+        if state in shown and state in definition.terminal and not is_failure(definition, state):
             out.append(f"    {_mermaid_id(state)} --> [*]")
     notes = [f"{LOCAL_MARK} local trigger: the app calls it", "others come from the wire"]
     if drawing.absorbed:
         notes.append(ABSORB_NOTE)
-    out.append(f"    note left of {_mermaid_id(definition.initial)}")
+    first = definition.initial if definition.initial in shown else min(shown, key=_states(definition).index)
+    out.append(f"    note left of {_mermaid_id(first)}")
     out.extend(f"        {_mermaid_text(line)}" for line in notes)
     out.append("    end note")
     if path.moves and path.current is not None:
@@ -765,8 +1016,8 @@ def to_mermaid(definition: MachineDefinition[Any, Any], *, model: LiveModel | No
         for source, dest, steps in path.moves:
             out.extend(f"        {_mermaid_text(f'{step}: {source.value} → {dest.value}')}" for step in steps)
         out.append("    end note")
-    failed = [s for s in definition.states if is_failure(definition, s)]
-    ends = [s for s in definition.states if s in definition.terminal and s not in failed]
+    failed = [s for s in definition.states if s in shown and is_failure(definition, s)]
+    ends = [s for s in definition.states if s in shown and s in definition.terminal and s not in failed]
     out.append("    classDef terminal stroke-width:3px")
     out.append(f"    classDef failed fill:{_FAILED_FILL},stroke:{_FAILED_LINE},stroke-width:3px")
     if ends:
@@ -792,6 +1043,8 @@ def _mermaid_endpoint(out: list[str], endpoint: Endpoint, drawing: Plan, indent:
     if isinstance(endpoint, Enum):
         name = _mermaid_id(endpoint)
         out.append(f'{indent}state "{_mermaid_text(str(endpoint.value))}" as {name}')
+        if endpoint in drawing.stubs:
+            out.append(f"{indent}{name} : {_mermaid_text(f'drawn in: {_drawn_in(drawing.definition, endpoint)}')}")
         # Description lines: Mermaid draws them under the name, like a UML state's compartment.
         out.extend(f"{indent}{name} : {_mermaid_text(_marked(line, local))}" for line, local in stays)
         return
@@ -835,11 +1088,13 @@ def _graphviz_pure() -> str | None:
     return shutil.which("graphviz-pure")
 
 
-def render(definition: MachineDefinition[Any, Any], fmt: str, *, model: LiveModel | None = None) -> bytes:
-    """The machine as an SVG or PNG picture; raises :class:`RendererUnavailable` without a layout engine."""
+def render(
+    definition: MachineDefinition[Any, Any], fmt: str, *, model: LiveModel | None = None, view: View | None = None
+) -> bytes:
+    """The machine (or a view) as an SVG or PNG picture; raises :class:`RendererUnavailable` without a layout engine."""
     if fmt not in PICTURE_FORMATS:
         raise ValueError(f"not a picture format: {fmt!r} (use {', '.join(sorted(PICTURE_FORMATS))})")
-    return render_source(to_dot(definition, model=model), fmt)
+    return render_source(to_dot(definition, model=model, view=view), fmt)
 
 
 def render_source(source: str, fmt: str) -> bytes:
@@ -881,48 +1136,105 @@ How to read them:
   the wire.
 - States that behave alike share a box. An arrow from a box leaves every state
   in it; an arrow to a box reaches one of its states, chosen by the guard
-  (`Failure: …` stands for the guards of the states inside).
+  (`Failure: Declined | Canceled | other reason` lists the guards of the
+  states inside, in their order).
 - Lines under a state's name, or in a box's title, are triggers that stay
   there (UML internal transitions).
-- A double border (Mermaid: an arrow to the end point) marks a terminal state;
-  unsuccessful ends (failed, declined, cancelled...) share a red box. Ended
-  states absorb late events: recorded in the model's history, not drawn.
+- A double border (Mermaid: an arrow to the end point) marks a terminal state.
+  Unsuccessful ends share a red box. The rule: an end is successful when what
+  the machine is for happened there (the call or the join connected, and was
+  hung up later; the participant was admitted; the renegotiation was answered
+  or completed; the series ran its course); every other end is unsuccessful,
+  whoever chose it: declined, cancelled, rejected, dismissed, collided,
+  expired, failed, or gone from the lobby without being admitted.
+- Ended states absorb late events: recorded in the model's history, not drawn.
+
+Views: a machine too dense for one picture at page width (A4 at 100%: at
+most 1,200 px wide, a test checks it) is also drawn in parts, each in
+`<machine>-<view>.<format>`, while `<machine>.<format>` (the view `full`)
+keeps every transition for reference. `invitation` and `online_meeting` have
+three parts:
+
+- `progress`: every move before the outcome, from the first request or event
+  to the pending states, and the cancel that starts the race;
+- `completion`: how each of those states ends (connected, or an unsuccessful
+  end);
+- `cancel-race`: the cancel race with hang-up, from the cancel to `hung_up`.
+
+`renegotiation` has two: `ours` (our offer) and `theirs` (the remote's offer,
+answered or dismissed). A state no part names goes to the first part, so a
+state added to a table is always drawn. A dashed state in a part is drawn
+there only because an arrow leads to it; its own moves are in the part it
+names. `callfsm diagrams --view progress,full` picks views (default: all).
 """
 
 
-def readme_text(names: Sequence[str], formats: Sequence[str]) -> str:
-    """``diagrams/README.md``: each machine's summary, file links and Mermaid diagram inline."""
+_FORMAT_NAMES = {"dot": "DOT", "mmd": "Mermaid", "svg": "SVG", "png": "PNG"}
+
+
+def file_stem(name: str, view: View) -> str:
+    """``<machine>`` for the full view, ``<machine>-<view>`` for a part."""
+    return name if view.name == FULL else f"{name}-{view.name}"
+
+
+def readme_text(names: Sequence[str], formats: Sequence[str], view_names: Sequence[str] | None = None) -> str:
+    """``diagrams/README.md``: each machine's summary, and per view its file links and Mermaid diagram inline.
+
+    A split machine's full view is linked, not inlined: its parts are what reads at page width.
+    """
     parts = [README_INTRO]
     for name in names:
         definition = MACHINES[name]
-        links = [f"[{fmt.upper() if fmt != 'mmd' else 'Mermaid'}]({name}.{fmt})" for fmt in FORMATS if fmt in formats]
         parts.append(f"## {name}\n\n{definition.summary}\n")
-        if links:
-            parts.append(f"Files: {' · '.join(links)}\n")
-        parts.append(f"```mermaid\n{to_mermaid(definition)}```\n")
+        chosen = _chosen(definition, view_names)
+        split = len(views(definition)) > 1
+        for view in chosen:
+            stem = file_stem(name, view)
+            links = [f"[{_FORMAT_NAMES[fmt]}]({stem}.{fmt})" for fmt in FORMATS if fmt in formats]
+            if split:
+                parts.append(f"### {view.title}\n")
+            if links:
+                parts.append(f"Files: {' · '.join(links)}\n")
+            if not split or view.name != FULL:
+                parts.append(f"```mermaid\n{to_mermaid(definition, view=view)}```\n")
     return "\n".join(parts)
 
 
-def check_request(formats: Sequence[str], names: Sequence[str]) -> None:
-    """Raise :class:`ValueError` naming the first unknown format or machine."""
+def _chosen(definition: MachineDefinition[Any, Any], view_names: Sequence[str] | None) -> list[View]:
+    return [view for view in views(definition) if view_names is None or view.name in view_names]
+
+
+def check_request(formats: Sequence[str], names: Sequence[str], view_names: Sequence[str] | None = None) -> None:
+    """Raise :class:`ValueError` naming the first unknown format, machine or view."""
     for fmt in formats:
         if fmt not in FORMATS:
             raise ValueError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
     for name in names:
         if name not in MACHINES:
             raise ValueError(f"unknown machine {name!r} (known: {', '.join(MACHINES)})")
+    if view_names is not None:
+        known = list(dict.fromkeys(view.name for name in names for view in views(MACHINES[name])))
+        for view_name in view_names:
+            if view_name not in known:
+                raise ValueError(f"unknown view {view_name!r} for {', '.join(names)} (known: {', '.join(known)})")
 
 
 def write_all(
-    out_dir: str | os.PathLike[str], formats: Sequence[str], names: Sequence[str], *, readme: bool = False
+    out_dir: str | os.PathLike[str],
+    formats: Sequence[str],
+    names: Sequence[str],
+    *,
+    readme: bool = False,
+    view_names: Sequence[str] | None = None,
 ) -> list[Path]:
-    """Write ``<name>.<fmt>`` for each machine and format (and ``README.md``); return the paths written.
+    """Write ``<stem>.<fmt>`` for each machine, view and format (and ``README.md``); return the paths written.
 
-    DOT, Mermaid and the README are always written. Pictures need a layout
-    engine: without one, everything else is written first, then
-    :class:`RendererUnavailable` is raised.
+    ``view_names`` picks views by name (``None``: every view; see
+    :func:`views` and :func:`file_stem`). DOT, Mermaid and the README are
+    always written. Pictures need a layout engine: without one, everything
+    else is written first, then :class:`RendererUnavailable` is raised.
     """
-    check_request(formats, names)
+    check_request(formats, names, view_names)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -933,16 +1245,19 @@ def write_all(
 
     for name in names:
         definition = MACHINES[name]
-        if "dot" in formats:
-            put(out / f"{name}.dot", to_dot(definition).encode())
-        if "mmd" in formats:
-            put(out / f"{name}.mmd", to_mermaid(definition).encode())
+        for view in _chosen(definition, view_names):
+            if "dot" in formats:
+                put(out / f"{file_stem(name, view)}.dot", to_dot(definition, view=view).encode())
+            if "mmd" in formats:
+                put(out / f"{file_stem(name, view)}.mmd", to_mermaid(definition, view=view).encode())
     if readme:
-        put(out / "README.md", readme_text(names, formats).encode())
+        put(out / "README.md", readme_text(names, formats, view_names).encode())
     pictures = [fmt for fmt in FORMATS if fmt in PICTURE_FORMATS and fmt in formats]
     if pictures and renderer() is None:
         render_source("", pictures[0])  # raises RendererUnavailable with the explanation
     for name in names:
-        for fmt in pictures:
-            put(out / f"{name}.{fmt}", render(MACHINES[name], fmt))
+        definition = MACHINES[name]
+        for view in _chosen(definition, view_names):
+            for fmt in pictures:
+                put(out / f"{file_stem(name, view)}.{fmt}", render(definition, fmt, view=view))
     return written
