@@ -379,6 +379,11 @@ class _Core:
         )
 
 
+def _outcome_settled(invitation: Invitation, now: float) -> bool:
+    """What ``wait_for_outcome`` waits for: a final outcome (or, should it ever be, an end with none)."""
+    return invitation.outcome_is_final(now) or (invitation.outcome is None and invitation.is_terminal)
+
+
 def _links_or_raise(links: ApplicationLinks | None) -> ApplicationLinks:
     if links is None:
         raise ClientError("not connected: call connect() first (or use the client as a context manager)")
@@ -678,8 +683,14 @@ class UcwaClient(_Core):
         return True
 
     def wait_for_outcome(self, invitation: Invitation, timeout: float = 60.0) -> Outcome | None:
-        """Poll until ``invitation`` has an outcome (or is terminal); returns it."""
-        self.run_until(lambda: invitation.outcome is not None or invitation.is_terminal, timeout)
+        """Poll until ``invitation``'s outcome is final; returns it (at ``timeout``: the outcome as it stands).
+
+        An end seen without status (a GET after a resync, an ``updated`` to a
+        final state) is final only once its ``completed`` fills in status and
+        reason, or :data:`fsm.outcome.FINAL_GRACE` seconds later
+        (:meth:`~fsm.invitation.Invitation.outcome_is_final`).
+        """
+        self.run_until(lambda: _outcome_settled(invitation, self.clock()), timeout)
         return invitation.outcome
 
     def run(self) -> ChannelEnd:
@@ -998,12 +1009,17 @@ class AsyncUcwaClient(_Core):
         return applied
 
     async def wait_for_outcome(self, invitation: Invitation, timeout: float = 60.0) -> Outcome | None:
-        """Wait until ``invitation`` has an outcome (or is terminal); returns it."""
+        """Wait until ``invitation``'s outcome is final (as :meth:`UcwaClient.wait_for_outcome`); returns it."""
         subscription = self.changes()
         try:
             async with asyncio.timeout(timeout):
-                while invitation.outcome is None and not invitation.is_terminal:
-                    await anext(subscription)
+                while not _outcome_settled(invitation, self.clock()):
+                    final_at = invitation.final_at if invitation.outcome is not None else None
+                    # a provisional outcome turns final by itself once its grace passes: wake up for it
+                    wait = None if final_at is None else max(0.0, final_at - self.clock())
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(wait):
+                            await anext(subscription)
         except (TimeoutError, StopAsyncIteration):
             pass
         finally:

@@ -172,3 +172,43 @@ def test_async_bare_events_before_the_201(fake: UcwaFake) -> None:
     assert call.outcome.reason is not None
     assert (call.outcome.reason.code, call.outcome.reason.subcode) == ("RemoteFailure", "Busy")
     assert json.loads(fake.seen("POST", START_AV)[0].body)["to"] == "sip:bob@x"
+
+
+# -- a final outcome: an updated to a final state is not the last word while a completed may follow -----
+
+
+def ended_by_updated_then_completed(fake: UcwaFake) -> None:
+    """The fake's first invitation (av1) rings, is updated to Declined, then completed with the reason: two answers."""
+    fake.scenario = "ring"
+    href = f"{INVITATIONS}/av1"
+    declined = {"rel": AV, "direction": "Outgoing", "state": "Declined", "_links": {"self": {"href": href}}}
+    fake.push(bare("updated", href, _embedded={AV: declined}))
+    reason = {"code": "RemoteFailure", "subcode": "Declined", "message": "Outgoing invitation declined."}
+    fake.push(bare("completed", href, status="Failure", reason=reason))
+
+
+def test_sync_wait_for_outcome_waits_for_the_completed_after_an_updated_end(fake: UcwaFake) -> None:
+    ended_by_updated_then_completed(fake)
+    with UcwaClient(fake.base_url + APP, token=TOKEN) as client:
+        call = client.start_audio_video("sip:bob@x")
+        outcome = client.wait_for_outcome(call, timeout=10)
+    assert call.state is S.DECLINED
+    assert outcome is not None
+    assert outcome.status == "Failure"  # the completed's, not the updated's provisional None
+    assert outcome.reason is not None
+    assert (outcome.reason.code, outcome.reason.subcode) == ("RemoteFailure", "Declined")
+
+
+def test_async_wait_for_outcome_waits_for_the_completed_after_an_updated_end(fake: UcwaFake) -> None:
+    ended_by_updated_then_completed(fake)
+
+    async def main() -> Any:
+        async with AsyncUcwaClient(fake.base_url + APP, token=TOKEN) as client:
+            call = await client.start_audio_video("sip:bob@x")
+            return await client.wait_for_outcome(call, timeout=10)
+
+    outcome = asyncio.run(main())
+    assert outcome is not None
+    assert outcome.status == "Failure"
+    assert outcome.reason is not None
+    assert outcome.reason.subcode == "Declined"
