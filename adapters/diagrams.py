@@ -5,6 +5,17 @@ Theory of operation
 Everything is read from a :class:`~fsm.engine.MachineDefinition` (its states,
 its table, its terminal states and local triggers), never from a machine
 module's code, so a machine added to :data:`fsm.MACHINES` is drawn as it is.
+The one editorial input is :data:`_SPLITS`: which states of a dense machine
+make up each part (:func:`views`), named by the machine's own state enums.
+
+Views. A picture must read at page width (A4 at 100%: at most 1,200 px). A
+machine too dense for that is drawn in parts as well as whole (the full view,
+kept for reference): the invitation's progress, completion and cancel race
+with hang-up, say. A part draws the rows that leave its focus states (those
+its filter keeps); a state such a row leads to whose own rows another part
+draws is a stub, drawn dashed with that part's name, and stubs reached the
+same way share one node. A state no part names goes to the first part, so a
+state another engineer adds to a table is always drawn somewhere.
 
 A table drawn row by row is spaghetti (the invitation machine has about 200
 rows), so :func:`plan` first reduces it to what a reader needs, the way
@@ -17,11 +28,13 @@ statecharts do, and :func:`to_dot` and :func:`to_mermaid` both draw that plan:
    (the coarsest such partition, found by refinement; the initial state stays
    apart). The invitation's four ringing states are one box, three of its four
    pending states another.
-3. Terminal states that are failed outcomes share a box titled "unsuccessful
-   ends" (:func:`is_failure`).
+3. Terminal states that are unsuccessful ends share a box titled
+   "unsuccessful ends" (:func:`is_failure`; the rule is at
+   :data:`SUCCESS_WORDS`).
 4. A trigger that takes one state to EVERY state of a box, depending on its
    payload (``completed`` to Declined, Cancelled or Failed), is one arrow to
-   the box, its guards merged (``Failure: …``). A trigger that EVERY state of a
+   the box, its guards merged, each whole: their common words once, then each
+   one's rest (``Failure: Declined | Canceled | other reason``). A trigger that EVERY state of a
    box fires to the same place with the same guard is one arrow from the box.
 5. Moves that stay where they are (a state to itself, or between the states of
    one box) are not arrows: they are listed under the state's name, or in the
@@ -32,6 +45,12 @@ statecharts do, and :func:`to_dot` and :func:`to_mermaid` both draw that plan:
    that shares more gets a box of its own (three levels at most).
 7. What is left is collapsed per (from, to, local or remote): one arrow, one
    line per guard, triggers that share a guard on the same line.
+
+In DOT an arrow's label is a node of its own on the way (in the innermost box
+holding both ends): dot routes arrows around nodes, but not reliably around
+other arrows' labels, and a label must never be crossed. Labels are cut into
+short lines so that they do not widen the picture; the legend is part of the
+title, so it takes no width of its own.
 
 Local triggers (the app calls them) are solid blue arrows, remote ones (from
 the wire) dashed; Mermaid cannot style one arrow, so there local triggers
