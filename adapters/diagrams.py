@@ -737,7 +737,7 @@ def to_dot(definition: MachineDefinition[Any, Any], *, model: LiveModel | None =
     starts = definition.initial in drawing.view.focus
     if starts:
         dot.node("__start", label="", shape="point", width="0.16", style="filled", fillcolor="black")
-    for endpoint in drawing.top:
+    for endpoint in _in_reading_order(drawing, drawing.top):
         _dot_endpoint(dot, endpoint, drawing, path)
     if starts:
         dot.edge("__start", _dot_id(definition.initial))
@@ -815,7 +815,7 @@ def _dot_endpoint(target: Any, endpoint: Endpoint, drawing: Plan, path: _Path) -
                 width="0",
                 height="0",
             )
-        for child in endpoint.children:
+        for child in _in_reading_order(drawing, endpoint.children):
             _dot_endpoint(box, child, drawing, path)
         if stays and endpoint.key.startswith("super"):
             # Beside the box's first state: left free, the note takes a rank of its own.
@@ -824,6 +824,12 @@ def _dot_endpoint(target: Any, endpoint: Endpoint, drawing: Plan, path: _Path) -
                 row.attr(rank="same")
                 row.node(f"__stays_{endpoint.key}")
                 row.node(_dot_id(first))
+
+
+def _in_reading_order(drawing: Plan, endpoints: Sequence[Endpoint]) -> Sequence[Endpoint]:
+    # Left to right, dot stacks what shares a rank from the bottom up: declared
+    # the other way round, a column reads in enum order from the top.
+    return endpoints[::-1] if drawing.view.rankdir == "LR" else endpoints
 
 
 def _drawn_in(definition: MachineDefinition[Any, Any], state: Enum) -> str:
