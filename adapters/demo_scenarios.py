@@ -173,7 +173,14 @@ def _forwarded_incoming(inv: Invitation) -> None:
 
 
 def _service_failure(inv: Invitation) -> None:
-    _outgoing(inv)
+    # an incoming UCWA audio/video call (no plain accept, docs/protocol.md §1.4): our early-media answer is
+    # in flight (answering_early) when the media negotiation times out
+    rels = ("acceptWithAnswer", "acceptWithPhoneAudio", "sendProvisionalAnswer", "decline")
+    links = tuple(Link(rel, f"{AV_HREF}/{rel}") for rel in rels)
+    inv.started(
+        now=0.0, href=AV_HREF, representation=Representation(state="Connecting", direction="Incoming", links=links)
+    )
+    inv.send_provisional_answer(now=1.0, sdp="v=0", session_context="demo-early-media")
     inv.completed(
         now=9.0,
         status="Failure",
