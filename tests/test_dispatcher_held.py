@@ -14,6 +14,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from adapters.dispatcher import Dispatcher
 from adapters.events import EventsResponse, parse_events
 from fsm.actions import FetchResource
@@ -236,3 +239,59 @@ def test_other_events_of_those_resources_are_still_unrouted() -> None:
     result = Dispatcher().feed(response(bare("deleted", href="/app/conversations/1/audioVideo", rel="audioVideo")), 1.0)
     assert [u.rel for u in result.unknown] == ["audioVideo"]
     assert result.ignored == ()
+
+
+# -- any order of the 201 among the bare events ends the same way --------------------------------------
+
+_STATUS = st.sampled_from(
+    [
+        {"status": "Success"},
+        {"status": "Failure", "reason": {"code": "RemoteFailure", "subcode": "Declined"}},
+        {"status": "Failure", "reason": {"code": "RemoteFailure", "subcode": "Busy"}},
+    ]
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    updates=st.integers(min_value=0, max_value=3),
+    ending=_STATUS,
+    with_started=st.booleans(),
+    the_201_at=st.integers(min_value=0, max_value=6),
+    per_response=st.integers(min_value=1, max_value=3),
+)
+def test_wherever_the_201_falls_the_call_ends_as_if_it_came_first(
+    updates: int, ending: dict[str, Any], with_started: bool, the_201_at: int, per_response: int
+) -> None:
+    events = [bare("started")] if with_started else []
+    events += [bare("updated") for _ in range(updates)]
+    events.append(bare("completed", **ending))
+    # the reference: the 201 first, then every event in order (nothing to hold)
+    reference = Invitation(kind=InvitationKind.AUDIO_VIDEO)
+    reference.send(now=0.0, href="/app/communication/startAudioVideo", operation_id="op-1", to="sip:bob@contoso.com")
+    reference.created(now=0.5, href=INV)
+    ref_dispatcher = Dispatcher()
+    ref_dispatcher.track(reference)
+    ref_dispatcher.feed(response(*events), now=1.0)
+
+    dispatcher = Dispatcher()
+    call = outgoing_call(dispatcher)
+    at = min(the_201_at, len(events))
+    chunks = [events[i : i + per_response] for i in range(0, len(events), per_response)] or [[]]
+    fed = 0
+    now = 1.0
+    for chunk in chunks:
+        if fed <= at < fed + len(chunk) or (at == fed and not chunk):
+            dispatcher.feed(response(*chunk[: at - fed]), now=now)
+            the_201(dispatcher, call, INV, now=now)
+            dispatcher.feed(response(*chunk[at - fed :]), now=now)
+        else:
+            dispatcher.feed(response(*chunk), now=now)
+        fed += len(chunk)
+        now += 0.1
+    if at >= fed:
+        the_201(dispatcher, call, INV, now=now)
+    assert dispatcher.models == (call,)  # never a second model
+    assert dispatcher.held_count == 0  # nothing left behind
+    assert call.state is reference.state
+    assert call.outcome == reference.outcome
