@@ -87,6 +87,15 @@ Rules, each from domain.md 2.2:
   under the same backoff, so a body that stays broken ends in
   :class:`EventChannelError` rather than a tight loop.
 
+- The P-GET query parameters ``low``, ``medium``, ``timeout`` and ``priority``
+  (:class:`PGetParameters`, docs/protocol.md §2.2) go on the first GET, and
+  again on the first GET after a ``resume`` (the server reset them), a
+  ``resync`` and a new events link (a recreated application), since the
+  server keeps them between GETs and forgets them then. Every other GET
+  follows ``next`` verbatim. A value outside its documented range is refused
+  when the parameters are made. With a ``timeout`` longer than the transport's
+  read timeout allows, the read timeout grows to ``timeout`` plus a minute.
+
 ``clock`` (for the ``now`` each dispatch gets) and ``sleep`` are injected, so
 tests neither wait nor read the wall clock.
 """
@@ -106,7 +115,7 @@ from typing import Any, Final, Generic, Protocol, TypeVar
 from urllib.parse import urljoin
 
 import httpx
-from attrs import frozen
+from attrs import field, frozen
 
 from adapters.events import EventParseError, EventsResponse, parse_events
 from adapters.http import AsyncSender, SyncSender, TransportError
@@ -134,6 +143,86 @@ PGET_TIMEOUT: Final = httpx.Timeout(connect=10.0, read=240.0, write=10.0, pool=1
 
 #: Statuses retried with backoff: the server or a proxy is busy or failing.
 RETRYABLE_STATUSES: Final = frozenset({408, 429, 500, 502, 503, 504})
+
+#: The documented ranges of the P-GET's hold times, in seconds (docs/protocol.md §2.2).
+PARAMETER_RANGES: Final = {"low": (5, 1800), "medium": (5, 1800), "timeout": (180, 1800)}
+
+
+class PGetParameterError(ValueError):
+    """A P-GET query parameter outside its documented range (nothing is sent)."""
+
+
+def _seconds(name: str, value: object) -> int | None:
+    if value is None:
+        return None
+    low, high = PARAMETER_RANGES[name]
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise PGetParameterError(
+            f"P-GET parameter {name} must be a whole number of seconds from {low} to {high}, got {value!r}"
+        )
+    return value
+
+
+def _low(value: object) -> int | None:
+    return _seconds("low", value)
+
+
+def _medium(value: object) -> int | None:
+    return _seconds("medium", value)
+
+
+def _timeout(value: object) -> int | None:
+    return _seconds("timeout", value)
+
+
+def _priority(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PGetParameterError(f"P-GET parameter priority must be an integer, got {value!r}")
+    return value
+
+
+@frozen
+class PGetParameters:
+    """``low``, ``medium`` (hold times of low and medium priority events), ``timeout`` (when an empty answer
+    is released) and ``priority`` (which of two P-GETs with the same ack wins); ``None`` leaves the server's
+    default (15 s, 5 s, 180 s, 0). Refused with :class:`PGetParameterError` outside the documented ranges."""
+
+    low: int | None = field(default=None, converter=_low)
+    medium: int | None = field(default=None, converter=_medium)
+    timeout: int | None = field(default=None, converter=_timeout)
+    priority: int | None = field(default=None, converter=_priority)
+
+    def query(self) -> list[tuple[str, str]]:
+        """The parameters that are set, in the documentation's order."""
+        values = (("low", self.low), ("medium", self.medium), ("timeout", self.timeout), ("priority", self.priority))
+        return [(name, str(value)) for name, value in values if value is not None]
+
+
+def with_parameters(url: str, parameters: list[tuple[str, str]]) -> str:
+    """``url`` with ``parameters`` set: the query's other pieces (``ack`` above all) kept byte for byte,
+    a piece naming one of ``parameters`` replaced."""
+    if not parameters:
+        return url
+    head, sep, fragment = url.partition("#")
+    path, _, query = head.partition("?")
+    names = {name for name, _ in parameters}
+    kept = [piece for piece in query.split("&") if piece and piece.split("=", 1)[0] not in names]
+    pieces = kept + [f"{name}={value}" for name, value in parameters]
+    return f"{path}?{'&'.join(pieces)}" + (sep + fragment if sep else "")
+
+
+def read_timeout_for(timeout: httpx.Timeout | float, parameters: PGetParameters | None) -> httpx.Timeout | float:
+    """The transport timeout, its read part grown past the P-GET's own ``timeout`` when that is longer."""
+    if parameters is None or parameters.timeout is None:
+        return timeout
+    needed = parameters.timeout + 60.0
+    if isinstance(timeout, httpx.Timeout):
+        if timeout.read is not None and timeout.read < needed:
+            return httpx.Timeout(connect=timeout.connect, read=needed, write=timeout.write, pool=timeout.pool)
+        return timeout
+    return max(float(timeout), needed)
 
 
 class ChannelEnd(Enum):
@@ -250,11 +339,21 @@ class PGetCursor:
     :class:`EventChannelError` when the loop cannot go on.
     """
 
-    def __init__(self, url: str, backoff: Backoff | None = None, *, home: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        backoff: Backoff | None = None,
+        *,
+        home: str | None = None,
+        parameters: PGetParameters | None = None,
+    ) -> None:
         self.url = url
         self.backoff = backoff or Backoff()
         #: Consecutive failed attempts on :attr:`url`.
         self.failures = 0
+        self.parameters = parameters
+        #: Whether the next GET carries the parameters: the server does not have them (yet, or any more).
+        self.send_parameters = parameters is not None and bool(parameters.query())
         #: The origin every P-GET stays on: the application's (``home``, else the first URL's).
         self.origin = origin(home if home is not None else url)
 
@@ -275,6 +374,17 @@ class PGetCursor:
             raise error
         self.url = url
         self.failures = 0
+        self._parameters_lost()
+
+    def _parameters_lost(self) -> None:
+        self.send_parameters = self.parameters is not None and bool(self.parameters.query())
+
+    def wire_url(self, url: str | None = None) -> str:
+        """The URL a GET for ``url`` (by default :attr:`url`) goes to: itself, plus the parameters when due."""
+        target = self.url if url is None else url
+        if not self.send_parameters or self.parameters is None:
+            return target
+        return with_parameters(target, self.parameters.query())
 
     def _onward(self, href: str) -> str | None:
         """``href`` resolved against the current URL, or ``None`` when no GET could go there.
@@ -334,6 +444,7 @@ class PGetCursor:
                 why = "no link to go on from" if onward is None else "and its link to go on from is no URL"
                 return self._fail(f"unreadable answer, {why}: {error}", error)
             self._advance(target)
+            self.send_parameters = False  # that GET was answered: the server has them
             return Skip(error)
         reset = ResetKind.RESYNC if events.resync_href else ResetKind.RESUME if events.resume_href else None
         onward = events.continuation
@@ -344,6 +455,10 @@ class PGetCursor:
             rel = "next" if reset is None else reset.value
             return self._fail(f"the answer's {rel} link is no URL a GET can go to; nothing of it was applied")
         self._advance(target)
+        if reset is None:
+            self.send_parameters = False  # that GET was answered: the server has them
+        else:
+            self._parameters_lost()  # after resume (and resync) the server must be told again
         return Deliver(events, reset)
 
 
@@ -373,17 +488,18 @@ class _Base(Generic[R]):
         backoff: Backoff | None,
         clock: Callable[[], float],
         timeout: httpx.Timeout | float,
+        parameters: PGetParameters | None,
     ) -> None:
         self.dispatcher = dispatcher
         # events_href was resolved against the application's URL and checked to stay on its origin
-        self.cursor = PGetCursor(events_href, backoff)
+        self.cursor = PGetCursor(events_href, backoff, parameters=parameters)
         self.on_result = on_result
         self.on_reset = on_reset
         self.on_application_not_found = on_application_not_found
         self.on_replaced = on_replaced
         self.on_error = on_error
         self.clock = clock
-        self.timeout = timeout
+        self.timeout = read_timeout_for(timeout, parameters)
         self.ended: ChannelEnd | None = None
         self._stopping = False
         #: The URL whose answer is being processed (events fed, hooks running), else ``None``.
@@ -522,6 +638,7 @@ class EventChannel(_Base[R]):
         sleep: Callable[[float], object] = time.sleep,
         timeout: httpx.Timeout | float = PGET_TIMEOUT,
         prefetch: bool = True,
+        parameters: PGetParameters | None = None,
     ) -> None:
         super().__init__(
             dispatcher,
@@ -534,6 +651,7 @@ class EventChannel(_Base[R]):
             backoff=backoff,
             clock=clock,
             timeout=timeout,
+            parameters=parameters,
         )
         self.sender = sender
         self.sleep = sleep
@@ -642,7 +760,7 @@ class EventChannel(_Base[R]):
             pending = None
         try:
             if pending is None:
-                request = _request(fetched, self.sender.token(), self.sender.body_format)
+                request = _request(self.cursor.wire_url(fetched), self.sender.token(), self.sender.body_format)
                 response = self.sender.send(request, timeout=self.timeout)
             else:
                 try:
@@ -664,7 +782,7 @@ class EventChannel(_Base[R]):
         assert self._pending is None
         url = self.cursor.url
         try:
-            request = _request(url, self.sender.token(), self.sender.body_format)
+            request = _request(self.cursor.wire_url(url), self.sender.token(), self.sender.body_format)
         except Exception:  # a token source that fails: the next poll_once asks again and raises there
             log.debug("event channel: no GET sent ahead: the token source failed", exc_info=True)
             return
@@ -746,6 +864,7 @@ class AsyncEventChannel(_Base[R]):
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         timeout: httpx.Timeout | float = PGET_TIMEOUT,
+        parameters: PGetParameters | None = None,
     ) -> None:
         super().__init__(
             dispatcher,
@@ -758,6 +877,7 @@ class AsyncEventChannel(_Base[R]):
             backoff=backoff,
             clock=clock,
             timeout=timeout,
+            parameters=parameters,
         )
         self.sender = sender
         self.sleep = sleep
@@ -784,7 +904,7 @@ class AsyncEventChannel(_Base[R]):
         return await self.sender.send(_request(url, token, self.sender.body_format), timeout=self.timeout)
 
     def _start(self) -> asyncio.Task[HttpResponse]:
-        self._inflight = asyncio.ensure_future(self._get(self.cursor.url))
+        self._inflight = asyncio.ensure_future(self._get(self.cursor.wire_url()))
         return self._inflight
 
     async def _results(self) -> AsyncIterator[R]:

@@ -30,6 +30,8 @@ from adapters.channel import (
     ChannelReset,
     EventChannel,
     EventChannelError,
+    PGetParameterError,
+    PGetParameters,
     ResetKind,
 )
 from adapters.dispatcher import Dispatcher, DispatchResult
@@ -448,3 +450,107 @@ def test_an_oversized_answer_is_not_buffered_and_counts_as_a_failed_attempt(fake
     assert isinstance(errors[0], EventChannelError)
     assert isinstance(errors[0].cause, ResponseTooLarge)
     assert sleeps.delays == [0.5]
+
+
+# -- the P-GET query parameters ---------------------------------------------------------------------------------
+# docs/protocol.md §2.2 (Microsoft's events_ref.md and EventChannelDetails.md): low and medium 5-1800 s,
+# timeout 180-1800 s, priority an integer; the server keeps them for later P-GETs until they change, and
+# they must be sent again after a resume.
+
+PARAMS = PGetParameters(low=30, medium=10, timeout=600, priority=2)
+SENT = "low=30&medium=10&timeout=600&priority=2"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("low", 4), ("low", 1801), ("medium", 4), ("medium", 1801), ("timeout", 179), ("timeout", 1801),
+     ("low", 5.5), ("timeout", "600"), ("priority", 1.0), ("priority", True), ("low", True)],
+)
+def test_a_parameter_outside_its_documented_range_is_refused(name: str, value: object) -> None:
+    with pytest.raises(PGetParameterError) as caught:
+        PGetParameters(**{name: value})
+    assert name in str(caught.value)
+
+
+def test_the_documented_bounds_themselves_are_taken() -> None:
+    low = PGetParameters(low=5, medium=5, timeout=180, priority=-3)
+    high = PGetParameters(low=1800, medium=1800, timeout=1800, priority=10**6)
+    assert low.query() == [("low", "5"), ("medium", "5"), ("timeout", "180"), ("priority", "-3")]
+    assert high.query()[2] == ("timeout", "1800")
+    assert PGetParameters().query() == []
+
+
+@pytest.mark.parametrize("prefetch", [False, True])
+def test_the_parameters_go_on_the_first_get_then_next_is_followed_verbatim(fake: UcwaFake, prefetch: bool) -> None:
+    fake.script("GET", EVENTS, answer({"next": f"{EVENTS}?ack=12"}, started("in1")),
+                answer({"next": f"{EVENTS}?ack=13"}, completed("in1")))
+    channel = sync_channel(fake, parameters=PARAMS, prefetch=prefetch)
+    assert channel.poll_once() is not None
+    assert channel.poll_once() is not None
+    gets = settled_gets(fake)
+    # the server's ack is kept as it was, the parameters follow it; the next GET is the server's link as given
+    assert gets[:2] == [f"{START}&{SENT}", f"{EVENTS}?ack=12"]
+    assert gets[2:] == ([f"{EVENTS}?ack=13"] if prefetch else [])  # sent ahead, verbatim too
+
+
+@pytest.mark.parametrize("reset", ["resume", "resync"])
+def test_the_parameters_are_sent_again_after_resume_and_resync(fake: UcwaFake, reset: str) -> None:
+    fake.script("GET", EVENTS, answer({"next": f"{EVENTS}?ack=12"}), answer({reset: f"{EVENTS}?ack=40"}),
+                answer({"next": f"{EVENTS}?ack=41"}))
+    channel = sync_channel(fake, parameters=PARAMS, prefetch=False)
+    for _ in range(3):
+        channel.poll_once()
+    channel.poll_once()
+    assert settled_gets(fake)[:4] == [
+        f"{START}&{SENT}",
+        f"{EVENTS}?ack=12",
+        f"{EVENTS}?ack=40&{SENT}",  # the server reset them
+        f"{EVENTS}?ack=41",
+    ]
+
+
+def test_a_failed_first_get_sends_the_parameters_again(fake: UcwaFake) -> None:
+    fake.script("GET", EVENTS, Scripted(503, error_body("ServiceFailure")), answer({"next": f"{EVENTS}?ack=12"}))
+    channel = sync_channel(fake, parameters=PARAMS, prefetch=False, sleep=Sleeps())
+    channel.poll_once()
+    channel.poll_once()
+    channel.poll_once()
+    assert settled_gets(fake)[:3] == [f"{START}&{SENT}", f"{START}&{SENT}", f"{EVENTS}?ack=12"]
+
+
+def test_a_parameter_the_link_already_names_is_replaced_not_repeated(fake: UcwaFake) -> None:
+    fake.script("GET", EVENTS, answer({"next": f"{EVENTS}?ack=12"}))
+    sender = SyncSender(httpx.Client(), TOKEN, base_url=fake.base_url)
+    start = f"{EVENTS}?ack=11&timeout=180&key=a%2Bb"
+    channel = _made.add(EventChannel(sender, Dispatcher(), start, parameters=PARAMS, prefetch=False))
+    channel.poll_once()
+    assert settled_gets(fake)[0] == f"{EVENTS}?ack=11&key=a%2Bb&{SENT}"
+
+
+def test_the_asyncio_loop_sends_them_too(fake: UcwaFake) -> None:
+    fake.script("GET", EVENTS, answer({"next": f"{EVENTS}?ack=12"}, started("in1")),
+                answer({"next": f"{EVENTS}?ack=13"}, completed("in1")))
+
+    async def run() -> None:
+        async with httpx.AsyncClient() as http:
+            channel = AsyncEventChannel(AsyncSender(http, TOKEN, base_url=fake.base_url), Dispatcher(), START,
+                                        parameters=PARAMS)
+            seen = 0
+            async for _ in channel:
+                seen += 1
+                if seen == 2:
+                    channel.stop()
+
+    fake.script("GET", EVENTS, answer({"next": f"{EVENTS}?ack=14"}, completed("in1")))
+    asyncio.run(run())
+    gets = event_gets(fake)
+    assert gets[0] == f"{START}&{SENT}"
+    assert gets[1] == f"{EVENTS}?ack=12"
+
+
+def test_the_read_timeout_outlasts_the_servers_hold(fake: UcwaFake) -> None:
+    # a timeout of 600 s asks the server to hold an empty answer that long: a 240 s read timeout would cut it
+    channel = sync_channel(fake, parameters=PGetParameters(timeout=1800))
+    assert isinstance(channel.timeout, httpx.Timeout)
+    assert channel.timeout.read is not None
+    assert channel.timeout.read > 1800
