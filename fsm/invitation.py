@@ -107,7 +107,8 @@ recorded in the history (marked absorbed) and change neither state nor outcome,
 with one exception: an outcome a GET or an ``updated`` gave (a final state, no
 status, no reason code) takes the status and reason of a ``completed`` that
 comes later and agrees with it (:func:`fsm.outcome.fill_in`), as the event is
-the server's own word on both.
+the server's own word on both. Such an outcome is final only then, or once
+:data:`fsm.outcome.FINAL_GRACE` has passed (:meth:`Invitation.outcome_is_final`).
 """
 
 from __future__ import annotations

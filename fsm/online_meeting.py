@@ -31,9 +31,18 @@ Completion follows :mod:`fsm.outcome`, except that a joiner cannot be
 "declined": Connected -> ``Connected``, Cancelled -> ``Cancelled``, Declined
 and Failed -> ``Failed`` with the reason given (rejection from the lobby,
 Informational/Ended, a full lobby...). With neither status nor final state the
-machine stays and asks for a GET. ``completed`` Success only happens once the
-participant is in the roster (seed 003), so both orders of ``roster_added`` and
-``completed`` end in ``Connected``. Aggregation may drop ``started`` (a
+machine stays and asks for a GET. An OMI ``updated`` whose embedded state is
+final ends the join the same way (the current UCWA documentation lists no
+``completed`` for the OMI, docs/protocol.md §2.3), from every state
+``completed`` ends it from, lobby deadline and cancel race included; that
+outcome has no status and no reason code until a later ``completed`` that
+agrees fills them in (:func:`fsm.outcome.fill_in`), and it is final only then
+or once :data:`fsm.outcome.FINAL_GRACE` has passed
+(:meth:`OnlineMeetingJoin.outcome_is_final`). An OMI ``started`` or
+``updated`` with no resource asks for a GET: the OMI's links gate ``cancel``.
+``completed`` Success only happens once the participant is in the roster
+(seed 003), so both orders of ``roster_added`` and ``completed`` end in
+``Connected``. Aggregation may drop ``started`` (a
 ``completed`` straight from ``sending`` is accepted) and ``started`` may beat
 the 201 (``created``): both orders land in ``Connecting``.
 
@@ -77,7 +86,8 @@ resources and an app may never route it here. On expiry:
   expected to leave through the conversation. Later events are absorbed.
 
 Once ended (or connected), late events, including responses to our requests,
-are recorded in the history (marked absorbed) and change nothing.
+are recorded in the history (marked absorbed) and change nothing, except that
+a ``completed`` fills in an outcome seen without status, as above.
 
 Correlation is the caller's job: the adapter routes to this model the OMI
 events, the updates of the OMI's conversation, and the events of the local
