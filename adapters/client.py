@@ -80,7 +80,7 @@ import httpx
 from attrs import field, frozen
 
 from adapters import restart
-from adapters.channel import AsyncEventChannel, Backoff, ChannelEnd, ChannelReset, EventChannel
+from adapters.channel import AsyncEventChannel, Backoff, ChannelEnd, ChannelReset, EventChannel, PGetParameters
 from adapters.dispatcher import Dispatcher, DispatchResult
 from adapters.events import ParseError, parse_resource
 from adapters.http import AsyncSender, AsyncTokenSource, SyncSender, TokenSource
@@ -410,6 +410,7 @@ class UcwaClient(_Core):
         sleep: Callable[[float], object] = time.sleep,
         backoff: Backoff | None = None,
         prefetch: bool = False,
+        pget_parameters: PGetParameters | None = None,
     ) -> None:
         super().__init__(url, url, on_change)
         #: Send each P-GET ahead, from a helper thread, while the answer before it is processed
@@ -423,6 +424,8 @@ class UcwaClient(_Core):
         self.clock = clock
         self.sleep = sleep
         self.backoff = backoff
+        #: ``low``/``medium``/``timeout``/``priority`` for the P-GET (:class:`~adapters.channel.PGetParameters`).
+        self.pget_parameters = pget_parameters
         self.on_application_not_found = on_application_not_found
         self.channel: EventChannel[DispatchResult] | None = None
 
@@ -491,6 +494,7 @@ class UcwaClient(_Core):
             sleep=self.sleep,
             backoff=self.backoff,
             prefetch=self.prefetch,
+            parameters=self.pget_parameters,
         )
         if previous is not None:
             self.channel.take_over(previous)  # its P-GET sent ahead, if any, is this channel's now
@@ -772,6 +776,7 @@ class AsyncUcwaClient(_Core):
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         backoff: Backoff | None = None,
+        pget_parameters: PGetParameters | None = None,
     ) -> None:
         super().__init__(url, url, on_change)
         self._own_client = client is None
@@ -780,6 +785,8 @@ class AsyncUcwaClient(_Core):
         self.clock = clock
         self.sleep = sleep
         self.backoff = backoff
+        #: ``low``/``medium``/``timeout``/``priority`` for the P-GET (:class:`~adapters.channel.PGetParameters`).
+        self.pget_parameters = pget_parameters
         self.on_application_not_found = on_application_not_found
         self.channel: AsyncEventChannel[DispatchResult] | None = None
         self.failure: BaseException | None = None
@@ -836,6 +843,7 @@ class AsyncUcwaClient(_Core):
             clock=self.clock,
             sleep=self.sleep,
             backoff=self.backoff,
+            parameters=self.pget_parameters,
         )
         return self.links
 

@@ -554,3 +554,19 @@ def test_the_read_timeout_outlasts_the_servers_hold(fake: UcwaFake) -> None:
     assert isinstance(channel.timeout, httpx.Timeout)
     assert channel.timeout.read is not None
     assert channel.timeout.read > 1800
+
+
+def test_the_clients_take_the_parameters_for_their_channel(fake: UcwaFake) -> None:
+    from adapters.client import AsyncUcwaClient, UcwaClient
+
+    with UcwaClient(fake.base_url + APP, token=TOKEN, pget_parameters=PARAMS) as client:
+        client.poll_once()
+    assert event_gets(fake)[0] == f"{EVENTS}?ack=1&{SENT}"
+
+    async def run() -> None:
+        async with AsyncUcwaClient(fake.base_url + APP, token=TOKEN, pget_parameters=PARAMS):
+            await asyncio.sleep(0.05)
+
+    fake.reset()
+    asyncio.run(run())
+    assert event_gets(fake)[0] == f"{EVENTS}?ack=1&{SENT}"
