@@ -16,11 +16,11 @@ example must print is reasoned from the documentation, not read from the code:
 from __future__ import annotations
 
 import os
+import queue
 import re
-import select
 import subprocess
 import sys
-import time
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -51,12 +51,11 @@ def _simulate_command() -> list[str]:
     return line.split()
 
 
-def _read_line(stream: IO[str], deadline: float) -> str:
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([stream], [], [], 0.1)
-        if ready:
-            return stream.readline()
-    raise AssertionError("callfsm simulate printed nothing in time")
+def _lines(stream: IO[str]) -> queue.Queue[str]:
+    """The stream's lines, read by a thread: select() on a buffered text stream misses lines already buffered."""
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in stream], daemon=True).start()
+    return lines
 
 
 @pytest.fixture
@@ -75,10 +74,10 @@ def simulate() -> Iterator[tuple[str, list[str]]]:
     )
     assert process.stderr is not None
     try:
-        deadline = time.monotonic() + 20
-        lines = [_read_line(process.stderr, deadline)]
+        printed = _lines(process.stderr)
+        lines = [printed.get(timeout=20)]
         while not any("Huawei App ID" in line for line in lines):
-            lines.append(_read_line(process.stderr, deadline))
+            lines.append(printed.get(timeout=20))
         match = re.search(r"http://127\.0\.0\.1:(\d+)", lines[0])
         assert match, lines
         yield f"http://127.0.0.1:{match.group(1)}", lines

@@ -258,3 +258,19 @@ def test_a_token_that_fails_validation_is_replaced_by_app_id_authentication(
     client = huawei(sim, http, server_clock, access_token="not-a-token-the-simulator-issued")
     assert client.cancel_series(MeetingSeries(conference_id="700000009")).ok
     assert wire.sent == [VALIDATE, APP_AUTH, CANCEL]
+
+
+def test_the_simulators_token_endpoints_answer_bad_input_with_4xx(sim: SimulatorHandle) -> None:
+    validate = sim.base_url + VALIDATE[1]
+    with httpx.Client(timeout=10, headers={"X-Access-Token": sim.huawei_token}) as raw:
+        assert raw.post(validate, content=b"{not json").status_code == 400
+        assert raw.post(validate, json={"token": sim.huawei_token}).status_code == 400  # needGenNewToken required
+        assert raw.post(validate, json={"token": "unknown", "needGenNewToken": False}).status_code == 401
+        unknown = {"X-Access-Token": "unknown"}
+        refused = raw.post(validate, json={"token": "unknown", "needGenNewToken": False}, headers=unknown)
+        assert refused.status_code == 401
+        # needGenNewToken true: "generates a new token and returns it" (SDK check_token)
+        fresh = raw.post(validate, json={"token": sim.huawei_token, "needGenNewToken": True}).json()["accessToken"]
+        assert fresh != sim.huawei_token
+        assert raw.put(sim.base_url + REFRESH[1], headers={"X-Access-Token": fresh}).status_code == 200
+        assert raw.put(sim.base_url + REFRESH[1], headers=unknown).status_code == 401  # nothing to refresh

@@ -2097,14 +2097,16 @@ class World:
                 return huawei_error("server")
             if request.path == HUAWEI_APP_AUTH and request.method == "POST":
                 return self._huawei_auth(request)
-            if request.path == HUAWEI_TOKEN_VALIDATE and request.method == "POST":
-                return self._huawei_validate(request)
             token = request.headers.get("x-access-token")
             expiry = self.huawei_tokens.get(token or "")
             if token is None or expiry is None or expiry <= self.config.wall_clock():
+                # validate too: the SDK sends X-Access-Token with every call, and the app layer refuses
+                # a request without a good one before reading its body
                 return huawei_error("token")
             if request.path == HUAWEI_TOKEN and request.method == "PUT":
                 return self._huawei_refresh(token)
+            if request.path == HUAWEI_TOKEN_VALIDATE and request.method == "POST":
+                return self._huawei_validate(request)
             conference_id = request.query.get("conferenceID")
             if not conference_id:
                 return huawei_error("bad_request", "conferenceID is required")
