@@ -45,12 +45,13 @@ import sys
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
+from json.encoder import encode_basestring_ascii
 from typing import IO, Any, Final, cast
 
 from attrs import evolve
 
 from adapters.cli import CliError
-from adapters.replay import Replay, ReplayReport, iter_records, render_text
+from adapters.replay import Replay, ReplayReport, ResourceReport, iter_records, render_text
 
 #: The collector's thresholds while a replay runs (gen 0, 1, 2); see bench/README.md for the measurements.
 GC_THRESHOLD: Final = (50_000, 20, 100)
@@ -200,8 +201,27 @@ def _write_list(items: Any, out: IO[str]) -> None:
     out.write("[\n")
     last = len(items) - 1
     for i, item in enumerate(items):
-        out.write("    " + _indented(item.to_json(), 2) + (",\n" if i < last else "\n"))
+        text = _resource_text(item) if type(item) is ResourceReport else _indented(item.to_json(), 2)
+        out.write("    " + text + (",\n" if i < last else "\n"))
     out.write("  ]")
+
+
+_text: Final = encode_basestring_ascii
+_OUTCOME: Final = '{{\n        "status": {},\n        "code": {},\n        "subcode": {}\n      }}'
+_RESOURCE: Final = (
+    '{{\n      "href": {},\n      "rel": {},\n      "machine": {},\n      "state": {},\n      "outcome": {}\n    }}'
+)
+
+
+def _resource_text(r: ResourceReport) -> str:
+    """:func:`_indented` of ``r.to_json()``, spelt out: one resource per ended call, the bulk of the output."""
+    o = r.outcome
+    outcome = "null" if o is None else _OUTCOME.format(*(_scalar(v) for v in (o.status, o.code, o.subcode)))
+    return _RESOURCE.format(_text(r.href), _text(r.rel), _text(r.machine), _text(r.state), outcome)
+
+
+def _scalar(value: str | None) -> str:
+    return "null" if value is None else _text(value)
 
 
 def _indented(value: object, level: int) -> str:

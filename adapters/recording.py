@@ -63,7 +63,10 @@ USE_ORJSON: bool = orjson is not None
 _CHUNK: Final = 64 * 1024
 _BOM: Final = b"\xef\xbb\xbf"
 _SPACE: Final = b" \t\r\n"
-_LONG_DIGITS: Final = re.compile(rb"[0-9]{20}")
+#: A run of 20 digits, found as 20 zeros once every digit reads as a zero (two C passes; a regular
+#: expression took ~20 µs per KiB).
+_DIGITS_AS_ZERO: Final = bytes.maketrans(b"123456789", b"000000000")
+_LONG_RUN: Final = b"0" * 20
 _XML_END: Final = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?events\s*>")
 
 
@@ -92,7 +95,7 @@ def loads_line(raw: bytes) -> Any:
     """One JSON text (bytes, UTF-8): orjson when allowed and it agrees, else ``json``; ``json``'s errors."""
     # orjson reads an integer beyond 64 bits as a float, json as an int: such a line (or one with a
     # run of 20 digits anywhere, even in a string: rare, and json is right for it too) goes to json
-    if USE_ORJSON and orjson is not None and _LONG_DIGITS.search(raw) is None:
+    if USE_ORJSON and orjson is not None and _LONG_RUN not in raw.translate(_DIGITS_AS_ZERO):
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:

@@ -234,9 +234,22 @@ def test_a_file_of_raw_xml_responses_replays_like_their_json_forms(tmp_path: Pat
 
 
 def test_json_output_is_json_dumps_indent_2(tmp_path: Path) -> None:
-    records = read_records(jsonl(APP, 3) + b'{"t": 1, "response": "not json"}\n', "x.jsonl")
-    report = replay(records)
-    assert report.violations  # the raw body: one unreadable response
+    # connected calls (no outcome), a declined one (status, code, subcode), one failed without a
+    # reason (code and subcode null), a non-ASCII href, and an unreadable response (a violation)
+    declined = call_events(APP, 90)[:2] + [
+        {**call_events(APP, 90)[2], "status": "Failure", "reason": {"code": "RemoteFailure", "subcode": "Declined"}}
+    ]
+    declined[2]["_embedded"]["audioVideoInvitation"]["state"] = "Declined"
+    failed = call_events(APP, 91)[:1] + [{**call_events(APP, 91)[2], "status": "Failure", "_embedded": {}}]
+    odd = call_events(f"{APP}/é\"", 92)
+    lines = [json.dumps(response(APP, e, n)).encode() for n, e in enumerate((declined, failed, odd))]
+    data = jsonl(APP, 3) + b"\n".join(lines) + b'\n{"t": 1, "response": "not json"}\n'
+    report = replay(read_records(data, "x.jsonl"))
+    assert len(report.violations) == 1  # the raw body: one unreadable response
+    assert {(r.outcome.code, r.outcome.subcode) for r in report.resources if r.outcome} == {
+        ("RemoteFailure", "Declined"),
+        (None, None),
+    }
     out = io.StringIO()
     write_json(report, out)
     assert out.getvalue() == json.dumps(report.to_json(), indent=2) + "\n"
