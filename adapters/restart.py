@@ -86,8 +86,8 @@ MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 #: Machine name -> the model fields that hold a time on the caller's clock.
 TIME_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
-    "invitation": (),
-    "online_meeting": ("lobby_deadline",),
+    "invitation": ("final_at",),
+    "online_meeting": ("lobby_deadline", "final_at"),
     "lobby_participant": (),
     "renegotiation": ("deadline",),
     "meeting_series": (),

@@ -260,7 +260,9 @@ def test_replay_output_shows_no_token_from_the_recording(
     recording.write_text("\n".join(lines) + "\n")
     outputs = []
     for as_json in (False, True):
-        status = cli_replay.run(argparse.Namespace(files=[str(recording)], json=as_json))
+        parser = argparse.ArgumentParser()
+        cli_replay.add_arguments(parser)  # the command's own options, defaults included
+        status = cli_replay.run(parser.parse_args([str(recording), *(["--json"] if as_json else [])]))
         assert status == 1  # the violations were found...
         outputs.append(capsys.readouterr().out)
     assert "unreadable response" in outputs[0]  # ...and reported
