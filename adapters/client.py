@@ -127,6 +127,10 @@ class StateChange:
 
     model: FsmModel
     step: Step[Any, Any]
+    #: The model's outcome is final from this change on (:meth:`~fsm.invitation.Invitation.outcome_is_final`):
+    #: true on one change per model. When only time made it final (the grace after an end seen without
+    #: status), that change repeats the model's last step.
+    final: bool = False
 
     @property
     def source(self) -> Enum:
@@ -247,6 +251,10 @@ class _Core:
         self.links: ApplicationLinks | None = None
         self.ended: ChannelEnd | None = None
         self._steps = _Steps()
+        #: Models whose final outcome was shown (id -> weak reference), and those whose outcome is still
+        #: provisional (id -> model: shown final once their grace passes, see ``_due_finals``).
+        self._finals: dict[int, weakref.ref[FsmModel]] = {}
+        self._provisional: dict[int, FsmModel] = {}
         #: Where a restored client's event channel starts (``connect`` uses it once).
         self._resume_from: str | None = None
 
@@ -279,6 +287,7 @@ class _Core:
         restart.install(state, self.dispatcher)
         for model in self.dispatcher.models:
             self._steps.shown(model)
+            self._final(model, [])  # a final outcome from before the restart is not news either
         self._resume_from = state.events
 
     def _channel_start(self, links: ApplicationLinks) -> str:
@@ -293,8 +302,36 @@ class _Core:
         for model in models:
             if id(model) not in seen:
                 seen.add(id(model))
-                out.extend(self._steps.new(model))
+                out.extend(self._final(model, self._steps.new(model)))
         return out
+
+    def _final(self, model: FsmModel, changes: list[StateChange]) -> list[StateChange]:
+        """``changes`` of ``model``, the last marked ``final`` if its outcome has just become final (once per model)."""
+        ident = id(model)
+        outcome_is_final = getattr(model, "outcome_is_final", None)
+        if outcome_is_final is None or getattr(model, "outcome", None) is None or not model.history:
+            return changes
+        known = self._finals.get(ident)
+        if known is not None and known() is model:
+            return changes
+        if not outcome_is_final(self._clock_now()):
+            self._provisional[ident] = model
+            return changes
+        self._provisional.pop(ident, None)
+        self._finals[ident] = weakref.ref(model, self._forget_final(ident))
+        last = changes[-1].step if changes else model.history[-1]
+        return [*changes[:-1], StateChange(model, last, final=True)]
+
+    def _forget_final(self, ident: int) -> Callable[[weakref.ref[FsmModel]], None]:
+        def forget(_: weakref.ref[FsmModel]) -> None:
+            self._finals.pop(ident, None)
+
+        return forget
+
+    def _due_finals(self) -> list[FsmModel]:
+        """The models whose provisional outcome may have turned final with time alone."""
+        now = self._clock_now()
+        return [m for m in self._provisional.values() if m.outcome_is_final(now)]  # type: ignore[attr-defined]
 
     def _owner(self, action: Action, default: FsmModel | None = None) -> FsmModel | None:
         """The model an action from a dispatch result belongs to (the one holding that link or href)."""
@@ -671,10 +708,12 @@ class UcwaClient(_Core):
         return self.channel
 
     def poll_once(self) -> DispatchResult | None:
-        """One P-GET and everything it causes."""
+        """One P-GET and everything it causes (and the final outcomes its wait made due)."""
         channel = self._channel()
         result = channel.poll_once()
         self.ended = channel.ended
+        if self._provisional:
+            self._emit(self._due_finals())
         return result
 
     def run_until(self, predicate: Callable[[], object], timeout: float) -> bool:
@@ -792,6 +831,8 @@ class AsyncUcwaClient(_Core):
         self.failure: BaseException | None = None
         self._task: asyncio.Task[ChannelEnd] | None = None
         self._subscriptions: set[Subscription] = set()
+        #: model id -> the timer that shows its provisional outcome as final once the grace passes.
+        self._final_timers: dict[int, asyncio.TimerHandle] = {}
 
     def __repr__(self) -> str:
         return f"AsyncUcwaClient({loggable_url(self.url)!r}, models={len(self.models)})"
@@ -879,6 +920,9 @@ class AsyncUcwaClient(_Core):
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
+        for timer in self._final_timers.values():
+            timer.cancel()
+        self._final_timers.clear()
         if self._own_client:
             await self.http.aclose()
 
@@ -1063,4 +1107,21 @@ class AsyncUcwaClient(_Core):
                 self.on_change(change)
             for subscription in list(self._subscriptions):
                 subscription.put(change)
+        waiting = [(i, m) for i, m in self._provisional.items() if i not in self._final_timers]
+        if waiting:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # not in the loop (a restore): the next change in the loop arms it
+                return
+            for ident, model in waiting:
+                # a provisional outcome turns final with time alone: show it then, with no event to wait for
+                final_at = getattr(model, "final_at", None) or self.clock()
+                delay = max(0.0, final_at - self.clock())
+                self._final_timers[ident] = loop.call_later(delay, self._final_due, ident)
+
+    def _final_due(self, ident: int) -> None:
+        self._final_timers.pop(ident, None)
+        model = self._provisional.get(ident)
+        if model is not None:
+            self._emit([model])
 

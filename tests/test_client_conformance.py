@@ -212,3 +212,55 @@ def test_async_wait_for_outcome_waits_for_the_completed_after_an_updated_end(fak
     assert outcome.status == "Failure"
     assert outcome.reason is not None
     assert outcome.reason.subcode == "Declined"
+
+
+# -- the changes say once, per call, when its outcome is final ---------------------------------------
+
+
+def test_async_changes_mark_the_completed_that_makes_the_outcome_final(fake: UcwaFake) -> None:
+    ended_by_updated_then_completed(fake)
+
+    async def main() -> list[Any]:
+        async with AsyncUcwaClient(fake.base_url + APP, token=TOKEN) as client:
+            changes = client.changes()
+            call = await client.start_audio_video("sip:bob@x")
+            seen = []
+            async with asyncio.timeout(10):
+                async for change in changes:
+                    if change.model is call:
+                        seen.append(change)
+                        if change.final:
+                            break
+            return seen
+
+    seen = asyncio.run(main())
+    finals = [c for c in seen if c.final]
+    assert len(finals) == 1
+    # not the updated to Declined (no status yet): the completed that said Failure and why
+    assert finals[0].trigger is T.COMPLETED
+    assert [c.trigger for c in seen if c.dest is S.DECLINED and not c.final] == [T.UPDATED]
+
+
+def test_sync_changes_show_an_updated_end_final_once_the_grace_has_passed(fake: UcwaFake) -> None:
+    fake.scenario = "ring"
+    href = f"{INVITATIONS}/av1"
+    declined = {"rel": AV, "direction": "Outgoing", "state": "Declined", "_links": {"self": {"href": href}}}
+    fake.push(bare("updated", href, _embedded={AV: declined}))
+    now = [100.0]
+    seen: list[Any] = []
+    with UcwaClient(fake.base_url + APP, token=TOKEN, clock=lambda: now[0], on_change=seen.append) as client:
+        call = client.start_audio_video("sip:bob@x")
+        assert client.run_until(lambda: call.outcome is not None, timeout=10)
+        assert not [c for c in seen if c.final]  # no completed yet, and no time has passed
+        now[0] += 9.9
+        client.poll_once()
+        assert not [c for c in seen if c.final]
+        now[0] += 0.1  # the 10 s grace documented in fsm/outcome.py
+        client.poll_once()
+        client.poll_once()
+    finals = [c for c in seen if c.final]
+    assert len(finals) == 1
+    assert finals[0].model is call
+    assert finals[0].dest is S.DECLINED  # time alone made it final: the last step, shown again
+    assert call.outcome is not None
+    assert call.outcome.status is None
