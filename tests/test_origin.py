@@ -318,3 +318,15 @@ def test_a_snapshot_whose_model_links_were_edited_to_another_origin_is_refused(
         UcwaClient.restore(home.base_url + APP, snap, token=TOKEN)
     assert "models[0]" in str(caught.value)
     assert elsewhere.seen == []
+
+
+def test_a_cursor_on_another_origin_that_got_past_restore_is_still_never_requested(
+    home: UcwaFake, elsewhere: Elsewhere
+) -> None:
+    # defence in depth: the channel itself refuses to start from another origin, whoever set the cursor
+    client = client_for(home)
+    client._resume_from = elsewhere.base_url + f"{EVENTS}?ack=7"
+    with pytest.raises(OriginError):
+        client.connect()
+    client.close()
+    assert elsewhere.seen == []
