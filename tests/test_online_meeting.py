@@ -364,6 +364,59 @@ SETUPS: dict[str, list[Ev]] = {
     "Failed, join refused": [SEND, Ev("request_failed", reason=Reason("Forbidden", "InviteesOnly"))],
 }
 
+#: An OMI updated to each final state, from every setup: where the join lands, written out by hand from
+#: the rules (docs/protocol.md §2.3: the current docs list no completed for the OMI, so a final updated ends
+#: the join as a completed would; a joiner is never declined; after our lobby-deadline cancel every failure
+#: is the timeout's; Connected while our cancel is unsettled is the cancel race; ended states absorb).
+_ENDS = {"Connected": "Connected", "Cancelled": "Cancelled", "Declined": "Failed", "Failed": "Failed"}
+_RACE = {**_ENDS, "Connected": CANCEL_CROSSED}
+_RACE_ANSWERED = {**_ENDS, "Connected": "hanging_up"}
+_TIMED_OUT = {"Connected": CANCEL_CROSSED, "Cancelled": "Failed", "Declined": "Failed", "Failed": "Failed"}
+UPDATED_TO_FINAL: dict[str, dict[str, str] | None] = {
+    "idle": None,  # refused: nothing was sent, nothing started
+    "sending": _ENDS,
+    "Connecting": _ENDS,
+    "Connecting, no cancel link": _ENDS,
+    "in_lobby": _ENDS,
+    "in_lobby, no cancel link": _ENDS,
+    "in_lobby, no deadline": _ENDS,
+    "admitted": _ENDS,
+    "cancelling": _RACE,
+    "cancelling after the lobby deadline": _TIMED_OUT,
+    "cancelling, admitted meanwhile": _RACE,
+    "cancel_answered": _RACE_ANSWERED,
+    "cancel_answered after the lobby deadline": {**_TIMED_OUT, "Connected": "hanging_up"},
+    "cancel_answered, admitted meanwhile": _RACE_ANSWERED,
+    **{
+        absorbing: {final: absorbing.split(",")[0] for final in _ENDS}
+        for absorbing in (
+            "cancel_crossed",
+            "cancel_crossed, no link in the completed",
+            "Connected",
+            "hanging_up",
+            "hung_up",
+            "Cancelled",
+            "Failed",
+        )
+    },
+    "Failed, join refused": dict.fromkeys(_ENDS, "Failed"),
+}
+
+
+@pytest.mark.parametrize("setup", sorted(SETUPS))
+@pytest.mark.parametrize("final", sorted(_ENDS))
+def test_an_omi_updated_to_a_final_state_from_every_setup(setup: str, final: str) -> None:
+    assert set(UPDATED_TO_FINAL) == set(SETUPS)
+    model, _ = drive(SETUPS[setup])
+    expected = UPDATED_TO_FINAL[setup]
+    if expected is None:
+        with pytest.raises(InvalidTrigger):
+            model.updated(now=100.0, href=OMI, representation=representation(True, state=final))
+        return
+    model.updated(now=100.0, href=OMI, representation=representation(True, state=final))
+    assert model.state.value == expected[final]
+
+
 PROBES: list[Ev] = [
     SEND,
     Ev("cancel"),
