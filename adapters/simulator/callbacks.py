@@ -9,8 +9,12 @@ the server's lifespan: every few milliseconds it asks the World for the next
 answer of each application (:meth:`~adapters.simulator.state.World.push_take`),
 POSTs it, and reports the outcome (:meth:`~adapters.simulator.state.World.push_done`):
 
-- ``Authorization: Bearer <callback token>`` (the receiver validates it; the
-  real server sends an AAD token whose audience is the app);
+- ``Authorization: Bearer <JWT>``: the real server sends an AAD token whose
+  ``aud`` is the app's App ID URI, with ``nbf`` and ``exp`` (Webhooks.md); the
+  simulator mints one per POST with the same claims (``aud`` =
+  :data:`CALLBACK_AUDIENCE`, an hour of validity), signed HS256 with the
+  configuration's ``callback_token`` as the key, so a receiver can check it
+  without Azure (:func:`mint_token`);
 - ``Content-Type: application/json; type="application/vnd.microsoft.com.ucwa+json";
   charset=utf-8``, or with ``callback_format="multipart"`` a
   ``multipart/related; type="application/json"`` body whose one part is that
@@ -26,6 +30,10 @@ made, :func:`~adapters.simulator.profiles.check_callback_url`): the simulator ne
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
+import json
 import logging
 import secrets
 from typing import Final
@@ -56,8 +64,33 @@ def encode(document: dict[str, object], fmt: str) -> tuple[bytes, str]:
     return part, f'multipart/related; type="application/json"; boundary={boundary}'
 
 
-async def push_loop(world: World, token: str, fmt: str) -> None:
-    """Deliver every application's events to its callback URL until cancelled."""
+#: The ``aud`` of the simulator's callback tokens (a real one is the app's App ID URI).
+CALLBACK_AUDIENCE: Final = "https://callfsm.test/simulated-trusted-application"
+TOKEN_LIFETIME: Final = 3600
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def mint_token(key: str, now: float) -> str:
+    """A JWT (HS256, ``key``) with the claims a callback token carries: ``aud``, ``iss``, ``nbf``, ``exp``."""
+    header = _b64(json.dumps({"typ": "JWT", "alg": "HS256"}).encode())
+    issued = int(now)
+    claims = {
+        "aud": CALLBACK_AUDIENCE,
+        "iss": "callfsm-simulator",
+        "iat": issued,
+        "nbf": issued,
+        "exp": issued + TOKEN_LIFETIME,
+    }
+    payload = _b64(json.dumps(claims).encode())
+    signature = hmac.new(key.encode(), f"{header}.{payload}".encode("ascii"), hashlib.sha256).digest()
+    return f"{header}.{payload}.{_b64(signature)}"
+
+
+async def push_loop(world: World, key: str, fmt: str) -> None:
+    """Deliver every application's events to its callback URL until cancelled (tokens signed with ``key``)."""
     async with httpx.AsyncClient(timeout=POST_TIMEOUT, follow_redirects=False) as http:
         while True:
             await asyncio.sleep(INTERVAL)
@@ -65,6 +98,7 @@ async def push_loop(world: World, token: str, fmt: str) -> None:
                 body, content_type = encode(document, fmt)
                 delivered = False
                 try:
+                    token = mint_token(key, world.config.wall_clock())
                     response = await http.post(
                         url, content=body, headers={"Authorization": f"Bearer {token}", "Content-Type": content_type}
                     )

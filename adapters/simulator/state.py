@@ -1295,6 +1295,7 @@ class World:
                     answer = channel.poll(waiter, now, lambda: False)
                     assert isinstance(answer, dict)
                     document = answer
+                    document["baseuri"] = app.base_uri
                     self.events_sent.append(copy.deepcopy(document))
                 document["baseuri"] = app.base_uri
                 app.pushing = True
@@ -1655,6 +1656,9 @@ class World:
 
     def _invitation_post(self, app: Application, record: InvitationRecord, verb: str, request: SimRequest) -> Reply:
         now = self.clock.now()
+        if not any(verb in record.profile.offers(record.kind, record.direction, phase) for phase in Phase):
+            # a verb this resource never has on this server: as if the URL did not exist
+            return ucwa_error(404, "NotFound", None, f"this {record.kind.value} has no {verb} link on this server")
         if record.links().get(verb) != request.path:
             return _conflict(f"the invitation offers no {verb} link here now (state {record.wire_state.value})")
         shadow = record.shadow

@@ -31,16 +31,24 @@ lands the mark must go (strict: the suite then fails until it does).
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
+from ucwa_doc_client import DocClient, embedded, is_event
+from ucwa_fake import serve as serve_app
 
 from adapters.client import UcwaClient
-from adapters.simulator import SimulatorConfig, SimulatorHandle
+from adapters.dispatcher import Dispatcher
+from adapters.simulator import SimulatorConfig, SimulatorHandle, serve
 from adapters.simulator.profiles import Completion, EventShape, ProfileName, profile_of
+from adapters.webhook import webhook_app
 from fsm.invitation import Invitation, InvitationKind, InvitationState
 from fsm.online_meeting import OnlineMeetingJoin, OnlineMeetingState
 
@@ -238,3 +246,210 @@ def _message_events(sim: SimulatorHandle) -> list[dict[str, Any]]:
         for event in sender["events"]
         if event["link"]["rel"].endswith("message")
     ]
+
+
+# -- the wire of each profile, as a client written from its documentation sees it ------------------------------
+#
+# These run one server each (``serve``), not the matrix above: each checks one documented fact of one profile.
+
+
+def _doc_client(sim: SimulatorHandle) -> DocClient:
+    doc = DocClient(sim.base_url, sim.token)
+    doc.create_application(sim.world.profile.root)
+    return doc
+
+
+def _config(**settings: Any) -> SimulatorConfig:
+    return SimulatorConfig(pget_timeout=1.0, default_answer_delay=0.05, **settings)
+
+
+def test_ucwa_layout_is_the_reference_pages() -> None:
+    with serve(_config(profile="ucwa")) as sim:
+        # the Online root does not exist on an on-premises server: a client written for Online gets 404
+        other = httpx.post(sim.base_url + "/ucwa/oauth/v1/applications", json={}, headers=_bearer(sim))
+        assert other.status_code == 404
+        doc = _doc_client(sim)
+        assert doc.app["_links"]["self"]["href"].startswith("/ucwa/v1/applications/")
+        assert doc.link(doc.me, "makeMeAvailable").endswith("/communication/makeMeAvailable")
+        doc.close()
+
+
+def test_online_layout_is_the_online_samples() -> None:
+    with serve(_config(profile="online")) as sim:
+        assert httpx.post(sim.base_url + "/ucwa/v1/applications", json={}, headers=_bearer(sim)).status_code == 404
+        doc = _doc_client(sim)
+        app = doc.app["_links"]["self"]["href"]
+        assert app.startswith("/ucwa/oauth/v1/applications/")
+        # CreateAnApplication (Online): me/makeMeAvailable, communication/messagingInvitations, ...
+        assert doc.link(doc.me, "makeMeAvailable") == app + "/me/makeMeAvailable"
+        assert doc.link(doc.communication, "startMessaging") == app + "/communication/messagingInvitations"
+        assert doc.link(doc.communication, "joinOnlineMeeting") == app + "/communication/onlineMeetingInvitations"
+        location = doc.post(doc.link(doc.communication, "startMessaging"), {"to": BOB}).headers["location"]
+        # SendAnIM: Location .../communication/messagingInvitations/{id}
+        assert location.startswith(app + "/communication/messagingInvitations/")
+        doc.close()
+
+
+def _bearer(sim: SimulatorHandle) -> dict[str, str]:
+    return {"Authorization": f"Bearer {sim.token}"}
+
+
+@pytest.mark.parametrize(
+    ("profile", "offered", "absent"),
+    [
+        # UCWA audioVideoInvitation: acceptWithAnswer, acceptWithPhoneAudio, decline; no accept, no forward (§1.4)
+        ("ucwa", {"acceptWithAnswer", "acceptWithPhoneAudio", "decline"}, {"accept", "forward"}),
+        ("online", {"acceptWithAnswer", "acceptWithPhoneAudio", "decline"}, {"accept", "forward"}),
+        # ms:rtc:saas:audioVideoInvitation: accept, decline, forward (§1.4), prefixed
+        (
+            "saas",
+            {"ms:rtc:saas:accept", "ms:rtc:saas:decline", "ms:rtc:saas:forward"},
+            {"accept", "acceptWithAnswer", "ms:rtc:saas:acceptWithAnswer"},
+        ),
+    ],
+)
+def test_incoming_audio_video_links_per_profile(profile: str, offered: set[str], absent: set[str]) -> None:
+    with serve(_config(profile=profile)) as sim:
+        doc = _doc_client(sim)
+        doc.make_me_available()
+        sim.script.incoming_call("Eve", "sip:eve@contoso.com")
+        started = doc.wait_event(is_event("audioVideoInvitation", "started"))
+        links = set(embedded(started)["_links"])
+        assert offered <= links
+        assert not absent & links
+        href = started["link"]["href"]
+        if profile != "saas":
+            # a verb this resource never has on this server: 404, as for a URL that does not exist
+            assert doc.post(href + "/accept").status_code == 404
+            assert doc.post(href + "/forward", {"to": BOB}).status_code == 404
+        doc.close()
+
+
+def test_links_shape_sends_no_embedded_resource() -> None:
+    with serve(_config(profile="ucwa", events="links")) as sim:
+        doc = _doc_client(sim)
+        sim.script.answer_after(0.05)
+        location = doc.post(doc.link(doc.communication, "startAudioVideo"), {"to": BOB}).headers["location"]
+        doc.wait_event(is_event("audioVideoInvitation", "completed", location))
+        events = [e for answer in doc.responses for s in answer.get("sender", []) for e in s["events"]]
+        assert events
+        assert all("_embedded" not in event for event in events)
+        # the documentation's way: GET the link, and the resource says where it is
+        assert doc.http.get(location).json()["state"] == "Connected"
+        doc.close()
+
+
+def test_updated_completion_ends_audio_video_with_an_updated_and_messaging_with_completed() -> None:
+    with serve(_config(profile="ucwa", completion="updated")) as sim:
+        doc = _doc_client(sim)
+        sim.script.answer_after(0.05, kind="audioVideo")
+        call = doc.post(doc.link(doc.communication, "startAudioVideo"), {"to": BOB}).headers["location"]
+        final = doc.wait_event(
+            lambda e: e["link"]["href"] == call and e["type"] == "updated" and embedded(e)["state"] == "Connected"
+        )
+        assert "status" not in final
+        sim.script.answer_after(0.05, kind="messaging")
+        chat = doc.post(doc.link(doc.communication, "startMessaging"), {"to": BOB}).headers["location"]
+        # messagingInvitation: the current reference still lists completed (docs/protocol.md §2.3)
+        assert doc.wait_event(is_event("messagingInvitation", "completed", chat))["status"] == "Success"
+        about_call = [
+            e for a in doc.responses for s in a.get("sender", []) for e in s["events"] if e["link"]["href"] == call
+        ]
+        assert "completed" not in {e["type"] for e in about_call}
+        doc.close()
+
+
+def test_an_invitation_started_comes_before_its_conversation_added() -> None:
+    # ReceiveAnIM: the messagingInvitation's started, then the conversation's added, in one answer
+    with serve(_config(profile="ucwa")) as sim:
+        doc = _doc_client(sim)
+        doc.make_me_available()
+        sim.script.incoming_call(kind="messaging")
+        started = doc.wait_event(is_event("messagingInvitation", "started"))
+        page = next(a for a in doc.responses if any(started in s["events"] for s in a.get("sender", [])))
+        order = [(e["link"]["rel"], e["type"]) for s in page["sender"] for e in s["events"]]
+        assert order.index(("messagingInvitation", "started")) < order.index(("conversation", "added"))
+        doc.close()
+
+
+def test_send_message_and_incoming_message() -> None:
+    with serve(_config(profile="online")) as sim:
+        doc = _doc_client(sim)
+        sim.script.answer_after(0.05, kind="messaging")
+        doc.post(doc.link(doc.communication, "startMessaging"), {"to": BOB})
+        connected = doc.wait_event(
+            lambda e: e["link"]["rel"] == "messaging" and embedded(e).get("state") == "Connected"
+        )
+        send = doc.link(embedded(connected), "sendMessage")
+        # SendAnIM: POST the text to sendMessage, 201 Created with the message's Location
+        posted = doc.http.post(send, content=b"Hello Bob", headers={"Content-Type": "text/plain"})
+        assert posted.status_code == 201
+        outgoing = doc.wait_event(is_event("message", "completed", posted.headers["location"]))
+        assert embedded(outgoing)["direction"] == "Outgoing"
+        sim.script.incoming_message("Hi there")
+        incoming = doc.wait_event(lambda e: e["link"]["rel"] == "message" and embedded(e)["direction"] == "Incoming")
+        assert incoming["status"] == "Success"
+        data = doc.link(embedded(incoming), "plainMessage")
+        assert urllib.parse.unquote_plus(data.partition(",")[2]) == "Hi there"
+        doc.close()
+
+
+# -- Trusted Application API callbacks -----------------------------------------------------------------------
+
+
+def _valid_jwt(key: str) -> Callable[[str], bool]:
+    """The receiver's check of the simulator's callback token: HS256 over header.payload with ``key``."""
+
+    def validate(token: str) -> bool:
+        header, payload, signature = token.split(".")
+        expected = hmac.new(key.encode(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
+        return hmac.compare_digest(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)), expected)
+
+    return validate
+
+
+@pytest.mark.parametrize("fmt", ["json", "multipart"])
+def test_saas_events_are_pushed_to_the_callback_url(fmt: str) -> None:
+    dispatcher = Dispatcher()
+    seen: list[tuple[str, str]] = []
+    key = "callback-key-for-this-test"
+    # the receiver names the server its baseuri may point at: known once the simulator listens
+    receivers: list[Any] = []
+
+    async def recording(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope["headers"])
+            seen.append((headers.get(b"content-type", b"").decode(), headers.get(b"authorization", b"").decode()))
+        await receivers[0](scope, receive, send)
+
+    with serve_app(recording) as receiver:
+        config = _config(profile="saas", callback_url=receiver + "/callback", callback_token=key, callback_format=fmt)
+        with serve(config) as sim:
+            receivers.append(
+                webhook_app(dispatcher, _valid_jwt(key), path="/callback", allowed_baseuris=[sim.base_url])
+            )
+            doc = _doc_client(sim)
+            doc.make_me_available()
+            sim.script.incoming_call("Eve", "sip:eve@contoso.com")
+            deadline = time.monotonic() + WAIT
+            while not dispatcher.models and time.monotonic() < deadline:
+                time.sleep(0.02)
+            (call,) = dispatcher.models
+            assert isinstance(call, Invitation)
+            assert call.state is S.CONNECTING
+            # forward, the SaaS link, through the href the pushed representation gave
+            link = call.representation.link("forward") if call.representation else None
+            assert link is not None
+            assert link.rel == "ms:rtc:saas:forward"
+            # the P-GET channel stays empty: the events went to the callback
+            assert all("sender" not in answer for answer in doc.responses)
+            pushed = sim.events_sent
+            doc.close()
+    assert pushed
+    assert all(answer["baseuri"] == sim.base_url + "/" for answer in pushed)
+    expected = "multipart/related" if fmt == "multipart" else "application/json"
+    assert seen
+    assert all(content.startswith(expected) for content, _ in seen)
+    if fmt == "json":  # Webhooks.md's content type
+        assert 'type="application/vnd.microsoft.com.ucwa+json"' in seen[0][0]
+    assert all(auth.startswith("Bearer ") and auth.count(".") == 2 for _, auth in seen)
