@@ -57,6 +57,7 @@ from functools import partial
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
+import httpx
 from attrs import field, frozen
 
 from adapters import bodies
@@ -226,17 +227,19 @@ Origin = tuple[str, str, int]
 
 def origin(url: str) -> Origin | None:
     """``(scheme, host, port)`` of an absolute http(s) ``url``, lower-cased, the port made explicit;
-    ``None`` for anything else (relative, another scheme, unsplittable, a port out of range)."""
+    ``None`` for anything else (relative, another scheme, unparseable, a port out of range).
+
+    Parsed by httpx, the parser of the transport that sends the request: a URL two parsers read
+    differently (``a\\@b``, user info, odd ports) is judged by where the request would really go.
+    """
     try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        port = parts.port
-    except ValueError:
+        parsed = httpx.URL(url)
+        scheme, host, port = parsed.scheme.lower(), parsed.host.lower(), parsed.port
+    except (httpx.InvalidURL, ValueError, TypeError):
         return None
-    scheme = parts.scheme.lower()
     if scheme not in DEFAULT_PORTS or not host:
         return None
-    return (scheme, host.lower(), DEFAULT_PORTS[scheme] if port is None else port)
+    return (scheme, host, DEFAULT_PORTS[scheme] if port is None else port)
 
 
 def show_origin(found: Origin | None) -> str:

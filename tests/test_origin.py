@@ -139,6 +139,8 @@ def test_an_href_on_the_application_origin_resolves(href: str) -> None:
         "https://fe1.contoso.com:8443/ucwa/x",  # another port
         "//evil.example/ucwa/x",  # scheme-relative: another host
         "https://fe1.contoso.com@evil.example/x",  # user info: the host is evil.example
+        "https://fe1.contoso.com:443@evil.example/x",
+        "https://fe1.contoso.com\\@evil.example/x",  # a backslash before the user info's @
         "https://fe1.contoso.com.evil.example/x",
         "ftp://fe1.contoso.com/x",
         "https://[::1/x",  # no URL at all
