@@ -20,7 +20,11 @@ ends:
 Settings come from the ``ucwa_simulator_config`` fixture, which a test suite
 may override, or from a marker on the test:
 ``@pytest.mark.ucwa_simulator(seed=3, faults=FaultConfig(duplicate=0.2))``
-(any :class:`~adapters.simulator.state.SimulatorConfig` field). Tests get a
+(any :class:`~adapters.simulator.state.SimulatorConfig` field, including the
+server profile and switches: ``@pytest.mark.ucwa_simulator(profile="online",
+events="links", completion="updated")``; ``.applications_url`` follows the
+profile's root, and ``.callback_token`` is the key the ``saas`` callbacks are
+signed with). Tests get a
 short P-GET hold (2 s instead of the documented 180 s) unless they say otherwise.
 
 The simulator is imported only when a test uses the fixture, so the plugin

@@ -30,6 +30,13 @@ that resource:
 So every event stream the simulator emits is one the machines accept, and
 the replay tests check it again from the outside.
 
+Profiles. Which server is played (root, URL layout, rel prefix, the links
+each invitation offers per state, push or P-GET) is the data of
+:mod:`adapters.simulator.profiles`; the World works on bare rels and the
+profile's prefix and event shape are applied on the way out
+(:meth:`World._out`, :meth:`World._wire_event`), after the shadow saw the
+full event.
+
 Actions and groups. Each entry point (a request, a scheduled step) runs the
 due scheduled steps first, then itself; the events it produces form one
 group on the application's channel (:mod:`adapters.simulator.events`).
