@@ -73,6 +73,8 @@ def test_yaml_and_json_scenarios_are_the_same_thing(tmp_path: Path) -> None:
         ({"steps": [{"answer_after": {}, "busy": {}}]}, r"exactly one key"),
         ({"faults": {"duplicate": 2}}, r"\$\.faults: .*0 to 1"),
         ({"steeps": []}, r"unknown key 'steeps'"),
+        ({"profile": "lync2010"}, r"\$\.profile: one of ucwa, online, saas"),
+        ({"events": "inline"}, r"\$\.events: one of embedded, links"),
     ],
 )
 def test_bad_scenarios_say_where(document: object, where: str) -> None:
@@ -139,6 +141,34 @@ def test_simulate_refuses_a_non_loopback_host(host: str, capsys: pytest.CaptureF
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "loopback" in err
+
+
+@pytest.mark.parametrize(
+    ("arguments", "why"),
+    [
+        # the Trusted Application API documents completed for every invitation (docs/protocol.md §2.3)
+        (["--profile", "saas", "--completion", "updated"], "does not apply"),
+        # callbacks exist only in the Trusted Application API (docs/protocol.md §2.1)
+        (["--callback-url", "http://127.0.0.1:9/cb"], "no callbacks"),
+        # the simulator never sends anything off the machine
+        (["--profile", "saas", "--callback-url", "http://example.com/cb"], "not loopback"),
+    ],
+)
+def test_simulate_refuses_switches_that_do_not_apply(
+    arguments: list[str], why: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["simulate", "--port", "0", *arguments]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert why in err
+
+
+def test_a_scenario_names_its_server() -> None:
+    scenario = parse_scenario({"profile": "online", "events": "links", "steps": []})
+    config = SimulatorConfig().use_scenario(scenario)
+    assert (config.profile.value, config.events.value, config.completion.value) == ("online", "links", "event")
+    with pytest.raises(ValueError, match="does not apply"):
+        SimulatorConfig(profile="saas").use_scenario(parse_scenario({"completion": "updated"}))
 
 
 def test_simulate_refuses_a_bad_scenario(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
