@@ -69,6 +69,32 @@ print(json.dumps({
 """
 
 
+#: Under ``make mutate``, a mutant of one of these modules also runs these tests in the child
+#: interpreter: each compares the machine with a reference written by hand, so a table row that a
+#: mutant changed at import shows there. Only the every-(state, trigger) tests, for time, and the
+#: diagram drift check.
+_FRESH_TESTS: dict[str, list[str]] = {
+    "invitation": ["tests/test_tables.py", "tests/test_invitation.py"],
+    "online_meeting": ["tests/test_online_meeting.py"],
+    "lobby_participant": ["tests/test_lobby_participant.py"],
+    "renegotiation": ["tests/test_renegotiation.py"],
+    "meeting_series": ["tests/test_meeting_series.py"],
+}
+_FRESH_FILTER = (
+    "every_state or every_pair or reference or hand_written or both_ways or way_out or terminal or checked_in_dot"
+)
+_EVERY_MACHINE = sorted({path for paths in _FRESH_TESTS.values() for path in paths})
+#: A row's note is its label in the checked-in diagrams: a changed note shows as a drift.
+_DIAGRAMS = "tests/test_diagrams.py::test_checked_in_dot_mermaid_and_readme_match_the_machines"
+
+
+def _mutant_module() -> str | None:
+    """The fsm module mutmut is testing a mutant of (``fsm.<module>.x_<function>__mutmut_<n>``), else ``None``."""
+    name = os.environ.get("MUTANT_UNDER_TEST", "")
+    parts = name.split(".")
+    return parts[1] if len(parts) > 2 and parts[0] == "fsm" and "__mutmut_" in name else None
+
+
 def test_failed_made_non_terminal_and_terminal_states_both_directions() -> None:
     # a child interpreter imports fsm afresh from this tree (mutmut: from mutants/, with the mutant)
     root = Path(__file__).resolve().parents[1]
@@ -95,6 +121,19 @@ def test_failed_made_non_terminal_and_terminal_states_both_directions() -> None:
         # the other: every other state has a way out, so it is not a dead end mislabelled as live
         for state in states - TERMINAL[name]:
             assert any(s == state and d != state for s, d in machine["rows"]), f"{name}: {state} has no way out"
+    module = _mutant_module()
+    if module is not None:
+        tests = [*_FRESH_TESTS.get(module, _EVERY_MACHINE), _DIAGRAMS]
+        child = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-k", _FRESH_FILTER, *tests],
+            check=False,
+            cwd=root,
+            env=dict(os.environ),
+            capture_output=True,
+            text=True,
+            timeout=55,
+        )
+        assert child.returncode == 0, child.stdout[-2000:]
 
 
 def test_failed_made_non_terminal_in_process() -> None:
