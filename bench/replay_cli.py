@@ -5,10 +5,11 @@ Theory of operation
 The recordings are JSON Lines files of the suite's workload (incoming
 audio/video calls, started / updated / completed Success, 12 events a
 response, four calls overlapping), written to a temporary directory before
-anything is timed. Each trial runs the real command, ``python -m adapters.cli
-replay --json FILE...``, in a child process with its output sent to
-``/dev/null``, and is timed from the parent (wall clock, start-up included);
-``os.wait4`` gives that child's own peak resident set size.
+anything is timed. Each trial runs the real command (``adapters.cli.main``,
+as ``python -m adapters.cli replay --json FILE...`` does) in a child process
+with its output sent to ``/dev/null``, timed from the parent (wall clock,
+start-up included); the child reports its own peak resident set size
+(``VmHWM``, see :data:`_MAIN`).
 
 Rows (each a set of interleaved rounds, ratios per round as elsewhere):
 
@@ -50,9 +51,22 @@ def write_recording(path: Path, calls: int, start: int = 0) -> int:
     return len(events)
 
 
+#: ``python -m adapters.cli`` that reports its own peak RSS on its last stderr line. Linux carries a
+#: parent's RSS high-water mark over fork and exec into the child's ``ru_maxrss``, so a child of this
+#: (large) process would report ours; ``VmHWM`` is the peak of the child's own address space.
+_MAIN = (
+    "import sys\n"
+    "from adapters.cli import main\n"
+    "code = main(sys.argv[1:])\n"
+    "status = open('/proc/self/status').read()\n"
+    "print('VmHWM', status.split('VmHWM:')[1].split()[0] if 'VmHWM:' in status else 0, file=sys.stderr)\n"
+    "sys.exit(code)\n"
+)
+
+
 def run_cli(*args: str) -> tuple[float, int]:
     """Seconds and peak RSS (bytes) of one ``callfsm replay`` run in a child process; checks its exit status."""
-    command = [sys.executable, "-m", "adapters.cli", "replay", *args]
+    command = [sys.executable, "-c", _MAIN, "replay", *args]
     start = time.perf_counter()
     child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _pid, status, usage = os.wait4(child.pid, 0)
@@ -61,7 +75,8 @@ def run_cli(*args: str) -> tuple[float, int]:
     err = child.stderr.read().decode() if child.stderr is not None else ""
     if child.returncode != 0:
         raise RuntimeError(f"callfsm replay {' '.join(args)} exited {child.returncode}: {err.strip()[:200]}")
-    return seconds, usage.ru_maxrss * 1024  # Linux: kilobytes
+    peak_kb = int(err.rsplit("VmHWM", 1)[1].split()[0]) if "VmHWM" in err else 0
+    return seconds, (peak_kb or usage.ru_maxrss) * 1024  # kilobytes (ru_maxrss: without /proc)
 
 
 def floor_seconds(path: Path) -> float:

@@ -998,7 +998,7 @@ def phase_replay_cli(cfg: Config, report: Report) -> None:
             reference_name=f"peak RSS of the run with {size_label(cfg.cli_small)} calls",
             ratio=None,
             target=targets["replay.memory"],
-            note=f"peak RSS (wait4), bytes: large {peaks['large']}, small {peaks['small']}",
+            note=f"peak RSS (the child's VmHWM), bytes: large {peaks['large']}, small {peaks['small']}",
         )
     )
     report.add(
