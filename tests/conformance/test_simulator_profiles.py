@@ -49,6 +49,7 @@ from adapters.dispatcher import Dispatcher
 from adapters.simulator import SimulatorConfig, SimulatorHandle, serve
 from adapters.simulator.profiles import Completion, EventShape, ProfileName, profile_of
 from adapters.webhook import webhook_app
+from fsm.errors import LinkMissing
 from fsm.invitation import Invitation, InvitationKind, InvitationState
 from fsm.online_meeting import OnlineMeetingJoin, OnlineMeetingState
 
@@ -207,20 +208,11 @@ def test_incoming_im(
     request: pytest.FixtureRequest, combo: Any, ucwa_simulator: SimulatorHandle, client: UcwaClient
 ) -> None:
     _xfail_if_pending(request, combo)
-    assert client.links is not None
-    available = httpx.post(
-        urllib.parse.urljoin(client.url, client.links.href("makeMeAvailable")),
-        json={"SupportedModalities": ["Messaging"]},
-        headers={"Authorization": f"Bearer {ucwa_simulator.token}"},
-    )
-    assert available.status_code == 204
+    _make_me_available(ucwa_simulator, client)
     ucwa_simulator.script.incoming_call("Lene", "sip:lene@contoso.com", kind="messaging", message="Hi Tosh\r\n")
 
-    def ringing() -> list[Invitation]:
-        return [m for m in client.models if isinstance(m, Invitation) and m.state is S.CONNECTING]
-
-    _wait(client, "the incoming IM", ringing)
-    (im,) = ringing()
+    _wait(client, "the incoming IM", lambda: _ringing(client))
+    (im,) = _ringing(client)
     assert im.kind is InvitationKind.MESSAGING
     client.accept(im)
     _wait(client, "the IM is connected", lambda: im.state is S.CONNECTED)
@@ -246,6 +238,41 @@ def _message_events(sim: SimulatorHandle) -> list[dict[str, Any]]:
         for event in sender["events"]
         if event["link"]["rel"].endswith("message")
     ]
+
+
+def test_incoming_call(
+    request: pytest.FixtureRequest, combo: Any, ucwa_simulator: SimulatorHandle, client: UcwaClient
+) -> None:
+    """UCWA audio/video is accepted with phone audio (no plain accept, §1.4); SaaS with ms:rtc:saas:accept."""
+    _xfail_if_pending(request, combo)
+    _make_me_available(ucwa_simulator, client)
+    ucwa_simulator.script.incoming_call("Eve", "sip:eve@contoso.com")
+    _wait(client, "the incoming call", lambda: _ringing(client))
+    (call,) = _ringing(client)
+    assert call.kind is InvitationKind.AUDIO_VIDEO
+    if combo[0] is ProfileName.SAAS:
+        client.accept(call)
+    else:
+        before = len(ucwa_simulator.simulator.transcript)
+        with pytest.raises(LinkMissing):
+            client.accept(call)
+        assert len(ucwa_simulator.simulator.transcript) == before  # nothing was sent
+        client.accept_with_phone_audio(call)
+    _wait(client, "the call is connected", lambda: call.state is S.CONNECTED)
+
+
+def _make_me_available(sim: SimulatorHandle, client: UcwaClient) -> None:
+    assert client.links is not None
+    available = httpx.post(
+        urllib.parse.urljoin(client.url, client.links.href("makeMeAvailable")),
+        json={"SupportedModalities": ["AudioVideo", "Messaging"]},
+        headers={"Authorization": f"Bearer {sim.token}"},
+    )
+    assert available.status_code == 204
+
+
+def _ringing(client: UcwaClient) -> list[Invitation]:
+    return [m for m in client.models if isinstance(m, Invitation) and m.state is S.CONNECTING]
 
 
 # -- the wire of each profile, as a client written from its documentation sees it ------------------------------
