@@ -52,7 +52,7 @@ from adapters.simulator import SimulatorConfig, SimulatorHandle, serve
 from bench.measure import timed
 from fsm.invitation import Invitation, InvitationState
 
-APPLICATIONS = "/ucwa/oauth/v1/applications"
+APPLICATIONS = "/ucwa/v1/applications"  # the default (ucwa) profile's root
 ACCEPT_JSON = "application/json"
 
 

@@ -85,7 +85,7 @@ RINGING = frozenset({S.CONNECTING, S.ALERTING, S.TEAM_RING, S.FORWARDED})
 #: Resources the client has no machine for: their events are routed nowhere by design.
 UNMODELLED = frozenset({"conversation", "audioVideo", "messaging", "participant", "localParticipant"})
 
-APPLICATIONS = "/ucwa/oauth/v1/applications"
+APPLICATIONS = "/ucwa/v1/applications"  # the default (ucwa) profile's root
 
 
 @dataclass(frozen=True)

@@ -187,6 +187,7 @@ def test_over_long_values_raise_before_anything_is_sent(ucwa_simulator: Simulato
         assert _requests(ucwa_simulator) == before
 
 
+@pytest.mark.ucwa_simulator(profile="saas")  # forward is a Trusted Application API link only (docs/protocol.md §1.4)
 def test_forward_an_incoming_call(ucwa_simulator: SimulatorHandle) -> None:
     url = _application(ucwa_simulator)
     with UcwaClient(url, token=ucwa_simulator.token) as client:
