@@ -77,12 +77,13 @@ from adapters.events import (
     parse_events_document,
 )
 from adapters.recording import RecordError, iter_values
+from fsm.engine import MachineDefinition
 from fsm.errors import CallFsmError
 from fsm.invitation import MAX_LENGTHS, Invitation, InvitationKind
 from fsm.model import FsmModel
 from fsm.online_meeting import OnlineMeetingJoin
 from fsm.renegotiation import Renegotiation
-from fsm.wire import Direction
+from fsm.wire import Direction, Representation
 
 JSON_TYPE: Final = "application/json"
 XML_TYPE: Final = "application/xml"
@@ -192,6 +193,22 @@ class ReplayReport:
         }
 
 
+def _quiescent(definition: MachineDefinition[Any, Any]) -> frozenset[Any]:
+    """States where every trigger the wire can cause has rows, all of them absorbing: nothing can change."""
+    return frozenset(
+        state
+        for state in definition.states
+        if all(
+            (rows := definition.rows(state, trigger)) and all(row.absorb for row in rows)
+            for trigger in definition.remote_triggers
+        )
+    )
+
+
+_QUIESCENT: Final = _quiescent(Invitation.DEFINITION)
+_NO_REPRESENTATION: Final = Representation()
+
+
 @define
 class _Entry:
     model: FsmModel
@@ -221,6 +238,8 @@ class Replay:
 
     base_url: str | None = None
     adopt: bool = True
+    #: Release what a settled model no longer needs (its history; an ended invitation's representation).
+    release: bool = True
     dispatcher: Dispatcher = field(init=False)
     responses: int = field(init=False, default=0)
     events: int = field(init=False, default=0)
@@ -337,10 +356,15 @@ class Replay:
             if id(model) not in entries:
                 # a rel is one of a few words, decoded anew in each record: one copy serves every resource
                 entries[id(model)] = _Entry(model, sys.intern(change.event.link.rel), change.event.link.href)
-            if model.history and _settled(model) and not isinstance(model, Renegotiation):
+            if self.release and model.history and _settled(model) and not isinstance(model, Renegotiation):
                 # settled: its history is never read again (the report needs state and outcome), so it is
                 # released; the model stays, so that a late event is judged exactly as before
                 model.history = []
+                if type(model) is Invitation and model.state in _QUIESCENT:
+                    # every event can only be absorbed from here, and an absorbed event never reads the
+                    # representation (it is kept for the app's own requests, which a replay never makes):
+                    # its links and properties are released too
+                    model.representation = _NO_REPRESENTATION
         for v in result.violations:
             self.violations.append(
                 ReplayViolation(index, first + v.index, v.href, v.state, v.event_type, v.message, v.machine, source)

@@ -147,6 +147,44 @@ def test_memory_per_ended_call_is_at_most_2_kb() -> None:
     assert per_call <= 2048, per_call
 
 
+def late_events(app: str, n: int) -> list[dict[str, Any]]:
+    """What may still come for call ``n`` after its completed: a copy, a changed state, another completion."""
+    started, updated, completed = call_events(app, n)
+    other = {**completed, "status": "Failure", "reason": {"code": "RemoteFailure", "subcode": "Declined"}}
+    return [completed, {**updated, "_embedded": {}}, other, started, {**updated, "type": "deleted"}]
+
+
+@pytest.mark.parametrize("seed", [5, 77])
+def test_releasing_settled_models_changes_no_verdict(seed: int) -> None:
+    # A settled model keeps routing late events; only what no absorbed event reads is released. The
+    # same recordings with and without the release must give the same report in every field:
+    # generated streams of every machine, and calls hit by late events after their end.
+    from adapters.strategies import random_stream
+
+    stream = random_stream(seed, events=800)
+    generated = "".join(json.dumps(r) + "\n" for r in stream.responses).encode()
+    late = jsonl(APP, 6) + b"".join(
+        json.dumps(response(APP, late_events(APP, n), 100 + n)).encode() + b"\n" for n in range(6)
+    )
+    def both(data: bytes) -> list[Any]:
+        reports = []
+        for release in (True, False):
+            run = Replay(release=release)
+            for record in read_records(data, "r.jsonl"):
+                run.feed_record(record)
+            reports.append(run.report())
+        return reports
+
+    released, kept = both(generated)
+    assert released == kept
+    released, kept = both(late)
+    assert released == kept
+    # the late events did reach the ended calls: the exact copies of each call's completed and
+    # started are dropped (two per call), and ``deleted`` means nothing to an invitation
+    assert released.duplicates == 2 * 6
+    assert [n.type for n in released.not_applied] == ["deleted"] * 6
+
+
 # -- hostile and broken files ------------------------------------------------------------
 
 
@@ -236,11 +274,10 @@ def test_a_file_of_raw_xml_responses_replays_like_their_json_forms(tmp_path: Pat
 def test_json_output_is_json_dumps_indent_2(tmp_path: Path) -> None:
     # connected calls (no outcome), a declined one (status, code, subcode), one failed without a
     # reason (code and subcode null), a non-ASCII href, and an unreadable response (a violation)
-    declined = call_events(APP, 90)[:2] + [
-        {**call_events(APP, 90)[2], "status": "Failure", "reason": {"code": "RemoteFailure", "subcode": "Declined"}}
-    ]
+    refusal = {"status": "Failure", "reason": {"code": "RemoteFailure", "subcode": "Declined"}}
+    declined = [*call_events(APP, 90)[:2], {**call_events(APP, 90)[2], **refusal}]
     declined[2]["_embedded"]["audioVideoInvitation"]["state"] = "Declined"
-    failed = call_events(APP, 91)[:1] + [{**call_events(APP, 91)[2], "status": "Failure", "_embedded": {}}]
+    failed = [*call_events(APP, 91)[:1], {**call_events(APP, 91)[2], "status": "Failure", "_embedded": {}}]
     odd = call_events(f"{APP}/é\"", 92)
     lines = [json.dumps(response(APP, e, n)).encode() for n, e in enumerate((declined, failed, odd))]
     data = jsonl(APP, 3) + b"\n".join(lines) + b'\n{"t": 1, "response": "not json"}\n'
