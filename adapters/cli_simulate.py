@@ -26,7 +26,7 @@ import sys
 import uvicorn
 
 from adapters.cli import CliError
-from adapters.simulator.app import NotLoopback, check_loopback, create_app
+from adapters.simulator.app import NotLoopback, check_loopback, create_app, uvicorn_config
 from adapters.simulator.profiles import DEFAULT_PROFILE, Completion, EventShape, ProfileName, profile_of
 from adapters.simulator.script import ScenarioError, load_scenario
 from adapters.simulator.state import SimulatorConfig
@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
+    server = uvicorn.Server(uvicorn_config(app))  # with the header read deadline, as in tests
     try:
         server.run(sockets=[sock])
     finally:

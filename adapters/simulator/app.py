@@ -177,6 +177,18 @@ def _header_timeout(seconds: float) -> type[HeaderTimeout]:
     return type("HeaderTimeout", (HeaderTimeout,), {"header_timeout": seconds})
 
 
+def uvicorn_config(app: Starlette, *, header_timeout: float = HEADER_TIMEOUT) -> uvicorn.Config:
+    """How the simulator is served, by :func:`serve` and by ``callfsm simulate`` alike (header deadline included)."""
+    return uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=2,
+        http=_header_timeout(header_timeout),
+    )
+
+
 class Simulator:
     """The world, its script, and the HTTP handlers around them."""
 
@@ -517,16 +529,7 @@ def serve(
     simulator: Simulator = app.state.simulator
     sock = _free_socket(host, port)
     bound = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            log_level="warning",
-            access_log=False,
-            lifespan="on",
-            timeout_graceful_shutdown=2,
-            http=_header_timeout(header_timeout),
-        )
-    )
+    server = uvicorn.Server(uvicorn_config(app, header_timeout=header_timeout))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="callfsm-simulator", daemon=True)
     thread.start()
     deadline = time.monotonic() + startup_timeout
