@@ -135,7 +135,43 @@ def trials(files: Recordings) -> dict[str, Callable[[], float]]:
     def jobs2() -> float:
         return run_cli("--json", "--jobs", "2", *map(str, files.jobs))[0]
 
-    return {"cli": cli, "floor": floor, "small": small, "large": large, "jobs1": jobs1, "jobs2": jobs2}
+    def spin1() -> float:
+        return _spin(1)
+
+    def spin2() -> float:
+        return _spin(2)
+
+    return {
+        "cli": cli,
+        "floor": floor,
+        "small": small,
+        "large": large,
+        "jobs1": jobs1,
+        "jobs2": jobs2,
+        "spin1": spin1,
+        "spin2": spin2,
+    }
+
+
+#: A fixed pure-Python loop (about 0.5 s on a quiet core): the control for --jobs.
+_SPIN = "x = 0\nfor i in range(5_000_000):\n    x += i\n"
+
+
+def _spin(parallel: int) -> float:
+    """Seconds for two runs of :data:`_SPIN` in child processes, one after the other or both at once.
+
+    The ratio of the two is what this machine gives two independent processes in the same rounds
+    as ``--jobs``: 2x on two idle cores, less when other jobs hold them.
+    """
+    start = time.perf_counter()
+    if parallel == 2:
+        children = [subprocess.Popen([sys.executable, "-c", _SPIN]) for _ in range(2)]
+        for child in children:
+            child.wait()
+    else:
+        for _ in range(2):
+            subprocess.run([sys.executable, "-c", _SPIN], check=True)
+    return time.perf_counter() - start
 
 
 #: Peak RSS of each run, by trial name (filled by the trials).
