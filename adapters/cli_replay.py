@@ -160,7 +160,7 @@ def replay_parallel(names: list[str], jobs: int) -> ReplayReport:
             open(name, "rb").close()
         except OSError as exc:
             raise CliError(f"{name}: cannot read: {exc.strerror or exc}") from None
-    from concurrent.futures import ProcessPoolExecutor  # here: 14 ms of start-up a plain replay need not pay
+    from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415 - 14 ms of start-up a plain replay need not pay
 
     with ProcessPoolExecutor(max_workers=min(jobs, len(names))) as pool:
         futures = [pool.submit(_replay_one, name) for name in names]
