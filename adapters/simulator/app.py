@@ -70,6 +70,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from adapters.requests import loggable_url
 from adapters.simulator import render
 from adapters.simulator.callbacks import push_loop
+from adapters.simulator.discovery import discovery_routes
 from adapters.simulator.events import Waiter
 from adapters.simulator.script import Script
 from adapters.simulator.state import (
@@ -418,6 +419,7 @@ def create_app(config: SimulatorConfig | None = None) -> Starlette:
     routes.append(Route(HUAWEI_DETAIL, simulator.huawei, methods=["GET"]))
     routes.append(Route(HUAWEI_TOKEN, simulator.huawei, methods=["PUT"]))
     routes.append(Route(HUAWEI_TOKEN_VALIDATE, simulator.huawei, methods=["POST"]))
+    routes.extend(discovery_routes(simulator))  # GET / and the user resource: where a client starts
     app = Starlette(routes=routes, lifespan=simulator.lifespan, exception_handlers=_INPUT_FAILURES)
     app.state.simulator = simulator
     return app
@@ -468,6 +470,11 @@ class SimulatorHandle:
     @property
     def events_sent(self) -> list[dict[str, Any]]:
         return self.simulator.events_sent
+
+    @property
+    def discovery_url(self) -> str:
+        """Where a client starts (``UcwaClient.create_application``): the root discovery document."""
+        return self.base_url + "/"
 
     @property
     def applications_url(self) -> str:

@@ -91,6 +91,7 @@ from attrs import define, field, frozen
 from adapters.events import EventType, representation_of
 from adapters.simulator.events import ChannelError, EventChannel, Sender, Waiter
 from adapters.simulator.faults import FaultConfig, FaultKind, Faults
+from adapters.simulator.lifetime import EXPIRED_SUBCODE, REPORT_MY_ACTIVITY, Lifetime, Liveness
 from adapters.simulator.profiles import (
     DEFAULT_PROFILE,
     PROFILES,
@@ -226,6 +227,8 @@ class SimulatorConfig:
     application_expiry: float | None = None
     #: A P-GET after this long without one is answered with ``resume``; ``None``: never.
     resume_after_idle: float | None = None
+    #: The documented inactivity rules: an application left idle expires, 410 InactiveApplicationExpired.
+    lifetime: Lifetime = field(factory=Lifetime)
     user_name: str = "Simulated User"
     user_uri: str = "sip:user@callfsm.test"
     #: Huawei App IDs and their app keys (for ``appauth`` signatures).
@@ -372,6 +375,13 @@ def _conflict(why: str) -> Reply:
 
 
 NO_CONTENT: Final = Reply(204)
+
+
+def _gone(app: Application | None) -> Reply:
+    """What a request to an application that is no more gets: 410 when inactivity ended it, else 404."""
+    if app is not None and app.liveness.expired:
+        return ucwa_error(410, "Gone", EXPIRED_SUBCODE, "the application expired after inactivity")
+    return ucwa_error(404, "NotFound", "ApplicationNotFound", "the application does not exist")
 
 
 # -- records ---------------------------------------------------------------------------------------
@@ -692,6 +702,9 @@ class Application:
     base_uri: str = ""
     #: A callback POST is under way (its answer acknowledges the events it carried).
     pushing: bool = False
+    #: What keeps it from expiring (lifetime.py), and its ``reportMyActivity`` path (``None``: the server has none).
+    liveness: Liveness = field(factory=lambda: Liveness.new(0.0))
+    report_my_activity: str | None = None
 
     def path(self, relative: str) -> str:
         return f"{self.href}/{relative}"
@@ -701,9 +714,6 @@ class Application:
         return f"{self.href}/communication"
 
     def render(self) -> Document:
-        me_links: Document = {"self": {"href": f"{self.href}/me"}}
-        if not self.available:
-            me_links["makeMeAvailable"] = {"href": self.path(self.layout.make_me_available)}
         communication = {
             "rel": "communication",
             "supportedModalities": list(self.supported_modalities),
@@ -729,7 +739,7 @@ class Application:
                 "events": {"href": self.channel.href(1)},
             },
             "_embedded": {
-                "me": self.render_me(me_links),
+                "me": self.render_me(),
                 "people": self.render_people(),
                 "communication": communication,
             },
@@ -740,6 +750,9 @@ class Application:
             links = {"self": {"href": f"{self.href}/me"}}
             if not self.available:
                 links["makeMeAvailable"] = {"href": self.path(self.layout.make_me_available)}
+            if self.report_my_activity is not None:
+                # there from the start (MeDashboard); before makeMeAvailable it answers 409 MakeMeAvailableRequired
+                links["reportMyActivity"] = {"href": self.path(self.report_my_activity)}
         return {"rel": "me", "name": self.user[0], "uri": self.user[1], "_links": links}
 
     def render_people(self) -> Document:
@@ -1089,6 +1102,8 @@ class World:
                 layout=self.profile.layout,
                 callback_url=self.config.callback_url,
                 base_uri=f"http://{host}/",
+                liveness=Liveness.new(now),
+                report_my_activity=REPORT_MY_ACTIVITY[self.profile.name],
             )
             self.apps[ident] = app
             self._register_application(app)
@@ -1109,6 +1124,8 @@ class World:
         }
         layout = app.layout
         app.actions[app.path(layout.make_me_available)] = _bind(self._make_me_available, app)
+        if app.report_my_activity is not None:
+            app.actions[app.path(app.report_my_activity)] = _bind(self._report_my_activity, app)
         app.actions[app.path(layout.start_audio_video)] = _bind(self._create, app, InvitationKind.AUDIO_VIDEO, None)
         app.actions[app.path(layout.start_messaging)] = _bind(self._create, app, InvitationKind.MESSAGING, None)
         app.actions[app.path(layout.join_online_meeting)] = _bind(
@@ -1149,8 +1166,10 @@ class World:
         if app is not None and not app.gone and expiry is not None and now - app.last_seen > expiry:
             app.gone = True
             log.info("application %s expired after %.1fs idle", ident, now - app.last_seen)
+        if app is not None:
+            self._expired(app, now)
         if app is None or app.gone:
-            return ucwa_error(404, "NotFound", "ApplicationNotFound", "the application does not exist")
+            return _gone(app)
         app.last_seen = now
         return app
 
@@ -1195,9 +1214,33 @@ class World:
             [m for m in modalities if isinstance(m, str)] if isinstance(modalities, list) else ["Messaging"]
         )
         app.available = True
+        app.liveness.activity(self.clock.now())
         log.info("application %s is available for incoming invitations", app.ident)
         self._release_waiting()
         return NO_CONTENT
+
+    def _report_my_activity(self, app: Application, request: SimRequest) -> Reply:
+        """``reportMyActivity``: no body, 204; 409 MakeMeAvailableRequired before ``makeMeAvailable``."""
+        if not app.available:
+            return ucwa_error(409, "Conflict", "MakeMeAvailableRequired", "makeMeAvailable was not called yet")
+        app.liveness.activity(self.clock.now())
+        return NO_CONTENT
+
+    def _expired(self, app: Application, now: float) -> bool:
+        """The documented inactivity rules (lifetime.py); an application they end is gone for good."""
+        waiter = app.channel.waiter
+        in_call = any(c.invitation is not None and c.invitation.phase is not Phase.ENDED for c in app.conversations)
+        expired = app.liveness.check(
+            now,
+            self.config.lifetime,
+            parked=waiter is not None and not waiter.done,
+            available=app.available and app.report_my_activity is not None,
+            in_call=in_call,
+        )
+        if expired and not app.gone:
+            app.gone = True
+            log.info("application %s expired: %s", app.ident, EXPIRED_SUBCODE)
+        return expired
 
     # -- the event channel -------------------------------------------------------------------------------
 
@@ -1207,6 +1250,7 @@ class World:
             if isinstance(found, Reply):
                 return found
             app = found
+            app.liveness.channel(now)  # a new event-channel request: the documented 15 minutes start again
             if self.faults.happens(FaultKind.SERVER_ERROR):
                 return ucwa_error(500, "ServiceFailure", None, "injected fault")
             if self.faults.happens(FaultKind.APPLICATION_NOT_FOUND):
@@ -1235,9 +1279,11 @@ class World:
             if self.closed:
                 waiter.done = True
                 return ucwa_error(503, "ServiceUnavailable", None, "the simulator is shutting down")
+            if app is not None:
+                self._expired(app, now)
             if app is None or app.gone:
                 waiter.done = True
-                return ucwa_error(404, "NotFound", "ApplicationNotFound", "the application does not exist")
+                return _gone(app)
             app.last_seen = now
             result = app.channel.poll(waiter, now, _bind(self._resume_decision, app))
             if result is None:
