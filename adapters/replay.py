@@ -42,8 +42,20 @@ invitation whose first event is ``updated`` or ``completed`` (its ``started``
 was aggregated away, or the recording began mid-call) gets a fresh one.
 ``adopt=False`` turns this off (the dispatcher alone decides).
 
-Input (:func:`read_records`). A file holds JSON Lines (one response per line),
-a JSON array of responses, or one response. Each response is either an
+Memory. The replay keeps what its report needs: each resource's model (a
+late event must still find it, and be judged as it always was) and the
+violations. Once a model has settled, what no later event can read is
+released: its history, and for an invitation whose every wire trigger can
+only be absorbed (Connected, or ended) its representation (``release=False``
+keeps them). About 1 KB per ended call (bench/README.md). The violations and
+the events no machine took are kept too, one small record each, for the
+report.
+
+Input (:func:`iter_records`, read as it is needed; :func:`read_records` for
+bytes in memory). A file holds JSON Lines (one response per line), a JSON
+array of responses, one response, or raw XML ``<events>`` responses one
+after another (:mod:`adapters.recording`, at most
+:data:`~adapters.recording.MAX_RECORD` bytes a record). Each JSON response is either an
 events document (an object with ``_links`` and/or ``sender``) or a record
 ``{"t": 12.5, "response": ..., "content_type": ...}``: ``t`` (optional) is a
 finite number, the time on the recorder's clock; ``response`` is the events
@@ -580,6 +592,7 @@ __all__ = [
     "ReplayReport",
     "ReplayViolation",
     "ResourceReport",
+    "iter_records",
     "read_records",
     "render_text",
     "replay",
