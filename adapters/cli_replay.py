@@ -161,11 +161,17 @@ def replay_parallel(names: list[str], jobs: int) -> ReplayReport:
         except OSError as exc:
             raise CliError(f"{name}: cannot read: {exc.strerror or exc}") from None
     from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415 - 14 ms of start-up a plain replay need not pay
+    from concurrent.futures.process import BrokenProcessPool  # noqa: PLC0415 - as above
 
-    with ProcessPoolExecutor(max_workers=min(jobs, len(names))) as pool:
-        futures = [pool.submit(_replay_one, name) for name in names]
-        # in file order: the first file's error is the one reported, whichever worker finished first
-        reports = [future.result() for future in futures]
+    try:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(names))) as pool:
+            futures = [pool.submit(_replay_one, name) for name in names]
+            # in file order: the first file's error is the one reported, whichever worker finished first
+            reports = [future.result() for future in futures]
+    except BrokenProcessPool:
+        raise CliError("a replay worker process died (killed, or out of memory?)") from None
+    except OSError as exc:
+        raise CliError(f"cannot start the replay worker processes: {exc.strerror or exc}") from None
     return merge(reports)
 
 

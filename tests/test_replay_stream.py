@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import tracemalloc
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from adapters import dispatcher, events, recording
+from adapters import cli_replay, dispatcher, events, recording
 from adapters.cli import main
 from adapters.cli_replay import write_json
 from adapters.replay import Replay, ReplayInputError, iter_records, read_records, replay
@@ -311,6 +312,20 @@ def test_jobs_2_gives_the_output_of_jobs_1(tmp_path: Path, capsys: pytest.Captur
     text = capsys.readouterr().out
     assert main(["replay", "--jobs", "1", str(first), str(second)]) == 1
     assert capsys.readouterr().out == text
+
+
+def _die(name: str) -> None:
+    os._exit(3)  # a worker killed from outside (the OOM killer, a signal) ends like this
+
+
+def test_a_worker_that_dies_is_one_line_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first.write_bytes(jsonl(APP, 1))
+    second.write_bytes(jsonl(APP, 1))
+    monkeypatch.setattr(cli_replay, "_replay_one", _die)  # the workers are forked: they see it
+    assert "worker process died" in one_line_exit_2(capsys, "--jobs", "2", str(first), str(second))
 
 
 def test_jobs_refuses_standard_input(capsys: pytest.CaptureFixture[str]) -> None:
