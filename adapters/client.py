@@ -72,7 +72,7 @@ import logging
 import time
 import uuid
 import weakref
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from enum import Enum
 from typing import Any, Final, TypeVar
 
@@ -80,20 +80,35 @@ import httpx
 from attrs import field, frozen
 
 from adapters import restart
+from adapters.application import (
+    ASYNC_REPORT_LEAD,
+    KeepAlive,
+    MakeMeAvailable,
+    creation,
+    expect,
+    new_endpoint_id,
+    pget_hold,
+)
+from adapters.application import Created as ApplicationCreated
+from adapters.application import Step as CreationStep
+from adapters.application import request as application_request
 from adapters.channel import AsyncEventChannel, Backoff, ChannelEnd, ChannelReset, EventChannel, PGetParameters
 from adapters.dispatcher import Dispatcher, DispatchResult
 from adapters.events import ParseError, parse_resource
-from adapters.http import AsyncSender, AsyncTokenSource, SyncSender, TokenSource
+from adapters.http import AsyncSender, AsyncTokenSource, SyncSender, TokenSource, TransportError
 from adapters.requests import (
     Applied,
     Created,
     Failed,
+    HttpRequest,
     HttpResponse,
     OriginError,
+    Secret,
     Unexpected,
     apply_response,
     build_request,
     loggable_url,
+    resolve,
 )
 from adapters.ucwa_errors import UcwaError, parse_error
 from fsm.actions import Action, Actions, FetchResource, PostRenegotiation, StartOperation
@@ -204,6 +219,11 @@ def read_application(url: str, response: HttpResponse) -> ApplicationLinks:
         resource = parse_resource(response.body, response.content_type)
     except ParseError as exc:
         raise ClientError(f"the application resource at {loggable_url(url)} is unreadable: {exc}") from None
+    return application_links(url, resource)
+
+
+def application_links(url: str, resource: dict[str, Any]) -> ApplicationLinks:
+    """The links of an application resource already read (a GET's 200, or the creating POST's 201)."""
     links: dict[str, str] = {}
     _collect_links(resource, links, depth=0)
     events = links.get("events")
@@ -257,6 +277,39 @@ class _Core:
         self._provisional: dict[int, FsmModel] = {}
         #: Where a restored client's event channel starts (``connect`` uses it once).
         self._resume_from: str | None = None
+        #: When ``reportMyActivity`` is due (active from a successful ``make_me_available`` on).
+        self.keep_alive = KeepAlive()
+        #: Whether ``close()`` (and leaving ``with``) deletes the application: on for one this client created.
+        self.delete_on_close = False
+        #: The application resource as the creating POST's 201 carried it (``None``: not created here).
+        self.resource: dict[str, Any] | None = None
+
+    # -- the application's lifecycle (the I/O is the subclasses') ------------------------------------
+
+    def _lifecycle_href(self, rel: str) -> str:
+        """The absolute URL of the application's ``rel`` link, on the application's origin (else OriginError)."""
+        return resolve(self.url, _links_or_raise(self.links).href(rel))
+
+    def _make_me_available_request(self, settings: MakeMeAvailable, token: Secret | None) -> HttpRequest:
+        body = settings.body(self.sender.body_format)  # type: ignore[attr-defined]
+        href = self._lifecycle_href("makeMeAvailable")
+        return application_request("POST", href, token=token, body_format=self.sender.body_format, body=body)  # type: ignore[attr-defined]
+
+    def _lifecycle_request(self, method: str, rel: str, token: Secret | None) -> HttpRequest:
+        href = self._lifecycle_href(rel)
+        return application_request(method, href, token=token, body_format=self.sender.body_format)  # type: ignore[attr-defined]
+
+    def _adopt(self, created: ApplicationCreated) -> ApplicationLinks:
+        """Take the 201's application resource as this client's (no second GET)."""
+        self.resource = created.resource
+        self.links = application_links(self.url, created.resource)
+        return self.links
+
+    def _keep_alive_failed(self, error: Exception) -> None:
+        gone = isinstance(error, UcwaError) and error.status in (404, 410)
+        log.warning("reportMyActivity failed%s: %s", "; keep-alive stopped" if gone else "", error)
+        if gone:
+            self.keep_alive.stop()
 
     @property
     def models(self) -> tuple[FsmModel, ...]:
@@ -416,6 +469,10 @@ class _Core:
         )
 
 
+def _step_request(step: CreationStep, token: Secret | None, body_format: str) -> HttpRequest:
+    return application_request(step.method, step.url, token=token, body_format=body_format, body=step.body)
+
+
 def _outcome_settled(invitation: Invitation, now: float) -> bool:
     """What ``wait_for_outcome`` waits for: a final outcome (or, should it ever be, an end with none)."""
     return invitation.outcome_is_final(now) or (invitation.outcome is None and invitation.is_terminal)
@@ -448,6 +505,7 @@ class UcwaClient(_Core):
         backoff: Backoff | None = None,
         prefetch: bool = False,
         pget_parameters: PGetParameters | None = None,
+        keep_alive: bool = True,
     ) -> None:
         super().__init__(url, url, on_change)
         #: Send each P-GET ahead, from a helper thread, while the answer before it is processed
@@ -465,6 +523,8 @@ class UcwaClient(_Core):
         self.pget_parameters = pget_parameters
         self.on_application_not_found = on_application_not_found
         self.channel: EventChannel[DispatchResult] | None = None
+        #: Send ``reportMyActivity`` before a P-GET when due, after ``make_me_available`` (off: the app reports).
+        self.keep_alive_enabled = keep_alive
 
     def __repr__(self) -> str:
         return f"UcwaClient({loggable_url(self.url)!r}, models={len(self.models)})"
@@ -495,30 +555,141 @@ class UcwaClient(_Core):
         client._install(state)
         return client
 
+    @classmethod
+    def create_application(
+        cls,
+        url: str,
+        *,
+        token: TokenSource,
+        user_agent: str,
+        endpoint_id: str | None = None,
+        culture: str = "en-US",
+        allowed_origins: Sequence[str] = (),
+        delete_on_close: bool = True,
+        client: httpx.Client | None = None,
+        **options: Any,
+    ) -> UcwaClient:
+        """Create an application by following links from ``url`` (discovery, ``user``, ``applications``) and
+        return a client connected to it (its event channel ready; ``with`` does not read it again).
+
+        ``url`` is the discovery URL (``https://lyncdiscover.contoso.com/``) or a ``user`` resource.
+        ``token``: a bearer token, or a callable returning the current one (called for each request).
+        It goes only to ``url``'s origin and to ``allowed_origins`` (``["https://lyncweb.contoso.com"]``:
+        where the discovery document sends you), then only to the application's. ``endpoint_id``: a
+        GUID, new by default. ``delete_on_close``: :meth:`close` deletes the application (the
+        documentation asks a client to, when the user leaves). ``options``: the constructor's.
+        Raises :class:`~adapters.application.ApplicationError` (which step, which URL, why),
+        :class:`~adapters.requests.OriginError` (a link off the allowed origins: nothing sent there) or
+        :class:`~adapters.http.TransportError`.
+        """
+        http = client or httpx.Client(timeout=REQUEST_TIMEOUT)
+        body_format = options.get("body_format", "json")
+        try:
+            walk = creation(
+                url,
+                user_agent=user_agent,
+                endpoint_id=endpoint_id or new_endpoint_id(),
+                culture=culture,
+                allowed_origins=allowed_origins,
+            )
+            step = next(walk)
+            while True:
+                sender = SyncSender(http, token, base_url=step.url, body_format=body_format)
+                credential = sender.token() if step.authorized else None
+                response = sender.send(_step_request(step, credential, body_format))
+                try:
+                    step = walk.send(response)
+                except StopIteration as done:
+                    created: ApplicationCreated = done.value
+                    break
+            app = cls(created.url, token=token, client=http, **options)
+        except BaseException:
+            if client is None:
+                http.close()
+            raise
+        app._own_client = client is None
+        app.delete_on_close = delete_on_close
+        app._open(app._adopt(created))
+        return app
+
     def __enter__(self) -> UcwaClient:
-        self.connect()
+        if self.channel is None:  # one create_application made is connected already
+            self.connect()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def close(self) -> None:
+    def close(self, *, delete_application: bool | None = None) -> None:
+        """Stop the event channel; DELETE the application when ``delete_application`` (default:
+        :attr:`delete_on_close`); close what the client opened. A 404 or 410 to the DELETE means it
+        is gone already; another error is raised (after the rest is closed)."""
         if self.channel is not None:
             self.channel.close()  # stops, and lets go of a P-GET sent ahead
-        if self._own_client:
-            self.http.close()
+        self.keep_alive.stop()
+        try:
+            if self.links is not None and (self.delete_on_close if delete_application is None else delete_application):
+                self.delete_application()
+        finally:
+            if self._own_client:
+                self.http.close()
+
+    def delete_application(self) -> None:
+        """``DELETE`` the application (204; 404 or 410: already gone). Its calls end with it."""
+        response = self.sender.send(self._lifecycle_request("DELETE", "self", self.sender.token()))
+        if response.status not in (404, 410):
+            expect(response, 204, 200)
 
     # -- setup ----------------------------------------------------------------------------
 
-    def connect(self) -> ApplicationLinks:
-        """GET the application resource, read its links, prepare the event channel."""
+    def make_me_available(self, settings: MakeMeAvailable | None = None, /, **fields: Any) -> None:
+        """POST ``makeMeAvailable`` (wherever the application puts it) so incoming invitations arrive;
+        the keep-alive (``reportMyActivity``) runs from then on. ``fields`` are those of
+        :class:`~adapters.application.MakeMeAvailable` (``supported_modalities=[Modality.AUDIO]``...),
+        checked before anything is sent. Raises :class:`UcwaError` when refused."""
+        request = self._make_me_available_request(settings or MakeMeAvailable(**fields), self.sender.token())
+        expect(self.sender.send(request), 204, 200, 201)  # makeMeAvailable2 answers 201 with its operations
+        self.keep_alive.started(self.clock())
+        if "reportMyActivity" not in _links_or_raise(self.links).links:
+            # some servers add it to ``me`` only now: read the application again (the channel stays)
+            self.links = self._read_links()
+        hold = pget_hold(None if self.pget_parameters is None else self.pget_parameters.timeout)
+        if self.keep_alive_enabled and self.keep_alive.next_at(blocking_for=hold) <= self.clock():  # type: ignore[operator]
+            log.warning(
+                "a P-GET held up to %.0f s may outlast reportMyActivity's %.0f s deadline: lower its timeout",
+                hold,
+                self.keep_alive.deadline,
+            )
+
+    def report_my_activity(self) -> None:
+        """POST ``reportMyActivity`` now (the keep-alive does it on time by itself). Raises :class:`UcwaError`."""
+        expect(self.sender.send(self._lifecycle_request("POST", "reportMyActivity", self.sender.token())), 204, 200)
+        self.keep_alive.reported(self.clock())
+
+    def _keep_alive_if_due(self) -> None:
+        hold = pget_hold(None if self.pget_parameters is None else self.pget_parameters.timeout)
+        if not self.keep_alive_enabled or not self.keep_alive.due(self.clock(), blocking_for=hold):
+            return
+        try:
+            self.report_my_activity()
+        except (UcwaError, TransportError, OriginError, ClientError) as error:
+            self._keep_alive_failed(error)
+
+    def _read_links(self) -> ApplicationLinks:
         request = build_request(
             FetchResource(self.url, "read the application"),
             base_url=self.url,
             token=self.sender.token(),
             body_format=self.sender.body_format,
         )
-        self.links = read_application(self.url, self.sender.send(request))
+        return read_application(self.url, self.sender.send(request))
+
+    def connect(self) -> ApplicationLinks:
+        """GET the application resource, read its links, prepare the event channel."""
+        return self._open(self._read_links())
+
+    def _open(self, links: ApplicationLinks) -> ApplicationLinks:
+        self.links = links
         previous = self.channel
         self.channel = EventChannel(
             self.sender,
@@ -708,8 +879,10 @@ class UcwaClient(_Core):
         return self.channel
 
     def poll_once(self) -> DispatchResult | None:
-        """One P-GET and everything it causes (and the final outcomes its wait made due)."""
+        """One P-GET and everything it causes (and the final outcomes its wait made due); before it,
+        ``reportMyActivity`` when that P-GET's longest hold would otherwise carry it past its deadline."""
         channel = self._channel()
+        self._keep_alive_if_due()
         result = channel.poll_once()
         self.ended = channel.ended
         if self._provisional:
@@ -737,8 +910,15 @@ class UcwaClient(_Core):
         return invitation.outcome
 
     def run(self) -> ChannelEnd:
-        """Run the event channel until :meth:`stop`, a takeover or the application's end."""
-        self.ended = self._channel().run()
+        """Run the event channel until :meth:`stop`, a takeover or the application's end (keeping it alive)."""
+        channel = self._channel()
+        try:
+            while channel.ended is None:
+                self.poll_once()
+        except BaseException:
+            channel._abandon()  # as the channel's own run: a GET sent ahead has nobody to read it now
+            raise
+        self.ended = channel.ended
         return self.ended
 
     def stop(self) -> None:
@@ -816,6 +996,7 @@ class AsyncUcwaClient(_Core):
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         backoff: Backoff | None = None,
         pget_parameters: PGetParameters | None = None,
+        keep_alive: bool = True,
     ) -> None:
         super().__init__(url, url, on_change)
         self._own_client = client is None
@@ -833,6 +1014,9 @@ class AsyncUcwaClient(_Core):
         self._subscriptions: set[Subscription] = set()
         #: model id -> the timer that shows its provisional outcome as final once the grace passes.
         self._final_timers: dict[int, asyncio.TimerHandle] = {}
+        #: Run the ``reportMyActivity`` task after ``make_me_available`` (off: the app reports itself).
+        self.keep_alive_enabled = keep_alive
+        self._keep_alive_task: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return f"AsyncUcwaClient({loggable_url(self.url)!r}, models={len(self.models)})"
@@ -857,23 +1041,114 @@ class AsyncUcwaClient(_Core):
         client._install(state)
         return client
 
+    @classmethod
+    async def create_application(
+        cls,
+        url: str,
+        *,
+        token: AsyncTokenSource,
+        user_agent: str,
+        endpoint_id: str | None = None,
+        culture: str = "en-US",
+        allowed_origins: Sequence[str] = (),
+        delete_on_close: bool = True,
+        client: httpx.AsyncClient | None = None,
+        **options: Any,
+    ) -> AsyncUcwaClient:
+        """The asyncio twin of :meth:`UcwaClient.create_application` (``token`` may be an async callable);
+        ``async with`` then starts the event channel without reading the application again."""
+        http = client or httpx.AsyncClient(timeout=REQUEST_TIMEOUT)
+        body_format = options.get("body_format", "json")
+        try:
+            walk = creation(
+                url,
+                user_agent=user_agent,
+                endpoint_id=endpoint_id or new_endpoint_id(),
+                culture=culture,
+                allowed_origins=allowed_origins,
+            )
+            step = next(walk)
+            while True:
+                sender = AsyncSender(http, token, base_url=step.url, body_format=body_format)
+                credential = await sender.token() if step.authorized else None
+                response = await sender.send(_step_request(step, credential, body_format))
+                try:
+                    step = walk.send(response)
+                except StopIteration as done:
+                    created: ApplicationCreated = done.value
+                    break
+            app = cls(created.url, token=token, client=http, **options)
+        except BaseException:
+            if client is None:
+                await http.aclose()
+            raise
+        app._own_client = client is None
+        app.delete_on_close = delete_on_close
+        app._open(app._adopt(created))
+        return app
+
     async def __aenter__(self) -> AsyncUcwaClient:
-        await self.connect()
+        if self.channel is None:  # one create_application made is connected already
+            await self.connect()
         self.start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def connect(self) -> ApplicationLinks:
-        """GET the application resource, read its links, prepare the event channel."""
+    async def _read_links(self) -> ApplicationLinks:
         request = build_request(
             FetchResource(self.url, "read the application"),
             base_url=self.url,
             token=await self.sender.token(),
             body_format=self.sender.body_format,
         )
-        self.links = read_application(self.url, await self.sender.send(request))
+        return read_application(self.url, await self.sender.send(request))
+
+    async def connect(self) -> ApplicationLinks:
+        """GET the application resource, read its links, prepare the event channel."""
+        return self._open(await self._read_links())
+
+    async def make_me_available(self, settings: MakeMeAvailable | None = None, /, **fields: Any) -> None:
+        """The asyncio twin of :meth:`UcwaClient.make_me_available`; the keep-alive then runs as a task
+        (every :data:`~adapters.application.REPORT_DEADLINE` less a margin, on ``clock`` and ``sleep``)."""
+        request = self._make_me_available_request(settings or MakeMeAvailable(**fields), await self.sender.token())
+        expect(await self.sender.send(request), 204, 200, 201)  # makeMeAvailable2 answers 201 with its operations
+        self.keep_alive.started(self.clock())
+        if "reportMyActivity" not in _links_or_raise(self.links).links:
+            self.links = await self._read_links()  # some servers add it to ``me`` only now
+        if self.keep_alive_enabled and (self._keep_alive_task is None or self._keep_alive_task.done()):
+            self._keep_alive_task = asyncio.ensure_future(self._keep_alive_loop())
+
+    async def report_my_activity(self) -> None:
+        """The asyncio twin of :meth:`UcwaClient.report_my_activity`."""
+        request = self._lifecycle_request("POST", "reportMyActivity", await self.sender.token())
+        expect(await self.sender.send(request), 204, 200)
+        self.keep_alive.reported(self.clock())
+
+    async def _keep_alive_loop(self) -> None:
+        while self.keep_alive.active:
+            at = self.keep_alive.next_at(blocking_for=ASYNC_REPORT_LEAD)
+            if at is None:
+                return
+            await self.sleep(max(0.0, at - self.clock()))
+            if not self.keep_alive.due(self.clock(), blocking_for=ASYNC_REPORT_LEAD):
+                continue  # reported meanwhile (the app called report_my_activity itself)
+            try:
+                await self.report_my_activity()
+            except (UcwaError, TransportError, OriginError, ClientError) as error:
+                self._keep_alive_failed(error)
+                if self.keep_alive.active:
+                    await self.sleep(ASYNC_REPORT_LEAD)  # try again later, not in a tight loop
+
+    async def delete_application(self) -> None:
+        """The asyncio twin of :meth:`UcwaClient.delete_application`."""
+        response = await self.sender.send(self._lifecycle_request("DELETE", "self", await self.sender.token()))
+        if response.status not in (404, 410):
+            expect(response, 204, 200)
+
+    def _open(self, links: ApplicationLinks) -> ApplicationLinks:
+        self.links = links
         self.channel = AsyncEventChannel(
             self.sender,
             self.dispatcher,
@@ -913,18 +1188,28 @@ class AsyncUcwaClient(_Core):
         for subscription in list(self._subscriptions):
             subscription.put(None)
 
-    async def aclose(self) -> None:
-        """Stop the event channel (the GET in flight is cancelled) and close what the client opened."""
+    async def aclose(self, *, delete_application: bool | None = None) -> None:
+        """Stop the event channel (the GET in flight is cancelled) and the keep-alive; DELETE the
+        application when ``delete_application`` (default: :attr:`delete_on_close`); close what the
+        client opened."""
         if self.channel is not None:
             self.channel.stop()
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        self.keep_alive.stop()
+        if self._keep_alive_task is not None:
+            self._keep_alive_task.cancel()
+        for task in (self._task, self._keep_alive_task):
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         for timer in self._final_timers.values():
             timer.cancel()
         self._final_timers.clear()
-        if self._own_client:
-            await self.http.aclose()
+        try:
+            if self.links is not None and (self.delete_on_close if delete_application is None else delete_application):
+                await self.delete_application()
+        finally:
+            if self._own_client:
+                await self.http.aclose()
 
     # -- the app's calls ------------------------------------------------------------------------
 
