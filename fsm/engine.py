@@ -39,6 +39,16 @@ State, checking the source, and trying the rows of that source one by one
 engine is built here with no machine-level hooks (``prepare_event``,
 ``finalize_event``, ``on_exception``, queue), so nothing else is skipped; the
 build asserts it. The engine's share of a trigger fell by a third (bench/README.md).
+
+For a *plain* row (no prepare/before/after callbacks, no machine-level
+callbacks around a state change, and no condition but its branch test, which
+is what the index picked it by: every row of the tables here),
+:meth:`MachineDefinition.advance` runs transitions' ``_change_state`` (exit,
+``set_state``, enter, ``on_final``) instead of the whole ``execute``, whose
+remaining work for such a row is three empty callback lists and four
+debug-log calls: 13% of an event's ingestion (bench/README.md, issue 14). Any
+other row still goes through ``execute``. ``tests/test_engine_plain.py``
+checks every row of every machine against transitions' own ``Event.trigger``.
 """
 
 from __future__ import annotations
@@ -121,7 +131,12 @@ def _branch_condition(branch: Enum) -> Callable[[Any], bool]:
         return bool(event_data.kwargs.get("branch") is branch)
 
     condition.__name__ = f"when_{branch.name.lower()}"
+    _BRANCH_CONDITIONS.add(condition)
     return condition
+
+
+#: The conditions made by :func:`_branch_condition` (what :func:`_plain` may leave to the index).
+_BRANCH_CONDITIONS: set[Callable[[Any], bool]] = set()
 
 
 @frozen(eq=False)
@@ -176,8 +191,9 @@ class MachineDefinition(Generic[S, T]):
             source = engine.get_state(row.source)
             event = engine.events[row.trigger.value]
             # add_transition appends one Transition per source: this row's is the last one
+            transition = event.transitions[source.name][-1]
             compiled.setdefault((row.source.name, row.trigger.name), []).append(
-                (row, source, event, event.transitions[source.name][-1])
+                (row, source, event, transition, _plain(engine, transition))
             )
         # advance() runs a Transition directly: that is only the same as Event.trigger
         # while the machine has no hooks of its own and no queue.
@@ -292,10 +308,18 @@ class MachineDefinition(Generic[S, T]):
         ``state`` must be the model's current state (the caller read it already).
         Returns the row that ran.
         """
-        row, source, event, transition = self._pick(state, trigger, branch)
+        row, source, event, transition, plain = self._pick(state, trigger, branch)
         event_data = EventData(source, event, self._engine, model, (), {"branch": row.when})
         event_data.transition = transition
-        if not transition.execute(event_data):
+        if plain:
+            # All that Transition.execute would do for a row with no callbacks of its own: its one
+            # condition (``branch is row.when``) is what _pick just matched, and without callbacks
+            # only the state change is left, run by transitions (exit, set_state, enter, on_final).
+            # execute's wrapping (three empty callback lists, four debug-log calls) was 13% of an
+            # event's ingestion (bench/README.md).
+            if transition.dest:
+                transition._change_state(event_data)
+        elif not transition.execute(event_data):
             raise InvalidTrigger(self.name, state, trigger, "the engine refused the row")
         event_data.result = True
         return row
@@ -308,8 +332,22 @@ class MachineDefinition(Generic[S, T]):
             raise InvalidTrigger(self.name, model.state, row.trigger, "the engine refused the row")
 
 
-#: One compiled row: the row, its source State, its Event and its transitions Transition.
-_Compiled = tuple[Transition[S, T], "State", "Event", "EngineTransition"]
+#: One compiled row: the row, its source State, its Event, its transitions Transition, and whether
+#: that Transition is plain (see :func:`_plain`).
+_Compiled = tuple[Transition[S, T], "State", "Event", "EngineTransition", bool]
+
+
+def _plain(engine: Machine, transition: EngineTransition) -> bool:
+    """Whether ``transition`` has no callbacks, nor the machine any around a state change.
+
+    Then its ``execute`` amounts to its conditions and ``_change_state``. The
+    conditions :func:`_branch_condition` adds only test the branch that
+    :meth:`MachineDefinition._pick` selects rows by; any other condition makes
+    the row not plain.
+    """
+    ours = all(c.func in _BRANCH_CONDITIONS and c.target is True for c in transition.conditions)
+    hooks = (transition.prepare, transition.before, transition.after)
+    return ours and not any(hooks) and not engine.before_state_change and not engine.after_state_change
 
 
 def build_table(*groups: Iterable[Transition[S, T]]) -> tuple[Transition[S, T], ...]:
