@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"callfsm simulator on http://{shown}:{port} "
         f"(profile {profile.name.value}, events {config.events.value}, completion {config.completion.value}; "
-        f"create an application: POST {profile.root}; {auth}; seed {seed})",
+        f"discovery: GET http://{shown}:{port}/, or create an application: POST {profile.root}; {auth}; seed {seed})",
         file=sys.stderr,
         flush=True,
     )

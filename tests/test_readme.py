@@ -18,8 +18,8 @@ def test_readme_has_examples() -> None:
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
 def test_readme_block_runs(index: int, capsys: pytest.CaptureFixture[str]) -> None:
     block = BLOCKS[index]
-    if "# needs: server" in block:
-        pytest.skip("run against the loopback server in test_client_e2e")
+    if "# needs: ucwa simulator" in block:
+        pytest.skip("run as printed against `callfsm simulate` in test_client_readme")
     if "# needs: huawei simulator" in block:
         pytest.skip("run against `callfsm simulate` in test_huawei_readme")
     if "# needs: pytest" in block:
