@@ -5,11 +5,18 @@ Theory of operation
 :class:`UcwaClient` (sync, ``httpx.Client``) and :class:`AsyncUcwaClient`
 (asyncio, ``httpx.AsyncClient``) put the pieces together for an app:
 
-- ``connect()`` GETs the application resource and reads its links (the
-  ``events`` link, and the ``communication`` links such as
-  ``startAudioVideo``, wherever they are embedded). Creating the application
-  (``POST applications``) stays the app's business, as does recreating it
-  after a 404 (``on_application_not_found``).
+- :meth:`UcwaClient.create_application` creates the application by following
+  links from a discovery URL (:mod:`adapters.application`: which origins get
+  the token on the way) and returns a client connected to it from the 201's
+  body; ``connect()`` instead GETs an application that already exists and
+  reads its links (the ``events`` link, and the ``communication`` links such
+  as ``startAudioVideo``, wherever they are embedded). Recreating it after a
+  404 stays the app's business (``on_application_not_found``).
+- the lifecycle: ``make_me_available`` (the documented body fields, typed),
+  then the ``reportMyActivity`` keep-alive (asyncio: a task; sync: before a
+  P-GET that would otherwise outlast the four-minute deadline, so no thread),
+  and ``close(delete_application=...)`` / ``aclose(...)``, which DELETEs an
+  application this client created unless told not to.
 - a local call fires the machine's trigger first, so a refused trigger or
   an over-long value raises before anything is sent; then each action
   becomes a request (:mod:`adapters.requests`), and its response is fed back
