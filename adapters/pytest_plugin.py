@@ -9,7 +9,8 @@ on 127.0.0.1 with a free port, yields a
 :class:`~adapters.simulator.app.SimulatorHandle` and stops it when the test
 ends:
 
-- ``.base_url`` and ``.applications_url`` (POST there to create an application);
+- ``.base_url``, ``.discovery_url`` (``UcwaClient.create_application(sim.discovery_url, token=sim.token,
+  user_agent=...)`` starts there) and ``.applications_url`` (or POST there to create an application);
 - ``.token``: the bearer token the server requires;
 - ``.script``: script the remote party (``sim.script.answer_after(0.2)``);
 - ``.events_sent``: every event-channel answer sent, as dicts (for ``callfsm replay``;
