@@ -630,13 +630,19 @@ class UcwaClient(_Core):
     def close(self, *, delete_application: bool | None = None) -> None:
         """Stop the event channel; DELETE the application when ``delete_application`` (default:
         :attr:`delete_on_close`); close what the client opened. A 404 or 410 to the DELETE means it
-        is gone already; another error is raised (after the rest is closed)."""
+        is gone already. Another failure is raised when ``delete_application=True`` was asked for, and
+        only logged for the default (leaving ``with`` must not hide the error that made it leave)."""
         if self.channel is not None:
             self.channel.close()  # stops, and lets go of a P-GET sent ahead
         self.keep_alive.stop()
         try:
             if self.links is not None and (self.delete_on_close if delete_application is None else delete_application):
-                self.delete_application()
+                try:
+                    self.delete_application()
+                except (UcwaError, TransportError, OriginError) as error:
+                    if delete_application:
+                        raise
+                    log.warning("the application was not deleted: %s", error)
         finally:
             if self._own_client:
                 self.http.close()
@@ -1213,7 +1219,12 @@ class AsyncUcwaClient(_Core):
         self._final_timers.clear()
         try:
             if self.links is not None and (self.delete_on_close if delete_application is None else delete_application):
-                await self.delete_application()
+                try:
+                    await self.delete_application()
+                except (UcwaError, TransportError, OriginError) as error:
+                    if delete_application:
+                        raise
+                    log.warning("the application was not deleted: %s", error)
         finally:
             if self._own_client:
                 await self.http.aclose()

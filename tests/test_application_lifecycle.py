@@ -52,6 +52,7 @@ from adapters.application import (
 )
 from adapters.channel import EventChannelError
 from adapters.client import AsyncUcwaClient, UcwaClient
+from adapters.http import TransportError
 from adapters.requests import OriginError
 from adapters.simulator.app import SimulatorHandle, serve
 from adapters.simulator.state import ManualClock, SimulatorConfig
@@ -450,3 +451,13 @@ async def test_the_asyncio_client_without_keep_alive_sees_the_application_expire
     assert isinstance(failure, EventChannelError)
     assert isinstance(failure.cause, UcwaError)
     assert (failure.cause.status, failure.cause.subcode) == (410, "InactiveApplicationExpired")
+
+
+def test_leaving_with_logs_a_failed_delete_but_an_asked_for_delete_raises() -> None:
+    with serve(SimulatorConfig(pget_timeout=2.0)) as sim:
+        quiet = UcwaClient.create_application(sim.discovery_url, token=sim.token, user_agent=UA)
+        loud = UcwaClient.create_application(sim.discovery_url, token=sim.token, user_agent=UA)
+    # the server is gone: the DELETE cannot be sent
+    quiet.close()  # the default (leaving ``with``): must not hide what made the app leave
+    with pytest.raises(TransportError):
+        loud.close(delete_application=True)
