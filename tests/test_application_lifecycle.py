@@ -461,3 +461,60 @@ def test_leaving_with_logs_a_failed_delete_but_an_asked_for_delete_raises() -> N
     quiet.close()  # the default (leaving ``with``): must not hide what made the app leave
     with pytest.raises(TransportError):
         loud.close(delete_application=True)
+
+
+def test_a_call_in_progress_keeps_an_available_application_without_reports() -> None:
+    # MeDashboard: an application is ended when unused (no reportMyActivity) "and the user is not participating
+    # in calls": a connected call that lasts 20 minutes keeps it, with no report at all
+    clock = FastClock()
+    wire = Wire(clock)
+    http = wire.client()
+    with serve(SimulatorConfig(clock=clock)) as sim:
+        client = UcwaClient.create_application(
+            sim.discovery_url, token=sim.token, user_agent=UA, client=http, clock=clock.now, keep_alive=False
+        )
+        try:
+            client.make_me_available(supported_modalities=[Modality.AUDIO])
+            call = client.start_audio_video("sip:bob@contoso.com")
+            client.run_until(lambda: call.state.value == "Connected", timeout=60.0)
+            client.run_until(lambda: False, timeout=20 * 60.0)
+            assert call.state.value == "Connected"
+            client.cancel(call)  # still there to hang up
+        finally:
+            client.close()
+            http.close()
+    assert wire.times("/reportMyActivity") == []
+
+
+def test_the_whole_lifecycle_in_xml(sim: SimulatorHandle) -> None:
+    with UcwaClient.create_application(sim.discovery_url, token=sim.token, user_agent=UA, body_format="xml") as client:
+        client.make_me_available(sign_in_as=Availability.BUSY, supported_modalities=[Modality.MESSAGING])
+        client.report_my_activity()
+        (app,) = sim.world.apps.values()
+        assert app.available
+        assert app.supported_modalities == ["Messaging"]
+        call = client.start_audio_video("sip:bob@contoso.com")
+        client.wait_for_outcome(call, timeout=20)
+        assert call.state.value == "Connected"
+
+
+def test_no_token_in_the_logs_of_a_whole_lifecycle(sim: SimulatorHandle, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG")
+    with UcwaClient.create_application(sim.discovery_url, token=lambda: sim.token, user_agent=UA) as client:
+        client.make_me_available()
+        client.report_my_activity()
+        assert sim.token not in repr(client)
+    assert caplog.records  # something was logged, and none of it is the token
+    assert all(sim.token not in record.getMessage() for record in caplog.records)
+
+
+def test_a_user_url_answers_401_then_takes_the_token(sim: SimulatorHandle) -> None:
+    # CreateAnApplication steps 3-8: GET user without credentials is 401; the same GET with the token, 200
+    user = sim.discovery_url.rstrip("/") + "/Autodiscover/AutodiscoverService.svc/root/oauth/user"
+    wire = Wire()
+    http = wire.client()
+    with UcwaClient.create_application(user, token=sim.token, user_agent=UA, client=http):
+        path = httpx.URL(user).path
+        root = ROOTS[_profile(sim)].rstrip("/")
+        assert wire.paths()[:3] == [("GET", path, False), ("GET", path, True), ("POST", root, True)]
+    http.close()
