@@ -2,7 +2,10 @@
 
 An outgoing audio/video invitation goes from the create POST to completion
 (Connected; Declined with its reason) in sync and in asyncio code, and the
-README examples run as written. Expected states and reasons come from
+client examples in their connect-by-URL form (``UcwaClient(APP, ...)``, an
+application that already exists) run against it; the README's own examples,
+which create their application, run against ``callfsm simulate`` in
+``test_client_readme.py``. Expected states and reasons come from
 domain.md 1.5-1.7 and 5.1 (RemoteFailure/Declined, LocalFailure/Canceled),
 never from the code's own output.
 """
