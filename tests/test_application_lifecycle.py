@@ -55,6 +55,7 @@ from adapters.client import AsyncUcwaClient, UcwaClient
 from adapters.http import TransportError
 from adapters.requests import OriginError
 from adapters.simulator.app import SimulatorHandle, serve
+from adapters.simulator.lifetime import Lifetime
 from adapters.simulator.state import ManualClock, SimulatorConfig
 from adapters.ucwa_errors import UcwaError
 
@@ -518,3 +519,23 @@ def test_a_user_url_answers_401_then_takes_the_token(sim: SimulatorHandle) -> No
         root = ROOTS[_profile(sim)].rstrip("/")
         assert wire.paths()[:3] == [("GET", path, False), ("GET", path, True), ("POST", root, True)]
     http.close()
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), float("inf")])
+def test_lifetime_limits_are_positive_finite_seconds(bad: float) -> None:
+    with pytest.raises(ValueError, match="lifetime"):
+        Lifetime(channel_idle=bad)
+    with pytest.raises(ValueError, match="lifetime"):
+        Lifetime(activity_idle=bad)
+
+
+def test_a_rule_switched_off_never_expires_the_application() -> None:
+    clock = ManualClock()
+    config = SimulatorConfig(clock=clock, pget_timeout=2.0, lifetime=Lifetime(channel_idle=None))
+    with serve(config) as sim:
+        headers = {"Authorization": f"Bearer {sim.token}"}
+        created = httpx.post(
+            sim.applications_url, json={"UserAgent": UA, "EndpointId": "e1", "Culture": "en-US"}, headers=headers
+        )
+        clock.advance(24 * 3600.0)  # a day without a P-GET: the documented rule would have ended it long ago
+        assert _app_status(sim.base_url, created.headers["location"], sim.token).status_code == 200
