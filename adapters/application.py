@@ -40,7 +40,13 @@ makeMeAvailable. :class:`MakeMeAvailable` holds the documented body fields
 (:class:`Modality`) and ``voipFallbackToPhoneAudioTimeOut`` (sent as given:
 its unit is not documented). The link is ``communication/makeMeAvailable``
 on the reference pages and ``me/makeMeAvailable`` in the Online samples: the
-client takes it from wherever the application resource puts it.
+client takes it from wherever the application resource puts it. A second call
+(after a restore, say) meets 409 ``AlreadyExists`` and only restarts the
+keep-alive.
+
+[U] The Trusted Application API creates its application with a ``GET`` on
+``applications?endpointId=...`` (AuthenticationAndAuthorization.md); the walk
+here POSTs, as UCWA and the simulator's ``saas`` profile do.
 
 Keep-alive. ``reportMyActivity`` must come "at least once every four
 minutes" (reportMyActivity_ref.md), and an available application that
@@ -226,6 +232,18 @@ def request(
     if body is not None:
         headers.append(("Content-Type", body[0]))
     return HttpRequest(method, url, tuple(headers), None if body is None else body[1])
+
+
+def made_available(response: HttpResponse) -> None:
+    """The answer to ``makeMeAvailable``: 204 (makeMeAvailable_ref), 201 with the operations queued
+    (makeMeAvailable2_ref), or 409 ``AlreadyExists`` ("multiple invocations of this operation is not
+    valid": it is available already, as a restored client's application is); anything else raises."""
+    if response.ok:
+        return
+    error = parse_error(response.status, response.body, response.content_type)
+    if error.status == 409 and error.subcode == "AlreadyExists":
+        return
+    raise error
 
 
 def expect(response: HttpResponse, *statuses: int) -> HttpResponse:

@@ -93,6 +93,7 @@ from adapters.application import (
     MakeMeAvailable,
     creation,
     expect,
+    made_available,
     new_endpoint_id,
     pget_hold,
 )
@@ -659,9 +660,10 @@ class UcwaClient(_Core):
         """POST ``makeMeAvailable`` (wherever the application puts it) so incoming invitations arrive;
         the keep-alive (``reportMyActivity``) runs from then on. ``fields`` are those of
         :class:`~adapters.application.MakeMeAvailable` (``supported_modalities=[Modality.AUDIO]``...),
-        checked before anything is sent. Raises :class:`UcwaError` when refused."""
+        checked before anything is sent. A second call (409 ``AlreadyExists``: a restored client's
+        application is available already) only restarts the keep-alive. Raises :class:`UcwaError` when refused."""
         request = self._make_me_available_request(settings or MakeMeAvailable(**fields), self.sender.token())
-        expect(self.sender.send(request), 204, 200, 201)  # makeMeAvailable2 answers 201 with its operations
+        made_available(self.sender.send(request))
         self.keep_alive.started(self.clock())
         if "reportMyActivity" not in _links_or_raise(self.links).links:
             # some servers add it to ``me`` only now: read the application again (the channel stays)
@@ -1126,7 +1128,7 @@ class AsyncUcwaClient(_Core):
         """The asyncio twin of :meth:`UcwaClient.make_me_available`; the keep-alive then runs as a task
         (every :data:`~adapters.application.REPORT_DEADLINE` less a margin, on ``clock`` and ``sleep``)."""
         request = self._make_me_available_request(settings or MakeMeAvailable(**fields), await self.sender.token())
-        expect(await self.sender.send(request), 204, 200, 201)  # makeMeAvailable2 answers 201 with its operations
+        made_available(await self.sender.send(request))
         self.keep_alive.started(self.clock())
         if "reportMyActivity" not in _links_or_raise(self.links).links:
             self.links = await self._read_links()  # some servers add it to ``me`` only now

@@ -539,3 +539,23 @@ def test_a_rule_switched_off_never_expires_the_application() -> None:
         )
         clock.advance(24 * 3600.0)  # a day without a P-GET: the documented rule would have ended it long ago
         assert _app_status(sim.base_url, created.headers["location"], sim.token).status_code == 200
+
+
+def test_make_me_available_twice_only_restarts_the_keep_alive(sim: SimulatorHandle) -> None:
+    # makeMeAvailable2_ref.md: 409 AlreadyExists, "multiple invocations of this operation is not valid"
+    with UcwaClient.create_application(sim.discovery_url, token=sim.token, user_agent=UA) as client:
+        client.make_me_available()
+        client.keep_alive.stop()  # as a restored client's: the server's application is available, ours not
+        client.make_me_available()
+        assert client.keep_alive.active
+        assert sum(line.endswith("makeMeAvailable -> 409") for line in sim.simulator.transcript) == 1
+
+
+def test_make_me_available_on_a_deleted_application_raises(sim: SimulatorHandle) -> None:
+    client = UcwaClient.create_application(sim.discovery_url, token=sim.token, user_agent=UA)
+    client.delete_application()
+    with pytest.raises(UcwaError) as gone:
+        client.make_me_available()
+    assert (gone.value.status, gone.value.subcode) == (404, "ApplicationNotFound")
+    assert not client.keep_alive.active
+    client.close(delete_application=False)
