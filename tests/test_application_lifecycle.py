@@ -559,3 +559,18 @@ def test_make_me_available_on_a_deleted_application_raises(sim: SimulatorHandle)
     assert (gone.value.status, gone.value.subcode) == (404, "ApplicationNotFound")
     assert not client.keep_alive.active
     client.close(delete_application=False)
+
+
+def test_discovery_that_loops_ends_with_an_error_not_a_hang() -> None:
+    seen: list[str | None] = []
+
+    async def root(request: Request) -> JSONResponse:
+        seen.append(request.headers.get("authorization"))
+        return JSONResponse({"_links": {"user": {"href": str(request.url)}}})  # "user" is this document again
+
+    with (
+        serve_asgi(Starlette(routes=[Route("/", root)])) as discover,
+        pytest.raises(ApplicationError, match="no applications link"),
+    ):
+        UcwaClient.create_application(discover + "/", token="cwt=LOOP", user_agent=UA)
+    assert 1 < len(seen) <= 8  # a bounded number of documents (a hostile server cannot keep the client)
