@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 UCWA delivers events as answers to a long-held GET on the application's
-``events`` link (domain.md 2.1, 2.2). Each answer names where the next GET
+``events`` link (docs/protocol.md §2.1, 2.2). Each answer names where the next GET
 goes; following it acknowledges the answer. The decisions live in one
 sans-IO object, :class:`PGetCursor`; two thin loops do the I/O:
 
@@ -17,7 +17,7 @@ sans-IO object, :class:`PGetCursor`; two thin loops do the I/O:
   channel`` or ``await channel.run()``; :meth:`~AsyncEventChannel.stop` or
   cancelling the task ends it, and the GET in flight is cancelled with it.
 
-Rules, each from domain.md 2.2:
+Rules, each from docs/protocol.md §2.2:
 
 - ``next`` is followed exactly as given (resolved against the URL it came
   from when relative, never rebuilt, ``ack`` never touched): the server's
@@ -136,7 +136,7 @@ from adapters.ucwa_errors import UcwaError, parse_error
 log = logging.getLogger("callfsm.channel")
 
 #: How long the transport waits for a P-GET answer. The server releases an
-#: empty answer after its ``timeout`` parameter (default 180 s, domain.md 2.2);
+#: empty answer after its ``timeout`` parameter (default 180 s, docs/protocol.md §2.2);
 #: the read timeout must be longer, or every quiet period would look like a
 #: network error.
 PGET_TIMEOUT: Final = httpx.Timeout(connect=10.0, read=240.0, write=10.0, pool=10.0)
@@ -518,7 +518,7 @@ class _Base(Generic[R]):
         processed (its events fed, the hooks and the requests they cause still
         running) it is the URL that answer came from, because following ``next``
         is what acknowledges an answer. The asyncio loop and the sync loop with
-        ``prefetch`` (the default) have their next GET out already (domain.md
+        ``prefetch`` (the default) have their next GET out already (docs/protocol.md
         2.2), so the server answers the old URL with ``resync`` and the restored
         client re-reads its live resources, which is the documented recovery.
         The sync loop with ``prefetch=False`` sends that GET only after
@@ -604,7 +604,7 @@ class EventChannel(_Base[R]):
     """The blocking P-GET loop over a :class:`~adapters.http.SyncSender`.
 
     With ``prefetch`` (the default) the next GET goes out, from a helper
-    daemon thread, before the answer in hand is processed (domain.md 2.2);
+    daemon thread, before the answer in hand is processed (docs/protocol.md §2.2);
     processing and hooks stay in the caller's thread, one answer at a time,
     in order. ``prefetch=False`` starts no thread: each GET is sent after
     the previous answer was processed. :meth:`stop` ends the loop after the
@@ -744,7 +744,7 @@ class EventChannel(_Base[R]):
         self._processing = fetched
         try:
             if isinstance(decision, Deliver | Skip):
-                # the next GET goes out before this answer is processed (domain.md 2.2)
+                # the next GET goes out before this answer is processed (docs/protocol.md §2.2)
                 self._send_ahead()
             return self._process(decision)
         finally:
@@ -926,7 +926,7 @@ class AsyncEventChannel(_Base[R]):
                 task = None
                 self._processing = fetched
                 if isinstance(decision, Deliver | Skip):
-                    # the next GET goes out before this answer is processed (domain.md 2.2)
+                    # the next GET goes out before this answer is processed (docs/protocol.md §2.2)
                     fetched = self.cursor.url
                     task = self._start()
                 try:

@@ -11,7 +11,7 @@ when a scenario does not end where the docs say or the replay finds a
 violation.
 
 ``--offline`` runs no server: each scenario is a short script of typed
-trigger calls on a fresh model, taken from the seeds and domain.md (the event
+trigger calls on a fresh model, taken from the seeds and docs/protocol.md (the event
 samples of section 2.4, and one scenario per terminal outcome). It prints, per
 machine, each scenario's transitions as a table (from, trigger, to, reason)
 and ends with a line per machine saying which of its states the scenarios

@@ -62,7 +62,7 @@ Theory of operation
 
 The sync client starts no thread unless asked to (``prefetch=True``: each
 P-GET is then sent ahead from a helper thread while the answer before it is
-processed, as domain.md 2.2 advises; off by default because a sync GET sent
+processed, as docs/protocol.md §2.2 advises; off by default because a sync GET sent
 ahead cannot be interrupted by :meth:`UcwaClient.close`). The app drives it with
 :meth:`UcwaClient.poll_once`, :meth:`UcwaClient.run_until` or
 :meth:`UcwaClient.run`. One poll blocks until the server answers the P-GET
@@ -413,7 +413,7 @@ class _Core:
     def _track_creations(self, model: FsmModel, actions: Actions) -> None:
         """Track ``model`` under the operation id of each creating POST in ``actions``, before it is sent.
 
-        The ``started`` event may beat the 201 (domain.md 2.2); the dispatcher
+        The ``started`` event may beat the 201 (docs/protocol.md §2.2); the dispatcher
         then finds the model by its operation id. :meth:`Dispatcher.track` is
         idempotent, so a model the app (or an earlier call) already tracked
         under that id is left as it is.

@@ -31,7 +31,7 @@ stream the server sent is written as JSON Lines, read back and replayed with
 server's events, never the app's own requests, so a call the demo hung up
 ends ``Connected`` there: it is the events that are checked, not the app.
 
-Expected end states come from the docs: domain.md 1.6-1.7 and seed 002
+Expected end states come from the docs: docs/protocol.md §1.6-1.7 and seed 002
 (answered, declined ``RemoteFailure/Declined``, the cancel race), seed 003
 (lobby admitted / rejected; the rejection reason is the simulator's [U]
 ``Forbidden/Denied``), seed 001 (dismissed with ``InsufficientBandwidth``),
@@ -76,7 +76,7 @@ WAIT: Final = 5.0
 #: The most polls spent draining the channel at the end.
 DRAIN_POLLS: Final = 20
 CALLEE: Final = "sip:bob@contoso.com"
-#: The meeting URI shape of domain.md 3 (a conference focus URI).
+#: The meeting URI shape of docs/protocol.md §3 (a conference focus URI).
 MEETING_URI: Final = "sip:organizer@contoso.com;gruu;opaque=app:conf:focus:id:7PQRS3"
 #: seed 004's sample series, and a second one that has been held.
 SERIES_ID: Final = "984697426"
@@ -175,7 +175,7 @@ def _answered(live: Live) -> Show:
     live.sim.script.answer_after(0.1)
     call = live.ucwa.start_audio_video(CALLEE, subject="callfsm demo")
     live.wait("the answer", lambda: call.outcome is not None)
-    live.ucwa.cancel(call)  # connected: the cancel link is the hang-up (domain.md 1.6)
+    live.ucwa.cancel(call)  # connected: the cancel link is the hang-up (docs/protocol.md §1.6)
     return Show(call, [call])
 
 
@@ -217,7 +217,7 @@ def _lobby_rejected(live: Live) -> Show:
 
 
 def _leader_admits(live: Live) -> Show:
-    """The leader's side (domain.md 3): a guest waits in our meeting's lobby, and we admit them."""
+    """The leader's side (docs/protocol.md §3): a guest waits in our meeting's lobby, and we admit them."""
     live.sim.script.answer_after(0.0)  # our own join: straight in
     join = _join(live, "demo-join-leader")
     # only now: a guest goes to the lobby of the meeting the user is connected to last, this one

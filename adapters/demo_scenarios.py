@@ -1,6 +1,6 @@
 """The documented scenarios that ``callfsm demo`` plays, one list per machine.
 
-Every scenario cites where its events come from: a seed, a domain.md section,
+Every scenario cites where its events come from: a seed, a docs/protocol.md section,
 or the terminal outcome it exists to show.
 """
 
@@ -84,7 +84,7 @@ def _declined_incoming(inv: Invitation) -> None:
 
 
 def _messaging_send_an_im(inv: Invitation) -> None:
-    # domain.md 2.4, SendAnIM.md: completed with status Success and an embedded state Connected
+    # docs/protocol.md §2.4, SendAnIM.md: completed with status Success and an embedded state Connected
     inv.send(now=0.0, href="communication/startMessaging", operation_id="5028e824", to="sip:bob@contoso.com")
     inv.created(now=0.2, href="communication/messagingInvitations/60c")
     inv.completed(
@@ -109,7 +109,7 @@ def _accepted_incoming(inv: Invitation) -> None:
 
 
 def _team_ring_forwarded(inv: Invitation) -> None:
-    # phoneAudio: rings the callee's team, then is forwarded (domain.md 1.7)
+    # phoneAudio: rings the callee's team, then is forwarded (docs/protocol.md §1.7)
     inv.send(now=0.0, href="communication/startPhoneAudio", operation_id="op-pa", to="tel:+14255550100")
     inv.created(now=0.2, href="communication/phoneAudioInvitations/3")
     inv.updated(now=2.0, representation=Representation(state="TeamRing", links=OUTGOING_LINKS))
@@ -210,7 +210,7 @@ def invitation_scenarios() -> list[Scenario]:
         Scenario("invitation", "outgoing audio/video answered, then hung up", make(AV), _answered),
         Scenario(
             "invitation",
-            "domain.md 2.4 SendAnIM: completed Success, embedded Connected",
+            "docs/protocol.md §2.4 SendAnIM: completed Success, embedded Connected",
             make(MSG),
             _messaging_send_an_im,
         ),
@@ -244,7 +244,7 @@ def invitation_scenarios() -> list[Scenario]:
     ]
 
 
-# -- online meeting join through the lobby (seed 003, domain.md section 3) ----------------
+# -- online meeting join through the lobby (seed 003, docs/protocol.md §3) ----------------
 
 OMI_HREF = "communication/onlineMeetingInvitations/414"
 MEETING = "sip:organizer@contoso.com;gruu;opaque=app:conf:focus:id:7XJ2"
@@ -332,7 +332,7 @@ def _lobby_left(p: LobbyParticipant) -> None:
     p.deleted(now=60.0)  # left (or timed out) before anyone acted
 
 
-# -- audio/video renegotiation (seed 001, domain.md section 4) -----------------------------
+# -- audio/video renegotiation (seed 001, docs/protocol.md §4) -----------------------------
 
 RENEG = "conversations/137/audioVideo/audioVideoSession/renegotiations/audioVideoRenegotiation"
 RENEG_LINKS = (Link("answer", f"{RENEG}/answer"), Link("dismiss", f"{RENEG}/dismiss"))
@@ -403,7 +403,7 @@ def _reneg_collision(r: Renegotiation) -> None:
     r.request_failed(now=0.1, reason=Reason("Conflict", "AlreadyExists", "another renegotiation is in progress"))
 
 
-# -- Huawei recurring meeting series (seed 004, domain.md section 7) ----------------------------
+# -- Huawei recurring meeting series (seed 004, docs/protocol.md §7) ----------------------------
 
 
 def _series_cancelled(m: MeetingSeries) -> None:

@@ -8,7 +8,7 @@ and returns an :class:`EventsResponse`: the ``self``/``next``/``resume``/
 ``resync`` links, the senders in order, each with its events in order.
 
 One reader, two formats. An XML body (root ``<events>``, events as elements
-named by their type, domain.md 2.2 and 6) is first turned into the JSON shape
+named by their type, docs/protocol.md §2.2 and 6) is first turned into the JSON shape
 (``adapters.xml`` does the resources), then both go through the same walk.
 So a document and its XML translation give equal values by construction,
 and the tests check it on the documentation samples.
@@ -146,7 +146,7 @@ _COMPLETION_SPELLINGS: Final = frozenset(member.value for member in CompletionSt
 
 
 #: Rels (compared without the ``ms:rtc:saas:`` prefix) that the event channel
-#: documents (domain.md 2.3 and the samples of S1 ``EventChannelDetails.md``).
+#: documents (docs/protocol.md §2.3 and the samples of S1 ``EventChannelDetails.md``).
 #: Anything else is kept and reported.
 KNOWN_RELS: Final = frozenset(
     {

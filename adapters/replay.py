@@ -18,7 +18,7 @@ exactly as a live application would, and keeps what the machines said:
   response in a long recording is one violation, and the rest is still checked;
 - what was not applied and why (unknown hrefs, unknown event types, events
   that mean nothing to a machine) and the exact duplicates the dispatcher
-  dropped: reported, never violations (UCWA vocabulary is open, domain.md 5.1).
+  dropped: reported, never violations (UCWA vocabulary is open, docs/protocol.md §5.1).
 
 Indexes: ``response`` counts the responses of the whole input from 0 (across
 every file, in the order given); ``event`` counts the events of one response

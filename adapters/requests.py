@@ -15,7 +15,7 @@ other ``2xx``                 ``model.request_succeeded()``
 ``4xx`` / ``5xx``             a typed :class:`~adapters.ucwa_errors.UcwaError` (status,
                               code, subcode) and ``model.request_failed(reason=...)``
 ``409`` Conflict/AlreadyExists  on a renegotiation offer: the collision (at most one
-                              renegotiation in flight, domain.md section 4)
+                              renegotiation in flight, docs/protocol.md §4)
 ============================  ==========================================================
 
 Nothing here performs I/O, reads a clock or logs a credential: a bearer token
@@ -260,13 +260,13 @@ def check_origin(url: str, base_url: str, source: str = "href") -> str:
 
 JSON: Final = "json"
 XML: Final = "xml"
-#: What a request asks for, per body format (domain.md 6: the vnd forms are the precise ones).
+#: What a request asks for, per body format (docs/protocol.md §6: the vnd forms are the precise ones).
 ACCEPT: Final = {
     JSON: "application/vnd.microsoft.com.ucwa+json",
     XML: "application/vnd.microsoft.com.ucwa+xml",
 }
 
-#: Huawei paths (domain.md 7.1).
+#: Huawei paths (docs/protocol.md §7.1).
 HUAWEI_CANCEL_SERIES: Final = "/v1/mmc/management/cycleconferences"
 HUAWEI_CANCEL_SUB_MEETINGS: Final = "/v1/mmc/management/conferences/cyclesubconf"
 
@@ -329,7 +329,7 @@ def build_request(
 
 
 def huawei_request(action: DeleteSeries | DeleteSubMeetings, *, base_url: str, access_token: Secret) -> HttpRequest:
-    """The Huawei DELETE for a series or for some of its sub-meetings (domain.md 7.1, seed 004)."""
+    """The Huawei DELETE for a series or for some of its sub-meetings (docs/protocol.md §7.1, seed 004)."""
     params = [("conferenceID", action.conference_id)]
     if action.cancel_ongoing:
         params.append(("type", "1"))
@@ -394,7 +394,7 @@ def classify_response(action: Action, response: HttpResponse) -> RequestOutcome:
         if location:
             return Created(location.strip(), response)
         if isinstance(action, PostRenegotiation):
-            # the renegotiation 201 carries the resource as its body (domain.md 4)
+            # the renegotiation 201 carries the resource as its body (docs/protocol.md §4)
             return Succeeded(response)
         return Unexpected("201 Created without a Location header", response)
     if 200 <= status < 300:
@@ -476,7 +476,7 @@ def _self_href(resource: dict[str, object]) -> str | None:
 def _renegotiation_created(
     model: Any, action: PostRenegotiation, outcome: Created | Succeeded, now: float
 ) -> Trigger | None:
-    """The renegotiation 201 carries the resource as its body (domain.md 4)."""
+    """The renegotiation 201 carries the resource as its body (docs/protocol.md §4)."""
     if not hasattr(model, "created"):
         return None
     response = outcome.response

@@ -106,7 +106,7 @@ MAX_EVENTS: Final = 12
 
 X = TypeVar("X")
 
-# Reason subcodes (not state names) that decide a completion: domain.md 1.1 and 5.1.
+# Reason subcodes (not state names) that decide a completion: docs/protocol.md §1.1 and 5.1.
 _CANCELED: Final = "Canceled"
 _DECLINED: Final = "Declined"
 _INCOMING_KINDS: Final = tuple(k for k in InvitationKind if KIND_RULES[k].can_be_incoming)
@@ -267,7 +267,7 @@ class _Walker:
         return {"self": {"href": self.href}, **{self.rel(name): {"href": href} for name, href in rels.items()}}
 
     def completion(self, completion: Completion) -> tuple[str | None, dict[str, Any] | None, str | None]:
-        """``status``, ``reason`` and embedded ``state`` that classify as ``completion`` (domain.md 9.2)."""
+        """``status``, ``reason`` and embedded ``state`` that classify as ``completion`` (docs/protocol.md §9 #2)."""
         if completion is Completion.UNDETERMINED:
             return None, None, None
         final = completion.value if self.c.coin() else None
@@ -501,7 +501,7 @@ class _RenegotiationWalker(_Walker):
         )
 
 
-#: Huawei refusals: (status, error_code, error_msg) as domain.md 7.3 lists them; 401 often has no body.
+#: Huawei refusals: (status, error_code, error_msg) as docs/protocol.md §7.3 lists them; 401 often has no body.
 _HUAWEI_ERRORS: Final = (
     (400, "MMC.111072065", "CONF_NOT_FOUND_OR_AUTH_FAILED"),
     (401, None, None),
@@ -598,7 +598,7 @@ def _walker(machine: str, choices: _Choices, serial: int, outgoing: bool | None)
 
 
 def _sender(event: Mapping[str, Any]) -> tuple[str, str]:
-    """The sender a server would file this event under (domain.md 2.3)."""
+    """The sender a server would file this event under (docs/protocol.md §2.3)."""
     link = event["link"]
     rel, href = str(link["rel"]), str(link["href"])
     prefix = SAAS_PREFIX if rel.startswith(SAAS_PREFIX) else ""
@@ -607,7 +607,7 @@ def _sender(event: Mapping[str, Any]) -> tuple[str, str]:
     return prefix + "communication", f"{APP}/communication"
 
 
-#: ``ack`` steps between responses: mostly one, sometimes more (domain.md 2.4: self 11, next 21).
+#: ``ack`` steps between responses: mostly one, sometimes more (docs/protocol.md §2.4: self 11, next 21).
 _ACK_STEPS: Final = (1, 1, 1, 2, 3, 10)
 
 

@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 A request refused synchronously answers 4xx/5xx with a UCWA error body
-(domain.md 5.2): JSON ``{"code", "subcode", "message", "parameters",
+(docs/protocol.md §5.2): JSON ``{"code", "subcode", "message", "parameters",
 "debugInfo"}`` or XML ``<reason xmlns=UCWA><code/><subcode/>...</reason>``.
 Only ``code`` is required. Proxies and load balancers answer with an empty or
 HTML body instead, so :func:`parse_error` never raises: whatever it cannot
@@ -16,7 +16,7 @@ headers, and tokens must not reach logs); only its content type and size are.
 
 :attr:`UcwaError.reason` is what a machine's ``request_failed`` trigger takes;
 :attr:`UcwaError.is_collision` tells the renegotiation collision (409
-Conflict/AlreadyExists, at most one renegotiation in flight, domain.md 4).
+Conflict/AlreadyExists, at most one renegotiation in flight, docs/protocol.md §4).
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ class UcwaError(Exception):
 
     @property
     def is_pget_replaced(self) -> bool:
-        """409 PGetReplaced: a newer P-GET released this one (domain.md 2.2)."""
+        """409 PGetReplaced: a newer P-GET released this one (docs/protocol.md §2.2)."""
         return self.status == 409 and _same(self.subcode, "PGetReplaced")
 
     @property

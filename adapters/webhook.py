@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 With the Trusted Application API the server POSTs each event response to the
-callback URL the app registered (domain.md 2.1, S4 ``Webhooks.md``) instead of
+callback URL the app registered (docs/protocol.md §2.1, S4 ``Webhooks.md``) instead of
 answering a P-GET. :func:`webhook_app` builds a Starlette app for that URL:
 
 1. ``Authorization: Bearer <token>`` is checked by the validator the app

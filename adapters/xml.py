@@ -9,7 +9,7 @@ is refused before anything is expanded, and the refusal is an
 :class:`XmlError`, never a half-parsed tree. ``xml.etree`` is imported for
 its types only.
 
-UCWA XML (domain.md section 6) says the same things as UCWA JSON with
+UCWA XML (docs/protocol.md §6) says the same things as UCWA JSON with
 elements instead of keys. :func:`resource_to_dict` turns a ``<resource>``
 into the JSON shape (``rel``, ``_links``, properties, ``_embedded``) so that
 one function downstream reads both formats:

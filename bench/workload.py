@@ -15,7 +15,7 @@ six-step history: send, created, started, updated, updated, completed. It is
 then Connected, i.e. a call in progress. An *ended* call goes on with cancel
 (hang up) and the 204: hung_up, terminal.
 
-Event-channel bodies (JSON and XML, domain.md 2.2, 2.4 and 6) carry incoming
+Event-channel bodies (JSON and XML, docs/protocol.md §2.2, 2.4 and 6) carry incoming
 audio/video invitations: started (Connecting, with accept/decline/cancel
 links), updated (Alerting), completed (Success, embedded Connected). Both
 formats describe the same events, so the JSON floor can be run on the same

@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 A leader (organizer or presenter) sees lobby members as participants in the
-conversation's ``lobby`` view (domain.md section 3, leader-side view):
+conversation's ``lobby`` view (docs/protocol.md §3, leader-side view):
 
 - the participant is ``added`` with ``in: lobby`` [C], then ``updated`` [C];
 - on admit, or when the participant leaves, it is ``deleted`` with

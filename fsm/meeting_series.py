@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 A recurring series is booked (``scheduled``) and its sub-meetings are held one
-by one. Huawei has no event channel for this [U] (domain.md 7.2), so what the
+by one. Huawei has no event channel for this [U] (docs/protocol.md §7.2), so what the
 machine knows of the series comes from the app: the ``conferenceState`` it
 read (``conference_state_observed``), the responses to its DELETE requests,
 and ``ended`` when the series has run its course (the app knows the end date).
@@ -81,7 +81,7 @@ class MeetingSeriesTrigger(Enum):
 
 
 class ConferenceState(WireEnum):
-    """Huawei ``conferenceState`` (domain.md 7.2); only Schedule and Created are returned today."""
+    """Huawei ``conferenceState`` (docs/protocol.md §7.2); only Schedule and Created are returned today."""
 
     SCHEDULE = "Schedule"
     CREATING = "Creating"

@@ -10,7 +10,7 @@ tolerated, so :class:`Reason` keeps whatever the wire said, as given, and
 
 - :attr:`Reason.error_code` is the :class:`ErrorCode` member or ``None``;
 - :meth:`Reason.documented_for` says whether the pair is in the asynchronous
-  reason table of a resource (domain.md section 5.1);
+  reason table of a resource (docs/protocol.md §5.1);
 - :attr:`Reason.documented_sync` is the row of :data:`SYNC_CATALOGUE` (the
   resource-specific synchronous errors, docs/protocol.md §5.2) for a reason
   that came with an HTTP status;
@@ -87,7 +87,7 @@ class ReNegotiationDeclineReason(Enum):
 
 
 class ReasonResource(Enum):
-    """Resources that have an asynchronous reason table (domain.md 5.1)."""
+    """Resources that have an asynchronous reason table (docs/protocol.md §5.1)."""
 
     AUDIO_VIDEO = "AV"  # SaaS audioVideoInvitation (seed 002)
     ONLINE_MEETING = "OMI"
@@ -125,7 +125,7 @@ def _rows(
 
 _E = ErrorCode
 
-#: domain.md section 5.1, row by row.
+#: docs/protocol.md §5.1, row by row.
 CATALOGUE: tuple[DocumentedReason, ...] = (
     *_rows(_E.BAD_REQUEST, ("NormalizationFailed",), frozenset({_AV, _PA}), "phone number normalization failed"),
     *_rows(_E.CONFLICT, ("AlreadyExists",), _ALL, "already exists / problem joining the conference focus"),
@@ -240,7 +240,7 @@ _CODES_BY_NAME: dict[str, ErrorCode] = {c.value.lower(): c for c in ErrorCode}
 
 
 #: HTTP status of a synchronous error -> the code the docs' table names
-#: (domain.md 5.2). ``ClientTimeout`` is not in the ErrorCode enum, so 408
+#: (docs/protocol.md §5.2). ``ClientTimeout`` is not in the ErrorCode enum, so 408
 #: maps to ``None`` for the enum view and keeps its table name here.
 HTTP_STATUS_CODE_NAMES: Mapping[int, str] = {
     400: "BadRequest",

@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 An ``audioVideoRenegotiation`` has no ``state`` property and only ever shows up
-in the event channel as ``started`` (domain.md 4, 2.3): no ``updated``, no
+in the event channel as ``started`` (docs/protocol.md §4, 2.3): no ``updated``, no
 ``completed``. Its lifecycle is therefore inferred [I] from the requests the
 app sends and their responses:
 
@@ -40,7 +40,7 @@ after the answer, a duplicate ``started``, an answer after our deadline.
 Outcome. ``completed`` and ``answered`` succeed. Every other end is a failure
 with a reason: the wire's for ``rejected`` / ``collided`` / ``failed``;
 ``LocalFailure/Declined`` for our own dismissal (the catalogue's "declined by
-the local user", domain.md 5.1) and ``LocalFailure/Timeout`` for an expiry
+the local user", docs/protocol.md §5.1) and ``LocalFailure/Timeout`` for an expiry
 (dismissal by expiry included).
 
 One at a time. :class:`AudioVideoSession` enforces the API's "at most one
@@ -120,7 +120,7 @@ class ExpiryPath(Enum):
     GIVE_UP = "no dismiss link"
 
 
-#: Property name -> maximum length (domain.md 4: operationId <= 50).
+#: Property name -> maximum length (docs/protocol.md §4: operationId <= 50).
 OPERATION_ID_MAX = 50
 
 S = RenegotiationState
@@ -257,7 +257,7 @@ class Renegotiation(FsmModel):
         return (PostRenegotiation(href, operation_id, sdp),)
 
     def answer(self, *, now: float) -> Actions:
-        """Accept the remote's offer: POST ``answer`` (no body, domain.md 4)."""
+        """Accept the remote's offer: POST ``answer`` (no body, docs/protocol.md §4)."""
         self._check(T.ANSWER)
         link = self._link(T.ANSWER, "answer")
         self._move(T.ANSWER, now)

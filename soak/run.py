@@ -8,7 +8,7 @@ application each, calls dealt round-robin). Asyncio rather than sync clients
 in threads: a call spends its life waiting (for the remote party, for the
 event channel), so hundreds of them fit in one thread, and the event channel
 of each client is a task that issues the next P-GET before it processes the
-answer in hand (domain.md 2.2), which a sync client cannot do. Threads would
+answer in hand (docs/protocol.md §2.2), which a sync client cannot do. Threads would
 also share one interpreter lock with nothing to gain.
 
 A call (:func:`Soak.call`):

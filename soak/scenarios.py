@@ -19,7 +19,7 @@ Scenarios, with their weights (percent):
 ``forward``                6  ``Forwarded``, then answered; the user hangs up
 ``cancel``                15  the user cancels while it rings (``LocalFailure/Canceled``)
 ``cancel_race``           10  the callee answers as the cancel arrives: Success crosses
-                              the cancel, the client hangs up by itself (domain.md 1.6)
+                              the cancel, the client hangs up by itself (docs/protocol.md §1.6)
 ``service_failure``       20  a (code, subcode) of :data:`fsm.reasons.CATALOGUE` that
                               applies to audio/video, picked at random
 ========================  ==  ==========================================================
@@ -61,7 +61,7 @@ WEIGHTS: Final[dict[Scenario, int]] = {
     Scenario.SERVICE_FAILURE: 20,
 }
 
-#: Reasons a callee declines with (domain.md 5.1, RemoteFailure rows for every invitation).
+#: Reasons a callee declines with (docs/protocol.md §5.1, RemoteFailure rows for every invitation).
 DECLINE_REASONS: Final = (
     ("RemoteFailure", "Declined"),
     ("RemoteFailure", "DoNotDisturb"),

@@ -1,6 +1,6 @@
 """The P-GET loop against a real loopback server (tests/ucwa_fake.py), sync and asyncio.
 
-Rules under test are domain.md 2.2: next followed as given (acks need not be
+Rules under test are docs/protocol.md §2.2: next followed as given (acks need not be
 self + 1), next P-GET issued before processing (asyncio here; the sync loop's
 ``prefetch`` in test_channel_prefetch.py), responses in order, resume/resync,
 409 PGetReplaced, 404 ApplicationNotFound; plus the loop's own contract
@@ -145,7 +145,7 @@ def target(fake: UcwaFake, url: str) -> str:
 
 
 def test_next_is_followed_verbatim(fake: UcwaFake) -> None:
-    # the SaaS OMI sample: self at ack=11, next at ack=21 (domain.md 2.4); plus a key we must not touch
+    # the SaaS OMI sample: self at ack=11, next at ack=21 (docs/protocol.md §2.4); plus a key we must not touch
     odd = f"{EVENTS}?ack=21&key=a%2Bb%3D"
     fake.next_links.append(odd)
     channel = sync_channel(fake)

@@ -1,6 +1,6 @@
 """The sync P-GET loop's ``prefetch``: the next GET goes out before an answer is processed.
 
-domain.md 2.2: "Issue the next P-GET before processing a response, but
+docs/protocol.md §2.2: "Issue the next P-GET before processing a response, but
 process responses in order." Against a real loopback server
 (tests/ucwa_fake.py), with the transport untouched:
 

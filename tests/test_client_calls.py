@@ -4,7 +4,7 @@ Messaging, adding a participant, forwarding, joining a meeting through the
 lobby, renegotiations (ours offered, theirs answered or dismissed) and the
 leader's admit / reject, in sync and asyncio code; and ``perform`` tracking
 a creating POST's model before it is sent, so that a ``started`` that beats
-the 201 is routed. Expected states and reasons come from the docs (domain.md
+the 201 is routed. Expected states and reasons come from the docs (docs/protocol.md
 sections, seeds, and the simulator's documented [U] choices in
 adapters/simulator/README.md), never from the code's own output.
 """
@@ -121,7 +121,7 @@ def test_sync_start_messaging_answered_is_connected(ucwa_simulator: SimulatorHan
         im = client.start_messaging(BOB, subject="Lunch?", operation_id="im-sync")
         assert im.state is S.CONNECTING  # the 201 was fed before start_messaging returned
         outcome = client.wait_for_outcome(im, timeout=WAIT)
-    # domain.md 1.7: completed Success -> Connected
+    # docs/protocol.md §1.7: completed Success -> Connected
     assert im.kind is InvitationKind.MESSAGING
     assert im.state is S.CONNECTED
     assert outcome is not None
@@ -162,7 +162,7 @@ def test_add_participant_through_the_conversations_link(ucwa_simulator: Simulato
         invite = client.add_participant(DAN, href=href)
         outcome = client.wait_for_outcome(invite, timeout=WAIT)
     assert invite.kind is InvitationKind.PARTICIPANT
-    assert invite.state is S.CONNECTED  # domain.md 1.7: Success -> Connected
+    assert invite.state is S.CONNECTED  # docs/protocol.md §1.7: Success -> Connected
     assert outcome is not None
     assert outcome.success
     assert [step.trigger.value for step in invite.history][:2] == ["send", "created"]
@@ -172,7 +172,7 @@ def test_add_participant_through_the_conversations_link(ucwa_simulator: Simulato
 def test_over_long_values_raise_before_anything_is_sent(ucwa_simulator: SimulatorHandle) -> None:
     with UcwaClient(_application(ucwa_simulator), token=ucwa_simulator.token) as client:
         before = _requests(ucwa_simulator)
-        # domain.md 1.3: subject at most 250 characters, operationId at most 50
+        # docs/protocol.md §1.3: subject at most 250 characters, operationId at most 50
         with pytest.raises(InvalidInput, match="subject"):
             client.start_messaging(BOB, subject="s" * 251)
         with pytest.raises(InvalidInput, match="subject"):
@@ -204,7 +204,7 @@ def test_forward_an_incoming_call(ucwa_simulator: SimulatorHandle) -> None:
         client.forward(call, "sip:frank@contoso.com")
         assert call.state is S.FORWARDING  # the 204 says nothing; completed decides
         outcome = client.wait_for_outcome(call, timeout=WAIT)
-    # the simulator's [U] choice: a forwarded call ends Informational/Redirected ("redirected", domain.md 5.1),
+    # the simulator's [U] choice: a forwarded call ends Informational/Redirected ("redirected", docs/protocol.md §5.1),
     # a failure that is neither Declined nor Canceled: Failed
     assert call.state is S.FAILED
     assert outcome is not None
@@ -266,7 +266,7 @@ async def test_async_perform_tracks_a_join_whose_started_beats_the_201(
         await client.perform(join, actions)
         await _await(lambda: join.outcome is not None)
     triggers = [step.trigger for step in join.history]
-    # the started was routed by operation id while the POST still waited for its 201 (domain.md 2.2)
+    # the started was routed by operation id while the POST still waited for its 201 (docs/protocol.md §2.2)
     assert triggers[:2] == [OnlineMeetingTrigger.SEND, OnlineMeetingTrigger.STARTED]
     assert join.history[1].source is J.SENDING
     assert triggers.index(OnlineMeetingTrigger.CREATED) > 1
@@ -282,7 +282,7 @@ def test_answer_an_incoming_renegotiation(ucwa_simulator: SimulatorHandle) -> No
         call, offer = _incoming_renegotiation(ucwa_simulator, client)
         client.answer(offer)
         client.cancel(call)
-    # answer_ref.md: POST answer, no body, 204 -> answered (domain.md 4)
+    # answer_ref.md: POST answer, no body, 204 -> answered (docs/protocol.md §4)
     assert offer.state is RenegotiationState.ANSWERED
     assert offer.outcome is not None
     assert offer.outcome.success
@@ -321,7 +321,7 @@ def test_offer_a_renegotiation_one_at_a_time_answered(ucwa_simulator: SimulatorH
         # renegotiations_ref.md: 201 with the renegotiation as its body, no answer yet
         assert ours.state is RenegotiationState.OFFERED
         assert ours.href is not None
-        # domain.md 4: at most one renegotiation in flight per session, refused before anything is sent
+        # docs/protocol.md §4: at most one renegotiation in flight per session, refused before anything is sent
         before = _requests(ucwa_simulator)
         with pytest.raises(RenegotiationInFlight):
             client.offer(session, SDP, href=renegotiations)
@@ -361,7 +361,7 @@ def test_leader_admits_one_lobby_participant_and_rejects_another(ucwa_simulator:
         with pytest.raises(InvalidTrigger):
             client.admit(admitted)
         assert _requests(ucwa_simulator) == before
-    # domain.md 3, leader side: deleted from the lobby after our admit -> admitted; after our reject -> rejected
+    # docs/protocol.md §3, leader side: deleted from the lobby after our admit -> admitted; after our reject -> rejected
     assert admitted.state is LobbyParticipantState.ADMITTED
     assert rejected.state is LobbyParticipantState.REJECTED
     assert len(_posts_to(ucwa_simulator, "/admit")) == 1

@@ -6,7 +6,7 @@ client examples in their connect-by-URL form (``UcwaClient(APP, ...)``, an
 application that already exists) run against it; the README's own examples,
 which create their application, run against ``callfsm simulate`` in
 ``test_client_readme.py``. Expected states and reasons come from
-domain.md 1.5-1.7 and 5.1 (RemoteFailure/Declined, LocalFailure/Canceled),
+docs/protocol.md §1.5-1.7 and 5.1 (RemoteFailure/Declined, LocalFailure/Canceled),
 never from the code's own output.
 """
 
@@ -332,7 +332,7 @@ async def test_async_close_stops_the_pending_get(fake: UcwaFake) -> None:
 
 # -- the cancel race, against the simulator ----------------------------------------------------------------
 #
-# The simulator's answer_on_cancel plan answers the call as the cancel arrives (domain.md 1.6): the server
+# The simulator's answer_on_cancel plan answers the call as the cancel arrives (docs/protocol.md §1.6): the server
 # queues completed Success and answers the cancel 204. The cancel and the hang-up POST the same cancel link
 # and a response does not say which request it answers, so the client must send the hang-up only once the
 # cancel's own 204 is in, whichever of the two it sees first.

@@ -15,7 +15,7 @@ from fsm import MACHINES
 EXPECTED_END = {
     "seed 002: started, updated, completed samples (no embedded resource)": "Connected",
     "outgoing audio/video answered, then hung up": "hung_up",
-    "domain.md 2.4 SendAnIM: completed Success, embedded Connected": "Connected",
+    "docs/protocol.md §2.4 SendAnIM: completed Success, embedded Connected": "Connected",
     "S3 messaging completed with no status: embedded state decides": "Connected",
     "incoming audio/video declined locally (CallDeclineReason Local)": "Declined",
     "incoming audio/video accepted": "Connected",

@@ -32,17 +32,17 @@ PROGRESS = re.compile(r"^\[(\d+)/(\d+)\] (.+?) \.\.\. (\S+)(?: \((.+?)\))? in \d
 
 # title -> (final state, what the progress line adds), from the docs:
 EXPECTED = {
-    # domain.md 1.6-1.7: completed Success -> Connected; the demo then hangs up through the cancel link
+    # docs/protocol.md §1.6-1.7: completed Success -> Connected; the demo then hangs up through the cancel link
     "outgoing audio/video call answered, then hung up": (InvitationState.HUNG_UP.value, None),
-    # seed 002 / domain.md 5.1: the callee declines -> Failure RemoteFailure/Declined, state Declined
+    # seed 002 / docs/protocol.md §5.1: the callee declines -> Failure RemoteFailure/Declined, state Declined
     "outgoing audio/video call declined by the callee": (InvitationState.DECLINED.value, "RemoteFailure/Declined"),
-    # domain.md 1.7: Success crosses our cancel: the app must hang up the call it no longer wants
+    # docs/protocol.md §1.7: Success crosses our cancel: the app must hang up the call it no longer wants
     "the cancel race: the callee answers as our cancel arrives": (InvitationState.HUNG_UP.value, None),
     # seed 003: Connecting in the lobby, Success once admitted
     "online meeting joined through the lobby, admitted": (OnlineMeetingState.CONNECTED.value, None),
-    # seed 003 / domain.md 3: rejected -> Failure; the reason is the simulator's [U] Forbidden/Denied
+    # seed 003 / docs/protocol.md §3: rejected -> Failure; the reason is the simulator's [U] Forbidden/Denied
     "online meeting joined through the lobby, rejected": (OnlineMeetingState.FAILED.value, "Forbidden/Denied"),
-    # domain.md 3, the leader's side: our admit, then the guest is deleted from the lobby -> admitted
+    # docs/protocol.md §3, the leader's side: our admit, then the guest is deleted from the lobby -> admitted
     "the leader admits a guest waiting in the lobby": (LobbyParticipantState.ADMITTED.value, "Guest"),
     # seed 001: dismiss with {"reason": "InsufficientBandwidth"} -> 204
     "incoming renegotiation dismissed with InsufficientBandwidth": (
@@ -102,7 +102,7 @@ def test_transition_tables_are_printed(demo: tuple[int, str, str, Path]) -> None
     shown = {m.group(1) for m in re.finditer(r"^  -- (\w+) ", out, re.MULTILINE)}
     assert shown == set(MACHINES)
     assert "remote_offered  dismiss" in out  # the renegotiation's own step (seed 001)
-    assert re.search(r"conference_state_observed +held ", out)  # domain.md 7.2: Created means held
+    assert re.search(r"conference_state_observed +held ", out)  # docs/protocol.md §7.2: Created means held
     assert "without type=1: 403" in out  # seed 004: a held series needs type=1
 
 
@@ -123,7 +123,7 @@ def test_the_events_file_replays_with_no_violation(demo: tuple[int, str, str, Pa
     assert ("audioVideoInvitation", "Declined", json.dumps(declined, sort_keys=True)) in found
     assert ("onlineMeetingInvitation", "Failed", json.dumps(rejected, sort_keys=True)) in found
     assert ("onlineMeetingInvitation", "Connected", "null") in found
-    # domain.md 4: an incoming renegotiation only ever shows up as started
+    # docs/protocol.md §4: an incoming renegotiation only ever shows up as started
     assert ("audioVideoRenegotiation", RenegotiationState.REMOTE_OFFERED.value, "null") in found
 
 

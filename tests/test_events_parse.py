@@ -1,7 +1,7 @@
 """Event-channel parsing: documented samples in JSON and XML, and bad input of every kind.
 
 Expected values come from the samples themselves (tests/samples/README.md
-says where each one is from) and from domain.md sections 2.2, 2.4 and 6.
+says where each one is from) and from docs/protocol.md sections 2.2, 2.4 and 6.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def test_seed_002_started_sample() -> None:
 
 
 def test_seed_003_updated_keeps_self_and_next_as_given() -> None:
-    # domain.md 2.4: self ack=11, next ack=21; next is never derived from self
+    # docs/protocol.md §2.4: self ack=11, next ack=21; next is never derived from self
     response = parse_events(sample("seed003_updated.json"), UCWA_JSON)
     assert response.self_href is not None
     assert response.self_href.endswith("ack=11")
@@ -312,7 +312,7 @@ def test_links_without_a_continuation_is_an_error() -> None:
 
 
 def test_resync_only_response() -> None:
-    # domain.md 2.2: a wrong ack gets a response with a single resync link
+    # docs/protocol.md §2.2: a wrong ack gets a response with a single resync link
     response = parse_events(as_body({"_links": {"resync": {"href": "e?ack=3"}}}), JSON)
     assert response.resync_href == "e?ack=3"
     assert response.next_href is None

@@ -336,7 +336,7 @@ def xml_trees(draw: st.DrawFn) -> bytes:
 
 
 def xml_from_doc(doc: Mapping[str, Any]) -> bytes:
-    """An events document in UCWA XML (domain.md 6): near-valid input for the XML reader to chew on."""
+    """An events document in UCWA XML (docs/protocol.md §6): near-valid input for the XML reader to chew on."""
     root = ET.Element(f"{{{UCWA_NS}}}events")
     for rel, link in (doc.get("_links") or {}).items():
         ET.SubElement(root, f"{{{UCWA_NS}}}link", rel=str(rel), href=str(link.get("href")))
@@ -728,7 +728,7 @@ def test_an_unsendable_url_is_a_transport_error(tail: str) -> None:
 @pytest.mark.parametrize("href", ["/e?ack=\x00", "/e?ack=\ud800", "/e?ack=" + "9" * 70_000, "//[::1/e", "http://h]/e"])
 @pytest.mark.parametrize("continuation", ["next", "resume"])
 def test_a_continuation_that_is_no_url_ends_the_loop_with_a_typed_error(href: str, continuation: str) -> None:
-    """domain.md 2.2: the loop follows the server's link as given; one it cannot follow is an unreadable answer."""
+    """docs/protocol.md §2.2: the loop follows the link as given; one it cannot follow is an unreadable answer."""
     started = {
         "link": {"rel": "audioVideoInvitation", "href": "/app/invitations/1"},
         "type": "started",

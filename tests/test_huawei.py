@@ -1,6 +1,6 @@
 """Huawei Cloud Meeting against a loopback fake (Starlette under uvicorn, real HTTP).
 
-Expected values: domain.md 7.1 (App ID auth: HMAC-SHA256 over
+Expected values: docs/protocol.md §7.1 (App ID auth: HMAC-SHA256 over
 ``appId:userId:expireTime:nonce`` keyed by the app key, clientType 72, nonce
 32-64; X-Access-Token; deprecated headers), 7.3 (error bodies) and seed 004
 (DELETE cycleconferences, type=1, 200/401/403/500). The expected signature is

@@ -1,6 +1,6 @@
 """The lobby participant (the leader's side of the lobby).
 
-Expected values come from domain.md section 3 (leader-side view: ``added``
+Expected values come from docs/protocol.md §3 (leader-side view: ``added``
 with ``in: lobby`` then ``updated``; ``deleted`` from the lobby on admit or
 leave [C], on reject [I]; an admitted participant is then ``added`` to the
 roster; ``admit`` / ``reject`` are body-less POSTs whose links exist only when
@@ -39,7 +39,7 @@ ROSTER_HREF = "/ucwa/v1/applications/1/communication/conversations/137/participa
 ADMIT = Link("ms:rtc:saas:admit", f"{LOBBY_HREF}/admit")
 REJECT = Link("reject", f"{LOBBY_HREF}/reject")  # UCWA spelling: rels are compared without the prefix
 LINKS = {"admit": ADMIT, "reject": REJECT}
-#: The synchronous errors admit and reject may answer (domain.md 3).
+#: The synchronous errors admit and reject may answer (docs/protocol.md §3).
 SYNC_ERRORS = [
     Reason("ServiceFailure", "CallbackChannelError"),
     Reason("Conflict", "AlreadyExists"),
@@ -224,7 +224,7 @@ def test_table_index_matches_reference_legality(setup: str) -> None:
 
 
 def in_lobby(links: tuple[Link, ...] = (ADMIT, REJECT)) -> LobbyParticipant:
-    """``added`` with ``in: lobby`` (domain.md 2.4 sample), then ``updated`` with the action links."""
+    """``added`` with ``in: lobby`` (docs/protocol.md §2.4 sample), then ``updated`` with the action links."""
     p = LobbyParticipant()
     p.added(now=0.0, href=LOBBY_HREF)
     p.updated(now=0.5, representation=Representation(links=links), display_name="Bob")

@@ -1,7 +1,7 @@
 """The meeting_series machine: a Huawei Cloud Meeting recurring series.
 
 Expected values come from seed 004 (DELETE cycleconferences, ``type=1``,
-200/401/403/500) and domain.md section 7 (conferenceState Schedule/Created,
+200/401/403/500) and docs/protocol.md §7 (conferenceState Schedule/Created,
 sub-meeting cancel by UUIDs, the error body). The expected table below is
 written by hand from those facts and the module's documented design, not
 derived from fsm/meeting_series.py's TABLE.
@@ -29,7 +29,7 @@ T = MeetingSeriesTrigger
 CONF = "984697426"  # seed 004's example conferenceID
 SUB = "sub-1"
 TERMINAL = {S.CANCELLED, S.ENDED}
-# domain.md 7.3, kept exactly as Huawei wrote them
+# docs/protocol.md §7.3, kept exactly as Huawei wrote them
 ERROR_CODE, ERROR_MSG = "MMC.111072065", "CONF_NOT_FOUND_OR_AUTH_FAILED"
 
 Fire = Callable[[MeetingSeries], Actions]
@@ -250,7 +250,7 @@ def test_cancel_failed_needs_an_error_status(status: int) -> None:
 def test_sub_meetings_cancelled_by_ids() -> None:
     m = MeetingSeries(conference_id=CONF)
     actions = m.cancel_sub_meetings(now=1.0, ids=["a1", "b2", "a1"])
-    # domain.md 7.1: DELETE cyclesubconf with {"cycleSubConfIDs": [...]}; the series stays scheduled
+    # docs/protocol.md §7.1: DELETE cyclesubconf with {"cycleSubConfIDs": [...]}; the series stays scheduled
     assert actions == (DeleteSubMeetings(CONF, ("a1", "b2")),)
     assert m.state is S.SCHEDULED
     assert m.pending_sub_meetings == ("a1", "b2")

@@ -23,7 +23,7 @@ INV = "/ucwa/v1/applications/1/communication/invitations/7"
 
 
 def declined_call() -> Invitation:
-    """An outgoing call through send, 201, started, completed Failure/Declined (domain.md 1.7, 5.1)."""
+    """An outgoing call through send, 201, started, completed Failure/Declined (docs/protocol.md §1.7, 5.1)."""
     call = Invitation(kind=InvitationKind.AUDIO_VIDEO)
     call.send(now=0.0, href="/ucwa/v1/applications/1/communication/startAudioVideo", operation_id="op", to="sip:b@c")
     call.created(now=0.1, href=INV)

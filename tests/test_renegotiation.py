@@ -1,6 +1,6 @@
 """The renegotiation machine and the one-at-a-time rule of AudioVideoSession.
 
-Expected values come from domain.md section 4 (renegotiation facts, the
+Expected values come from docs/protocol.md §4 (renegotiation facts, the
 ReNegotiationDeclineReason table), 5.2 (409 Conflict) and seed 001 (the
 ``dismiss`` request and its 204). The expected table below is written by hand
 from those facts and the module's documented design (its theory of
@@ -55,9 +55,9 @@ DISMISS = Link("dismiss", f"{RENEGOTIATION}/dismiss")
 LINKS_BY_REL = {"answer": ANSWER, "dismiss": DISMISS}
 SDP = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\n"
 
-# 409 AlreadyExists: another renegotiation is in progress (domain.md 4, 5.2).
+# 409 AlreadyExists: another renegotiation is in progress (docs/protocol.md §4, 5.2).
 COLLISION = Reason("Conflict", "AlreadyExists", "The already exists error.")
-# Other documented refusals of POST link resources (seed 001, domain.md 5.2).
+# Other documented refusals of POST link resources (seed 001, docs/protocol.md §5.2).
 OTHER_ERRORS = (
     Reason("Conflict", "TooManyGroups"),
     Reason("Conflict", "None"),
@@ -247,7 +247,7 @@ def test_incoming_offer_dismissed_with_insufficient_bandwidth() -> None:
 
 
 def test_dismiss_reason_is_optional_and_the_enum_has_the_eight_documented_values() -> None:
-    # seed 001: reason "Required? No"; domain.md 4 lists eight values
+    # seed 001: reason "Required? No"; docs/protocol.md §4 lists eight values
     assert [r.value for r in D] == [
         "Unknown",
         "MediaAllocationFailure",
@@ -275,7 +275,7 @@ def test_saas_prefixed_links_are_sent_back_as_written() -> None:
 
 def test_incoming_offer_answered_without_a_body() -> None:
     m = reach(S.REMOTE_OFFERED)
-    # domain.md 4: answer takes no request body
+    # docs/protocol.md §4: answer takes no request body
     assert m.answer(now=2.0) == (PostLink("answer", f"{RENEGOTIATION}/answer"),)
     m.request_succeeded(now=3.0)
     assert m.state is S.ANSWERED
@@ -309,7 +309,7 @@ def test_refused_answer_allows_a_retry() -> None:
 def test_our_offer_is_completed_by_the_remote_answer() -> None:
     m = Renegotiation()
     actions = m.offer(now=0.0, href=RENEGOTIATIONS, operation_id="op-1", sdp=SDP)
-    # domain.md 4: POST renegotiations?operationId=..., Content-Type application/sdp, body = SDP
+    # docs/protocol.md §4: POST renegotiations?operationId=..., Content-Type application/sdp, body = SDP
     assert actions == (PostRenegotiation(RENEGOTIATIONS, "op-1", SDP),)
     assert m.state is S.OFFERING
     m.created(now=1.0, href=RENEGOTIATION, representation=outgoing_rep())
@@ -368,7 +368,7 @@ def test_409_already_exists_is_a_collision() -> None:
     assert m.outcome is not None
     assert not m.outcome.success
     assert m.outcome.reason == COLLISION
-    # codes are compared ignoring case (domain.md 5.2)
+    # codes are compared ignoring case (docs/protocol.md §5.2)
     m2 = reach(S.OFFERING)
     m2.request_failed(now=1.0, reason=Reason("conflict", "alreadyexists"))
     assert m2.state is S.COLLIDED
@@ -419,7 +419,7 @@ def test_glare_the_incoming_offer_is_dismissed_with_conflict() -> None:
     session = AudioVideoSession()
     ours, _ = session.offer(now=0.0, href=RENEGOTIATIONS, operation_id="op-1", sdp=SDP)
     theirs, actions = session.incoming(now=1.0, representation=incoming_rep("answer", "dismiss"))
-    # ReNegotiationDeclineReason Conflict: "client not ready to process it" (domain.md 4)
+    # ReNegotiationDeclineReason Conflict: "client not ready to process it" (docs/protocol.md §4)
     assert actions == (PostLink("dismiss", f"{RENEGOTIATION}/dismiss", (("reason", "Conflict"),)),)
     assert theirs is not ours
     assert theirs.state is S.DISMISSING

@@ -1,6 +1,6 @@
 """``callfsm replay``: documented samples, an injected illegal event, exit codes, the JSON shape.
 
-Expected final states come from the docs (domain.md), reasoned in each test,
+Expected final states come from the docs (docs/protocol.md), reasoned in each test,
 never from running the replay.
 """
 
@@ -38,7 +38,7 @@ def resources(records: list[Record]) -> list[dict[str, Any]]:
 
 def test_seed_002_started_updated_completed_stays_connecting_without_a_status() -> None:
     # started with no embedded resource: an invitation the app did not create, first state
-    # Connecting (domain.md 1.1); the updated says nothing new; the completed carries neither
+    # Connecting (docs/protocol.md §1.1); the updated says nothing new; the completed carries neither
     # status nor state, so the stream cannot tell the outcome (9.2: GET it): still Connecting.
     report = replay(sample("seed002_started.json", "seed002_updated.json", "seed002_completed.json"))
     assert report.to_json() == {
@@ -71,7 +71,7 @@ def test_seed_003_online_meeting_invitation_is_connecting_throughout() -> None:
 
 def test_send_an_im_completed_alone_is_the_apps_outgoing_invitation_connected() -> None:
     # S1 SendAnIM: status Success with embedded state Connected; direction Outgoing, so the
-    # app sent it (its started was aggregated away, domain.md 2.2): adopted, then Connected.
+    # app sent it (its started was aggregated away, docs/protocol.md §2.2): adopted, then Connected.
     assert resources(sample("sendanim_completed.json")) == [
         {
             "href": ".../communication/messagingInvitations/60c",
@@ -147,7 +147,7 @@ def illegal_stream() -> list[dict[str, Any]]:
 
     A renegotiation offered by the remote is answered by us (POST answer), never by a
     later event carrying a mediaAnswer: that updated is illegal in remote_offered
-    (domain.md 4). Everything else is ordinary and must still be checked after it.
+    (docs/protocol.md §4). Everything else is ordinary and must still be checked after it.
     """
     return [
         document(av_event("started", resource={"state": "Alerting"}), ack=1),
@@ -183,7 +183,7 @@ def test_injected_illegal_event_is_exactly_one_violation_and_the_rest_is_still_c
         "type": "updated",
     }
     assert "renegotiation" in violation["message"]
-    # the invitation after the violation: Failure with subcode Declined -> Declined (domain.md 9.1)
+    # the invitation after the violation: Failure with subcode Declined -> Declined (docs/protocol.md §9, trap 1)
     assert out["resources"] == [
         {
             "href": INVITATION,

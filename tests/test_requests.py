@@ -1,7 +1,7 @@
 """The sans-IO request layer: actions to request descriptions, responses to triggers.
 
 Expected values come from the seeds (000 cancel, 001 dismiss, 004 Huawei
-DELETE) and domain.md 1.5, 4, 5.2, 6, 7.1; nothing is copied from the code.
+DELETE) and docs/protocol.md §1.5, 4, 5.2, 6, 7.1; nothing is copied from the code.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def test_create_post_is_json_with_operation_id_and_bearer_token() -> None:
     assert dict(request.wire_headers())["Authorization"] == f"Bearer {TOKEN}"
     assert request.header("Content-Type") == "application/json"
     assert request.body is not None
-    # domain.md 1.5: startAudioVideo takes operationId, to, subject...
+    # docs/protocol.md §1.5: startAudioVideo takes operationId, to, subject...
     assert json.loads(request.body) == {"operationId": "op-42", "to": "sip:bob@contoso.com", "subject": "Hi"}
 
 
@@ -254,7 +254,7 @@ def test_204_is_request_succeeded() -> None:
     (action,) = inv.cancel(now=2.0)
     applied = apply_response(inv, action, response(204), now=2.1)
     assert isinstance(applied.outcome, Succeeded)
-    # the 204 says nothing of the outcome; completed decides (domain.md 1.5)
+    # the 204 says nothing of the outcome; completed decides (docs/protocol.md §1.5)
     assert inv.state is InvitationState.CANCEL_ANSWERED
     assert inv.history[-1].trigger.value == "request_succeeded"
 
@@ -309,7 +309,7 @@ def test_create_refused_by_a_proxy_without_body_fails_the_invitation() -> None:
     inv, action = outgoing()
     applied = apply_response(inv, action, response(500, b"<html>oops</html>", "text/html"), now=1.0)
     assert applied.error is not None
-    # domain.md 5.2: 500 is ServiceFailure
+    # docs/protocol.md §5.2: 500 is ServiceFailure
     assert (applied.error.status, applied.error.code) == (500, "ServiceFailure")
     assert inv.state is InvitationState.FAILED
     assert inv.outcome is not None

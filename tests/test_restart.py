@@ -7,14 +7,14 @@ processing of an answer, as a crash would leave it; asyncio, with the P-GET
 in flight cancelled). Every call must end in the same state, with the same
 outcome and the same steps.
 
-Expected ends come from domain.md 1.5-1.7 and 5.1, not from the code: the
+Expected ends come from docs/protocol.md §1.5-1.7 and 5.1, not from the code: the
 outgoing call the callee declines is Declined with RemoteFailure/Declined;
 the incoming call we accept is Connected; the one we decline is Declined
 with LocalFailure/Declined (what the fake server sends for our decline).
 
 The fake here keeps each answer under the ``ack`` it was asked for and
 answers a repeated ``ack`` with the same answer, as UCWA does for an answer
-not yet acknowledged (following ``next`` acknowledges, domain.md 2.2). So a
+not yet acknowledged (following ``next`` acknowledges, docs/protocol.md §2.2). So a
 restarted client that resumed from the wrong place would see the wrong
 events, and one that re-reads an answer gets it again.
 """
@@ -175,7 +175,7 @@ def all_settled(models: tuple[FsmModel, ...]) -> bool:
 
 
 def check_expected_ends(result: Summary) -> None:
-    """The ends domain.md gives for the three calls of the script."""
+    """The ends docs/protocol.md gives for the three calls of the script."""
     assert result[AV1][0] == S.DECLINED.value
     assert result[AV1][1] == (False, "Failure", "RemoteFailure", "Declined")
     assert result[IN1][0] == S.CONNECTED.value

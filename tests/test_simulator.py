@@ -2,7 +2,7 @@
 
 Every scenario of the issue runs against a real server on 127.0.0.1 with
 :class:`ucwa_doc_client.DocClient` (plain httpx, links only). Expected states,
-reasons and shapes come from domain.md (section numbers in each test) or
+reasons and shapes come from docs/protocol.md (section numbers in each test) or
 from the simulator's documented [U] choices (adapters/simulator/README.md),
 never from the code's output. Every stream is also fed to the Dispatcher:
 as it arrives, with the local triggers of an ideal client at the moments the
@@ -53,13 +53,13 @@ def _no_violations(sim: SimulatorHandle, replay: Replay | None = None) -> None:
 
 
 def _start_av(client: DocClient, replay: Replay, operation_id: str) -> tuple[str, Invitation]:
-    """POST startAudioVideo; track the ideal client's model by operation id before the POST (domain.md 2.2)."""
+    """POST startAudioVideo; track the ideal client's model by operation id before the POST (docs/protocol.md §2.2)."""
     href = client.link(client.communication, "startAudioVideo")
     model = Invitation(kind=InvitationKind.AUDIO_VIDEO)
     model.send(now=0.0, href=href, operation_id=operation_id, to=BOB)
     replay.track(model, operation_id)
     response = client.post(href, {"operationId": operation_id, "to": BOB, "subject": "Standup"})
-    # domain.md 1.2: 201 Created, Content-Length 0, Location = the invitation
+    # docs/protocol.md §1.2: 201 Created, Content-Length 0, Location = the invitation
     assert response.status_code == 201
     assert response.headers["content-length"] == "0"
     location = response.headers["location"]
@@ -72,7 +72,7 @@ def _start_av(client: DocClient, replay: Replay, operation_id: str) -> tuple[str
 
 def test_application_resource_has_the_documented_shape(ucwa_simulator: SimulatorHandle) -> None:
     doc = DocClient(ucwa_simulator.base_url, ucwa_simulator.token)
-    app = doc.create_application(root="/ucwa/v1/applications")  # both roots exist (domain.md 2.1)
+    app = doc.create_application(root="/ucwa/v1/applications")  # both roots exist (docs/protocol.md §2.1)
     # applications_ref.md: rel application, events link, embedded me/people/communication
     assert app["rel"] == "application"
     assert app["userAgent"] == "DocClient/1.0 (tests)"
@@ -100,7 +100,7 @@ def test_application_resource_has_the_documented_shape(ucwa_simulator: Simulator
 def test_application_body_is_required(ucwa_simulator: SimulatorHandle) -> None:
     doc = DocClient(ucwa_simulator.base_url, ucwa_simulator.token)
     response = doc.http.post("/ucwa/v1/applications", json={"UserAgent": "x"})
-    # applications_ref.md: culture and endpointId are required -> 400 ParameterValidationFailure (domain.md 5.2)
+    # applications_ref.md: culture and endpointId are required -> 400 ParameterValidationFailure (docs/protocol.md §5.2)
     assert response.status_code == 400
     assert response.json()["subcode"] == "ParameterValidationFailure"
     assert {p["name"] for p in response.json()["parameters"]} == {"endpointId", "culture"}
@@ -126,7 +126,7 @@ def test_outgoing_audio_video_answered(ucwa_simulator: SimulatorHandle, client: 
     location, model = _start_av(client, replay, "op-answered")
     started = client.wait_event(is_event("audioVideoInvitation", "started"))
     invitation = embedded(started)
-    # domain.md 1.6/2.4: started, Outgoing, Connecting, cancel and conversation links; from = the user
+    # docs/protocol.md §1.6/2.4: started, Outgoing, Connecting, cancel and conversation links; from = the user
     assert started["link"]["href"] == location
     assert invitation["direction"] == "Outgoing"
     assert invitation["state"] == "Connecting"
@@ -135,19 +135,19 @@ def test_outgoing_audio_video_answered(ucwa_simulator: SimulatorHandle, client: 
     assert invitation["_embedded"]["from"]["uri"] == "sip:user@callfsm.test"
     assert invitation["_embedded"]["from"]["name"]
     completed = client.wait_event(is_event("audioVideoInvitation", "completed"))
-    # domain.md 1.7, 2.4: completed Success with embedded state Connected; cancel stays (terminate)
+    # docs/protocol.md §1.7, 2.4: completed Success with embedded state Connected; cancel stays (terminate)
     assert completed["status"] == "Success"
     assert embedded(completed)["state"] == "Connected"
     assert embedded(completed)["_links"]["cancel"]["href"].endswith("/audioVideo/terminate")
     replay.feed(client.responses)
     assert model.state is S.CONNECTED
-    # the invitation resource, JSON and XML (domain.md 6)
+    # the invitation resource, JSON and XML (docs/protocol.md §6)
     got = client.http.get(location)
     assert got.json()["state"] == "Connected"
     xml = client.http.get(location, headers={"Accept": "application/xml"})
     assert xml.headers["content-type"].startswith("application/xml")
     assert b'<property name="state">Connected</property>' in xml.content
-    # hang up through the cancel link of the connected invitation (domain.md 1.6)
+    # hang up through the cancel link of the connected invitation (docs/protocol.md §1.6)
     hang_up = client.post(embedded(completed)["_links"]["cancel"]["href"])
     assert hang_up.status_code == 204
     _no_violations(ucwa_simulator, replay)
@@ -158,7 +158,7 @@ def test_outgoing_declined_with_reason(ucwa_simulator: SimulatorHandle, client: 
     replay = Replay()
     _, model = _start_av(client, replay, "op-declined")
     completed = client.wait_event(is_event("audioVideoInvitation", "completed"))
-    # domain.md 5.1: RemoteFailure/Declined, status Failure
+    # docs/protocol.md §5.1: RemoteFailure/Declined, status Failure
     assert completed["status"] == "Failure"
     assert completed["reason"]["code"] == "RemoteFailure"
     assert completed["reason"]["subcode"] == "Declined"
@@ -200,7 +200,7 @@ def test_cancel_before_the_answer(ucwa_simulator: SimulatorHandle, client: DocCl
     started = client.wait_event(is_event("audioVideoInvitation", "started"))
     assert client.post(embedded(started)["_links"]["cancel"]["href"]).status_code == 204
     completed = client.wait_event(is_event("audioVideoInvitation", "completed"))
-    # domain.md 5.1: LocalFailure/Canceled (one l); state Cancelled (two l, domain.md 1.1)
+    # docs/protocol.md §5.1: LocalFailure/Canceled (one l); state Cancelled (two l, docs/protocol.md §1.1)
     assert completed["reason"] == {"code": "LocalFailure", "subcode": "Canceled", "message": "cancelled by the user"}
     assert embedded(completed)["state"] == "Cancelled"
     # cancelling again: the link is gone -> 409 (README: a link the resource does not offer now)
@@ -237,7 +237,7 @@ def test_outgoing_failures(
     reason = model.outcome.reason
     assert reason is not None
     assert (reason.code, reason.subcode) == (code, subcode)  # kept as given, documented or not
-    # the first four pairs are in domain.md 5.1's audio/video table; the last two are not
+    # the first four pairs are in docs/protocol.md §5.1's audio/video table; the last two are not
     undocumented = {("QuotaExceeded", "PerTenantLimit"), ("RemoteFailure", "PromptsStopped")}
     assert reason.undocumented is ((code, subcode) in undocumented)
     _no_violations(ucwa_simulator, replay)
@@ -257,7 +257,7 @@ def test_forwarded_then_answered(ucwa_simulator: SimulatorHandle, client: DocCli
     replay = Replay()
     _, model = _start_av(client, replay, "op-forward")
     updated = client.wait_event(is_event("audioVideoInvitation", "updated"))
-    assert embedded(updated)["state"] == "Forwarded"  # InvitationState (domain.md 1.1)
+    assert embedded(updated)["state"] == "Forwarded"  # InvitationState (docs/protocol.md §1.1)
     client.wait_event(is_event("audioVideoInvitation", "completed"))
     replay.feed(client.responses)
     assert [step.dest for step in model.history][-2:] == [S.FORWARDED, S.CONNECTED]
@@ -301,7 +301,7 @@ def test_join_through_the_lobby_admitted(ucwa_simulator: SimulatorHandle, client
     replay = Replay()
     join = _join(client, replay, "join-admitted")
     in_lobby = client.wait_event(is_event("conversation", "updated"))
-    assert embedded(in_lobby)["state"] == "InLobby"  # domain.md 3: the lobby shows on the conversation
+    assert embedded(in_lobby)["state"] == "InLobby"  # docs/protocol.md §3: the lobby shows on the conversation
     completed = client.wait_event(is_event("onlineMeetingInvitation", "completed"))
     # seed 003: the OMI stays Connecting in the lobby and completes with Success once admitted
     omi_states = [
@@ -325,7 +325,7 @@ def test_join_through_the_lobby_rejected(ucwa_simulator: SimulatorHandle, client
     replay = Replay()
     join = _join(client, replay, "join-rejected")
     completed = client.wait_event(is_event("onlineMeetingInvitation", "completed"))
-    # domain.md 3: rejected -> Failure with a reason; the simulator's [U] choice is Forbidden/Denied
+    # docs/protocol.md §3: rejected -> Failure with a reason; the simulator's [U] choice is Forbidden/Denied
     assert completed["status"] == "Failure"
     assert completed["reason"]["subcode"] == "Denied"
     assert embedded(completed)["state"] == "Failed"
@@ -399,7 +399,7 @@ def test_incoming_call_declined_with_an_xml_body(ucwa_simulator: SimulatorHandle
     started = client.wait_event(is_event("messagingInvitation", "started"))
     decline = embedded(started)["_links"]["decline"]["href"]
     bad = client.http.post(decline, json={"reason": "NotAReason"})
-    assert bad.status_code == 400  # CallDeclineReason is a closed enum (domain.md 1.5)
+    assert bad.status_code == 400  # CallDeclineReason is a closed enum (docs/protocol.md §1.5)
     body = (
         '<?xml version="1.0" encoding="utf-8"?><input xmlns="http://schemas.microsoft.com/rtc/2012/03/ucwa">'
         '<property name="reason">Local</property></input>'
@@ -423,7 +423,7 @@ def test_incoming_renegotiation_dismissed_with_insufficient_bandwidth(
     client.wait_event(is_event("audioVideoInvitation", "completed"))
     started = client.wait_event(is_event("audioVideoRenegotiation", "started"))
     renegotiation = embedded(started)
-    # domain.md 4: Incoming, mediaOffer as a data: link, answer/dismiss links, no state property
+    # docs/protocol.md §4: Incoming, mediaOffer as a data: link, answer/dismiss links, no state property
     assert renegotiation["direction"] == "Incoming"
     assert renegotiation["_links"]["mediaOffer"]["href"].startswith("data:application/sdp;base64,")
     assert "state" not in renegotiation
@@ -464,7 +464,7 @@ def test_our_renegotiation_offer_and_the_one_at_a_time_rule(ucwa_simulator: Simu
     second = client.http.post(
         renegotiations, params={"operationId": "reneg-2"}, content=sdp, headers={"Content-Type": "application/sdp"}
     )
-    # at most one in progress: 409 Conflict/AlreadyExists (domain.md 4)
+    # at most one in progress: 409 Conflict/AlreadyExists (docs/protocol.md §4)
     assert second.status_code == 409
     assert (second.json()["code"], second.json()["subcode"]) == ("Conflict", "AlreadyExists")
     _no_violations(ucwa_simulator)
@@ -474,7 +474,7 @@ def test_our_renegotiation_offer_and_the_one_at_a_time_rule(ucwa_simulator: Simu
 
 
 def _sign(app_id: str, user_id: str, expire_time: int, nonce: str, app_key: str) -> str:
-    """domain.md 7.1: HexEncode(HMAC-SHA256(appId:userId:expireTime:nonce, appKey))."""
+    """docs/protocol.md §7.1: HexEncode(HMAC-SHA256(appId:userId:expireTime:nonce, appKey))."""
     return hmac.new(app_key.encode(), f"{app_id}:{user_id}:{expire_time}:{nonce}".encode(), hashlib.sha256).hexdigest()
 
 
@@ -498,7 +498,7 @@ def test_huawei_app_id_authentication(ucwa_simulator: SimulatorHandle) -> None:
         "/v2/usg/acs/auth/appauth", json=body, headers={"Authorization": "HMAC-SHA256 signature=" + "0" * 64}
     )
     assert bad.status_code == 401
-    assert set(bad.json()) == {"error_code", "error_msg"}  # domain.md 7.3 body
+    assert set(bad.json()) == {"error_code", "error_msg"}  # docs/protocol.md §7.3 body
     ucwa_simulator.script.series("984697426")
     cancelled = http.delete(
         "/v1/mmc/management/cycleconferences", params={"conferenceID": "984697426"}, headers={"X-Access-Token": token}
@@ -517,7 +517,7 @@ def test_huawei_series_cancelled_and_held_one_refused_without_type_1(ucwa_simula
     path = "/v1/mmc/management/cycleconferences"
     # seed 004: 200 on success
     assert http.delete(path, params={"conferenceID": "984697426"}).status_code == 200
-    # cancelled already: CONF_NOT_FOUND (domain.md 7.3)
+    # cancelled already: CONF_NOT_FOUND (docs/protocol.md §7.3)
     gone = http.delete(path, params={"conferenceID": "984697426"})
     assert gone.status_code == 400
     assert gone.json()["error_code"] == "MMC.111072065"
@@ -552,7 +552,7 @@ def test_huawei_sub_meetings(ucwa_simulator: SimulatorHandle) -> None:
     ok = http.request("DELETE", path, params={"conferenceID": "777", "type": "1"}, json={"cycleSubConfIDs": ["s2"]})
     assert ok.status_code == 200
     detail = http.get("/v1/mmc/management/conferences/confDetail", params={"conferenceID": "777"}).json()
-    assert detail["conferenceData"]["conferenceState"] == "Created"  # held (domain.md 7.2)
+    assert detail["conferenceData"]["conferenceState"] == "Created"  # held (docs/protocol.md §7.2)
     assert [s["cycleSubConfID"] for s in detail["conferenceData"]["subConfs"]] == ["s3"]
     http.close()
 
@@ -578,7 +578,7 @@ def test_resync_on_an_out_of_range_ack(ucwa_simulator: SimulatorHandle, client: 
     answer = client.http.get(events, params={"ack": "999"})
     assert answer.status_code == 200
     links = answer.json()["_links"]
-    # domain.md 2.2: resync is the sole link and points at the first unacknowledged set
+    # docs/protocol.md §2.2: resync is the sole link and points at the first unacknowledged set
     assert set(links) == {"self", "resync"}
     assert links["resync"]["href"].endswith("?ack=1")
     client.events_href = links["resync"]["href"]
@@ -611,7 +611,7 @@ def test_pget_replaced(ucwa_simulator: SimulatorHandle, client: DocClient) -> No
     other = httpx.Client(base_url=ucwa_simulator.base_url, headers={"Authorization": f"Bearer {ucwa_simulator.token}"})
     second = other.get(href, params={"timeout": "0.1"})
     thread.join(timeout=10)
-    # domain.md 2.2: the older P-GET with the same ack is released with 409 PGetReplaced
+    # docs/protocol.md §2.2: the older P-GET with the same ack is released with 409 PGetReplaced
     assert results["first"].status_code == 409
     assert results["first"].json()["subcode"] == "PGetReplaced"
     assert second.status_code == 200
@@ -623,7 +623,7 @@ def test_application_not_found_after_delete_and_on_expiry(ucwa_simulator: Simula
     other.create_application()
     assert client.http.delete(client.app["_links"]["self"]["href"]).status_code == 204
     gone = client.http.get(client.events_href)
-    # domain.md 2.2: 404 ApplicationNotFound once the application is gone
+    # docs/protocol.md §2.2: 404 ApplicationNotFound once the application is gone
     assert gone.status_code == 404
     assert gone.json()["subcode"] == "ApplicationNotFound"
     results: dict[str, httpx.Response] = {}
@@ -659,14 +659,14 @@ def test_xml_events_say_what_json_says(ucwa_simulator: SimulatorHandle) -> None:
         == 201
     )
     response = xml_client.http.get(xml_client.events_href)
-    # domain.md 6: XML events need Accept vnd+xml; root <events> in the UCWA namespace
+    # docs/protocol.md §6: XML events need Accept vnd+xml; root <events> in the UCWA namespace
     assert response.headers["content-type"].startswith("application/vnd.microsoft.com.ucwa+xml")
     assert response.content.startswith(b'<?xml version="1.0" encoding="utf-8"?><events href=')
     recorded = ucwa_simulator.events_sent[-1]
     as_xml = parse_events(response.content, response.headers["content-type"])
     as_json = parse_events(json.dumps(recorded).encode(), "application/json")
 
-    # XML has no value types and nests embedded resources under their key (domain.md 6):
+    # XML has no value types and nests embedded resources under their key (docs/protocol.md §6):
     # compare what the machines read, event by event
     def summary(events: Any) -> list[tuple[Any, ...]]:
         return [(e.link, e.in_, e.type, e.status, e.reason, e.representation()) for e in events]

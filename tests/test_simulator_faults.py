@@ -3,7 +3,7 @@
 Each fault is forced (``script.fault_next``) or drawn from a seed, and the
 stream the doc client gets must still replay through the Dispatcher with no
 violation: what a fault changes is timing and repetition, never the legality
-of the stream (domain.md 2.2: duplicates, aggregation, events before the 201,
+of the stream (docs/protocol.md §2.2: duplicates, aggregation, events before the 201,
 resume are all things a real server does).
 """
 
@@ -75,7 +75,7 @@ def test_a_dropped_started_is_aggregation(ucwa_simulator: SimulatorHandle, clien
     replay = Replay()
     location, model = _start(client, replay, "op-drop")
     client.wait_event(is_event("audioVideoInvitation", "completed", location))
-    # domain.md 2.2: because of aggregation an operation may show only completed
+    # docs/protocol.md §2.2: because of aggregation an operation may show only completed
     assert not [e for e in client.events if is_event("audioVideoInvitation", "started", location)(e)]
     replay.feed(client.responses)
     assert model.state is S.CONNECTED
@@ -101,7 +101,7 @@ def test_events_before_the_201(ucwa_simulator: SimulatorHandle, client: DocClien
         e for s in got["answer"]["sender"] for e in s["events"] if is_event("audioVideoInvitation", "started")(e)
     ]
     assert started[0]["link"]["href"] == location
-    # domain.md 2.2: the started can arrive before the 201; the server released them in that order
+    # docs/protocol.md §2.2: the started can arrive before the 201; the server released them in that order
     transcript = ucwa_simulator.simulator.transcript
     answer_at = next(i for i, line in enumerate(transcript) if line.startswith("GET ") and "/events" in line)
     created_at = next(i for i, line in enumerate(transcript) if "startAudioVideo -> 201" in line)
@@ -112,10 +112,10 @@ def test_events_before_the_201(ucwa_simulator: SimulatorHandle, client: DocClien
 def test_resume_replaces_next_and_forgets_the_parameters(ucwa_simulator: SimulatorHandle, client: DocClient) -> None:
     client.poll(timeout=0.1)
     app = next(iter(ucwa_simulator.world.apps.values()))
-    assert app.channel.params == {"timeout": 0.1}  # kept for later P-GETs (domain.md 2.2)
+    assert app.channel.params == {"timeout": 0.1}  # kept for later P-GETs (docs/protocol.md §2.2)
     ucwa_simulator.script.fault_next("resume")
     answer = client.http.get(client.events_href).json()
-    # domain.md 2.2: resume replaces next; the parameters must be sent again
+    # docs/protocol.md §2.2: resume replaces next; the parameters must be sent again
     assert "resume" in answer["_links"]
     assert "next" not in answer["_links"]
     assert app.channel.params == {}
@@ -127,7 +127,7 @@ def test_injected_500_then_recovery(ucwa_simulator: SimulatorHandle, client: Doc
     ucwa_simulator.script.fail_next()
     failed = client.http.get(client.app["_links"]["self"]["href"])
     assert failed.status_code == 500
-    assert failed.json()["code"] == "ServiceFailure"  # domain.md 5.2: 500 ServiceFailure
+    assert failed.json()["code"] == "ServiceFailure"  # docs/protocol.md §5.2: 500 ServiceFailure
     assert client.http.get(client.app["_links"]["self"]["href"]).status_code == 200
 
 

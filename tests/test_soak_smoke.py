@@ -23,9 +23,9 @@ the soak found") are reproduced here without any server, from the trigger
 sequences the soak saw, and stay fixed:
 
 - *get-outcome*: a GET shows an invitation's final state without status or
-  reason (domain.md 9.2; the re-read after ``resume``); the ``completed``
-  event that follows carries both (domain.md 2.2) and fills them in;
-- *cancel-204*: in the cancel race (domain.md 1.6) the Success can overtake
+  reason (docs/protocol.md §9, trap 2; the re-read after ``resume``); the ``completed``
+  event that follows carries both (docs/protocol.md §2.2) and fills them in;
+- *cancel-204*: in the cancel race (docs/protocol.md §1.6) the Success can overtake
   the cancel's own 204. The hang-up is now asked for only once that 204 is
   in, so the next response is the hang-up's: refused, the call stays
   ``Connected``, as it is on the server.
@@ -110,7 +110,7 @@ def test_a_hang_up_refused_after_the_cancel_race_leaves_the_call_connected() -> 
 def test_a_completed_after_a_get_keeps_its_status_and_reason() -> None:
     outcome = get_then_completed().outcome
     assert outcome is not None
-    # the GET said Failed and so does the event: the outcome is the event's (domain.md 2.2: status and reason
+    # the GET said Failed and so does the event: the outcome is the event's (docs/protocol.md §2.2: status and reason
     # are on the completed; 9.2: a GET is the fallback when they are missing)
     assert (outcome.success, outcome.status) == (False, "Failure")
     assert outcome.reason == Reason("RemoteFailure", "Busy")

@@ -119,7 +119,7 @@ def test_series_sequences_are_json_ready_calls(calls: list[dict[str, Any]]) -> N
 
 def test_a_long_stream_reaches_every_state_the_channel_alone_can_reach() -> None:
     # From the docs, what events alone (no request of the app's) can bring about:
-    # - an invitation: the eight wire states (domain.md 1.1);
+    # - an invitation: the eight wire states (docs/protocol.md §1.1);
     # - a join: Connecting, the lobby (InLobby), the roster add, and completed's outcomes (section 3);
     # - a lobby member: waiting, then admitted (roster add) or gone from the lobby (leader view);
     #   rejected needs our own reject;
@@ -189,7 +189,7 @@ def test_responses_for_keeps_the_events_in_order_and_chains_the_acks(data: st.Da
         assert parsed.unknown == ()
         for sender in response["sender"]:
             for event in sender["events"]:
-                # a participant's events come from its conversation (domain.md 2.3)
+                # a participant's events come from its conversation (docs/protocol.md §2.3)
                 if event["link"]["rel"].endswith("articipant"):
                     assert event["link"]["href"].startswith(sender["href"] + "/participants/")
     for before, after in itertools.pairwise(responses):

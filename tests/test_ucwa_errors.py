@@ -1,4 +1,4 @@
-"""Synchronous error bodies (domain.md 5.2) as typed errors; proxies' bodies never break parsing."""
+"""Synchronous error bodies (docs/protocol.md §5.2) as typed errors; proxies' bodies never break parsing."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from fsm.reasons import ErrorCode, Reason
 from fsm.renegotiation import Renegotiation, RenegotiationState
 
 NS = "http://schemas.microsoft.com/rtc/2012/03/ucwa"
-# domain.md 5.2, the documented JSON error body
+# docs/protocol.md §5.2, the documented JSON error body
 CONFLICT_JSON = b'{"code":"Conflict","subcode":"AlreadyExists","message":"..."}'
 CONFLICT_XML = (
     f'<reason xmlns="{NS}"><code>Conflict</code><subcode>AlreadyExists</subcode><message>...</message>'
@@ -48,7 +48,7 @@ def test_xml_error_body_reads_like_json() -> None:
 
 
 def test_parameter_validation_failure_lists_the_parameters() -> None:
-    # domain.md 5.2: a missing required parameter gives 400 ParameterValidationFailure with parameters
+    # docs/protocol.md §5.2: a missing required parameter gives 400 ParameterValidationFailure with parameters
     body = json.dumps(
         {
             "code": "BadRequest",
@@ -70,7 +70,7 @@ def test_parameter_validation_failure_lists_the_parameters() -> None:
     [(400, "BadRequest"), (408, "ClientTimeout"), (409, "Conflict"), (503, "ServiceUnavailable"), (504, "Timeout")],
 )
 def test_empty_body_takes_the_code_of_its_status(status: int, code: str) -> None:
-    # domain.md 5.2: proxies may send 4xx/5xx without a UCWA body; the table names the code
+    # docs/protocol.md §5.2: proxies may send 4xx/5xx without a UCWA body; the table names the code
     error = parse_error(status, b"", None)
     assert error.code == code
     assert error.subcode is None
@@ -142,7 +142,7 @@ def test_codes_compare_ignoring_case() -> None:
 
 
 def test_special_replies_of_the_event_channel() -> None:
-    # domain.md 2.2: 409 PGetReplaced, 404 ApplicationNotFound
+    # docs/protocol.md §2.2: 409 PGetReplaced, 404 ApplicationNotFound
     replaced = parse_error(409, b'{"code":"Conflict","subcode":"PGetReplaced"}', "application/json")
     assert replaced.is_pget_replaced
     assert not replaced.is_collision
@@ -167,7 +167,7 @@ def test_reason_drives_the_machines() -> None:
     assert invitation.state is InvitationState.FAILED
     assert invitation.outcome is not None
     assert invitation.outcome.reason == Reason("Forbidden", "FederationRequired")
-    # a renegotiation offer refused 409 Conflict/AlreadyExists: the collision (domain.md 4)
+    # a renegotiation offer refused 409 Conflict/AlreadyExists: the collision (docs/protocol.md §4)
     renegotiation = Renegotiation()
     renegotiation.offer(now=0.0, href="renegotiations", operation_id="op", sdp="v=0")
     collision = parse_error(409, CONFLICT_XML, "application/xml")

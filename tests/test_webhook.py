@@ -1,6 +1,6 @@
 """The Trusted Application API webhook receiver, over real HTTP on loopback.
 
-Expected behaviour: domain.md 2.1 (bearer token checked by the app, SaaS
+Expected behaviour: docs/protocol.md §2.1 (bearer token checked by the app, SaaS
 content type, ``{"CallbackContext": ...}`` reply), 2.2 (event format) and the
 issue's bad-input list (truncated JSON, XML bomb, external entity, a 10 MB
 body, unknown hrefs, Success/success/missing status).
@@ -226,7 +226,7 @@ def test_completion_status_in_any_case_or_missing(
         event["status"] = status
     assert post(url, events_body(event)).status_code == 200
     if expected is None:
-        # neither status nor state: the machine stays and asks for a GET (domain.md 9.2)
+        # neither status nor state: the machine stays and asks for a GET (docs/protocol.md §9, trap 2)
         assert inv.state is InvitationState.CONNECTING
         assert [type(a).__name__ for a in switch.results[0].actions] == ["FetchResource"]
     else:
@@ -245,7 +245,7 @@ def test_a_retried_post_does_not_act_twice(hook: tuple[str, Switch]) -> None:
 
 def test_an_event_the_machine_refuses_is_a_violation_not_an_error(hook: tuple[str, Switch]) -> None:
     url, switch = hook
-    inv = Invitation(kind=InvitationKind.PARTICIPANT)  # never incoming (domain.md 1.2)
+    inv = Invitation(kind=InvitationKind.PARTICIPANT)  # never incoming (docs/protocol.md §1.2)
     switch.target.track(inv, href=INV)
     started = started_incoming()
     started["link"]["rel"] = "participantInvitation"

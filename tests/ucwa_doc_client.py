@@ -3,7 +3,7 @@
 It knows nothing of callfsm's adapters: plain httpx, the request bodies of the
 docs' samples, and links followed as the server gives them (S1
 ``applications_ref.md``, ``makeMeAvailable_ref.md``, ``EventsInUCWA.md``,
-``EventChannelDetails.md``; domain.md 2.2): create the application, read
+``EventChannelDetails.md``; docs/protocol.md §2.2): create the application, read
 ``_embedded`` ``me``/``people``/``communication``, ``makeMeAvailable``, P-GET
 the ``events`` link and then whatever ``next``/``resume``/``resync`` says,
 POST the hrefs the resources carry.

@@ -7,7 +7,7 @@ request handled, one scripted step fired) is one group, visible to the
 client from ``visible_at`` on (later than now when the ``delay`` fault holds
 it back). Groups are delivered in order.
 
-Acks (domain.md 2.2). An ack counts events: a P-GET with ``ack=A`` asks for
+Acks (docs/protocol.md §2.2). An ack counts events: a P-GET with ``ack=A`` asks for
 the events after the first ``A - 1`` acknowledged ones. The answer's ``next``
 is ``A + k`` for ``k`` events, so ``next`` jumps by the number of events it
 covers (the docs' sample goes from ``ack=11`` to ``ack=21``) and an empty
@@ -19,7 +19,7 @@ follows ``next`` as given and never computes it.
 - ``ack`` = the ``self`` of the answer in hand: it was lost on the way, and it
   is sent again, identical;
 - anything else is out of range: the answer carries only a ``resync`` link,
-  pointing at the first unacknowledged set (domain.md 2.2, "sole link").
+  pointing at the first unacknowledged set (docs/protocol.md §2.2, "sole link").
 
 A P-GET with no ``ack`` at all is taken as the expected one (the application's
 ``events`` link in the docs' sample has none).

@@ -16,7 +16,7 @@ A test can also force the next decisions of one kind (:meth:`Faults.force`),
 which is how ``sim.script.fail_next()`` and friends are built: a forced
 decision is used before any draw, and does not consume randomness.
 
-The kinds (domain.md 2.2 says why each can happen on a real server):
+The kinds (docs/protocol.md §2.2 says why each can happen on a real server):
 
 ``duplicate``
     an event is delivered twice (the copy is identical; the machines absorb it);

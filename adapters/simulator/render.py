@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 The simulator builds every resource and every event-channel answer as a dict
-in the JSON shape (``rel``, properties, ``_links``, ``_embedded``; domain.md
+in the JSON shape (``rel``, properties, ``_links``, ``_embedded``; docs/protocol.md
 6). This module writes that dict as JSON, or as UCWA XML when the client's
 ``Accept`` asks for XML, so both formats say the same thing by construction:
 

@@ -25,7 +25,7 @@ connected call; a connected meeting) and then fires ``after`` seconds later.
 
 Reasons. Failures carry a reason ``{code, subcode}``. :meth:`Script.fail`
 accepts exactly the pairs of the documented catalogue
-(:data:`fsm.reasons.CATALOGUE`, domain.md 5.1), compared without case; the
+(:data:`fsm.reasons.CATALOGUE`, docs/protocol.md §5.1), compared without case; the
 other failing plans accept any subcode (the subcode is an open string) but a
 code of the ``ErrorCode`` enum. A subcode ``None`` (the tables' way of saying
 "no subcode") is sent as no subcode at all.
@@ -34,7 +34,7 @@ Choices where the docs are silent ([U]):
 
 - no answer: ``RemoteFailure/Timeout`` ("remote side ... timed out", catalogued
   for every invitation) after ``ring_timeout`` (30 s, the "about 30 s" of
-  domain.md 1.7); a join left in the lobby gets the same reason;
+  docs/protocol.md §1.7); a join left in the lobby gets the same reason;
 - lobby rejection: ``Forbidden/Denied`` (``Denied``: "lobby participant was
   denied", ErrorSubcode; no OMI table lists a rejection reason);
 - a forwarded outgoing call shows ``Forwarded`` (``updated``) and is then
@@ -375,7 +375,7 @@ class Script:
         after: float = 0.0,
         kind: str | None = None,
     ) -> None:
-        """A service failure with a (code, subcode) of the documented catalogue (domain.md 5.1)."""
+        """A service failure with a (code, subcode) of the documented catalogue (docs/protocol.md §5.1)."""
         if reason_of(_code(code), _subcode(subcode)).documented is None:
             raise ValueError(f"({code}, {subcode}) is not in the documented reason catalogue (fsm.reasons.CATALOGUE)")
         self.fail_undocumented(code, subcode, message=message, after=after, kind=kind)

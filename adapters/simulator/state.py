@@ -54,7 +54,7 @@ Choices where the docs are silent ([U]), besides those of the script:
   ``Declined``, ``Cancelled`` for ``Canceled``, ``Failed`` otherwise (a join
   is never ``Declined``);
 - the cancel link of a connected call is ``.../audioVideo/terminate`` (or
-  ``messaging/terminate``), as in recorded traffic (domain.md 1.6); a
+  ``messaging/terminate``), as in recorded traffic (docs/protocol.md §1.6); a
   connected meeting's is ``.../conversations/{c}/terminate``;
 - the user's cancel ends an outgoing invitation with ``LocalFailure/Canceled``,
   a decline with ``LocalFailure/Declined``, a forward with
@@ -153,7 +153,7 @@ HUAWEI_TOKEN: Final = "/v1/usg/acs/token"
 HUAWEI_TOKEN_VALIDATE: Final = "/v1/usg/acs/token/validate"
 
 #: Huawei error bodies: status, ``error_code``, ``error_msg``. The codes marked
-#: [C] are in domain.md 7.3; the others are [U]: no source names the code Huawei
+#: [C] are in docs/protocol.md §7.3; the others are [U]: no source names the code Huawei
 #: sends, so the simulator's own (``.SIM`` suffix) are used and documented.
 HUAWEI_ERRORS: Final[Mapping[str, tuple[int, str, str]]] = {
     "bad_request": (400, "MMC.111070001", "bad request"),  # [C] S8
@@ -219,7 +219,7 @@ class SimulatorConfig:
     pget_timeout: float = 180.0
     #: Send every queued group in one answer (realistic, but batching then depends on timing).
     coalesce: bool = False
-    #: How long an unanswered outgoing invitation rings before it fails (domain.md 1.7: about 30 s).
+    #: How long an unanswered outgoing invitation rings before it fails (docs/protocol.md §1.7: about 30 s).
     ring_timeout: float = 30.0
     #: The remote answers after this long when nothing is scripted.
     default_answer_delay: float = 0.1
@@ -388,7 +388,7 @@ def _gone(app: Application | None) -> Reply:
 
 
 class ModalityState(Enum):
-    """A modality's ``state`` (domain.md 1.1 describes it by examples only: these three)."""
+    """A modality's ``state`` (docs/protocol.md §1.1 describes it by examples only: these three)."""
 
     CONNECTING = "Connecting"
     CONNECTED = "Connected"
@@ -396,7 +396,7 @@ class ModalityState(Enum):
 
 
 class SessionState(Enum):
-    """``audioVideoSession`` state (domain.md 1.1)."""
+    """``audioVideoSession`` state (docs/protocol.md §1.1)."""
 
     ESTABLISHING = "Establishing"
     ESTABLISHED = "Established"
@@ -1939,7 +1939,7 @@ class World:
             self.waiting.append(happening)
             return
         if self._renegotiation_in_flight(conv):
-            # at most one renegotiation at a time (domain.md 4): try again shortly
+            # at most one renegotiation at a time (docs/protocol.md §4): try again shortly
             self._after(0.05, _bind(self._incoming_renegotiation, target, happening))
             return
         now = self.clock.now()
