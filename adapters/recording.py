@@ -17,7 +17,7 @@ never the file, and each record is decoded exactly once.
   ``JSONDecoder.raw_decode`` on a sliding text buffer: each element is decoded
   once, where it stands, and the buffer only counts the newlines it moves
   over, so time is linear in the file. An incremental parser such as ijson
-  (installed, yajl2_c) was the other candidate; it reports no positions, so
+  (measured with its yajl2_c backend) was the other candidate; it reports no positions, so
   a violation in a pretty-printed array could no longer name its line, which
   is what the report's ``source`` promises. raw_decode is C code, as fast as
   ``json.loads``.
