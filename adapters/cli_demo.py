@@ -36,6 +36,8 @@ from fsm.registry import MACHINES
 
 #: The live demo's default event file (kept here so that ``--offline`` needs no server package).
 DEFAULT_EVENTS = "callfsm-demo-events.jsonl"
+#: The live demo's default trace file (adapters/trace.py: events, the app's calls and requests).
+DEFAULT_TRACE = "callfsm-demo-trace.jsonl"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,6 +50,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help=f"where the live demo writes the recorded event stream (default: {DEFAULT_EVENTS})",
     )
+    parser.add_argument(
+        "--trace",
+        metavar="PATH",
+        help=f"where the live demo writes the client's trace, which it replays (default: {DEFAULT_TRACE})",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,23 +63,24 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise CliError(f"unknown machine {unknown[0]!r}; known: {', '.join(MACHINES)}")
     if args.offline:
-        if args.events is not None:
-            raise CliError("--events is for the live demo: --offline records no events")
+        if args.events is not None or getattr(args, "trace", None) is not None:
+            raise CliError("--events and --trace are for the live demo: --offline records nothing")
         play(wanted, sys.stdout)
         return 0
-    return _live(None if not args.machines else wanted, _events_path(args.events or DEFAULT_EVENTS))
+    trace = _events_path(getattr(args, "trace", None) or DEFAULT_TRACE, "--trace")
+    return _live(None if not args.machines else wanted, _events_path(args.events or DEFAULT_EVENTS), trace)
 
 
-def _events_path(value: str) -> Path:
+def _events_path(value: str, option: str = "--events") -> Path:
     path = Path(value)
     if not value or path.is_dir():
-        raise CliError(f"--events {value!r}: not a file name")
+        raise CliError(f"{option} {value!r}: not a file name")
     if not path.parent.is_dir():
-        raise CliError(f"--events {value!r}: no directory {str(path.parent)!r}")
+        raise CliError(f"{option} {value!r}: no directory {str(path.parent)!r}")
     return path
 
 
-def _live(machines: list[str] | None, events: Path) -> int:
+def _live(machines: list[str] | None, events: Path, trace: Path) -> int:
     # the simulator (starlette, uvicorn) is imported only for the live demo: --offline runs without it
     from adapters import demo_live  # noqa: PLC0415
 
@@ -80,14 +88,15 @@ def _live(machines: list[str] | None, events: Path) -> int:
     if not scenarios:
         raise CliError(f"no live scenario shows {', '.join(machines or [])}; try --offline")
     try:
-        result = demo_live.play_live(sys.stdout, events, scenarios)
+        result = demo_live.play_live(sys.stdout, events, scenarios, trace_path=trace)
     except demo_live.EventsFileError as exc:
-        raise CliError(f"--events {exc}") from None
+        raise CliError(f"--events/--trace {exc}") from None
     failed = [r for r in result.results if not r.ok]
-    if failed or result.report.violations:
+    if failed or result.report.violations or result.mismatches:
         print(
             f"callfsm demo: {len(failed)} scenario(s) did not end as documented, "
-            f"{len(result.report.violations)} violation(s) in the replay",
+            f"{len(result.report.violations)} violation(s) in the replay, "
+            f"{len(result.mismatches)} resource(s) replayed to another end state",
             file=sys.stderr,
         )
         return 1

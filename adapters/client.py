@@ -118,6 +118,7 @@ from adapters.requests import (
     loggable_url,
     resolve,
 )
+from adapters.trace import TraceTarget, TraceWriter, async_traced_sender, open_trace, traced_sender
 from adapters.ucwa_errors import UcwaError, parse_error
 from fsm.actions import Action, Actions, FetchResource, PostRenegotiation, StartOperation
 from fsm.engine import Step
@@ -514,6 +515,7 @@ class UcwaClient(_Core):
         prefetch: bool = False,
         pget_parameters: PGetParameters | None = None,
         keep_alive: bool = True,
+        trace: TraceTarget | TraceWriter | None = None,
     ) -> None:
         super().__init__(url, url, on_change)
         #: Send each P-GET ahead, from a helper thread, while the answer before it is processed
@@ -523,7 +525,10 @@ class UcwaClient(_Core):
         self.prefetch = prefetch
         self._own_client = client is None
         self.http = client or httpx.Client(timeout=REQUEST_TIMEOUT)
-        self.sender = SyncSender(self.http, token, base_url=url, body_format=body_format)
+        #: The trace (``trace=``: a path or text stream; adapters/trace.py): answers, calls, requests, redacted.
+        self.trace = open_trace(trace)
+        sender = SyncSender(self.http, token, base_url=url, body_format=body_format)
+        self.sender = traced_sender(sender, self.trace, clock)
         self.clock = clock
         self.sleep = sleep
         self.backoff = backoff
@@ -645,6 +650,8 @@ class UcwaClient(_Core):
                         raise
                     log.warning("the application was not deleted: %s", error)
         finally:
+            if self.trace is not None:
+                self.trace.close()
             if self._own_client:
                 self.http.close()
 
@@ -872,6 +879,8 @@ class UcwaClient(_Core):
         """
         applied: list[Applied] = []
         self._track_creations(model, actions)
+        if self.trace is not None:
+            self.trace.call(model, actions, self.clock())
         self._emit([model])
         for action in actions:
             response = self.sender.perform(action)
@@ -1012,11 +1021,16 @@ class AsyncUcwaClient(_Core):
         backoff: Backoff | None = None,
         pget_parameters: PGetParameters | None = None,
         keep_alive: bool = True,
+        trace: TraceTarget | TraceWriter | None = None,
     ) -> None:
         super().__init__(url, url, on_change)
         self._own_client = client is None
         self.http = client or httpx.AsyncClient(timeout=REQUEST_TIMEOUT)
-        self.sender = AsyncSender(self.http, token, base_url=url, body_format=body_format)
+        #: The trace, as :attr:`UcwaClient.trace`.
+        self.trace = open_trace(trace)
+        self.sender = async_traced_sender(
+            AsyncSender(self.http, token, base_url=url, body_format=body_format), self.trace, clock
+        )
         self.clock = clock
         self.sleep = sleep
         self.backoff = backoff
@@ -1228,6 +1242,8 @@ class AsyncUcwaClient(_Core):
                         raise
                     log.warning("the application was not deleted: %s", error)
         finally:
+            if self.trace is not None:
+                self.trace.close()
             if self._own_client:
                 await self.http.aclose()
 
@@ -1351,6 +1367,8 @@ class AsyncUcwaClient(_Core):
         """The asyncio twin of :meth:`UcwaClient.perform` (creating POSTs tracked first, the same way)."""
         applied: list[Applied] = []
         self._track_creations(model, actions)
+        if self.trace is not None:
+            self.trace.call(model, actions, self.clock())
         self._emit([model])
         for action in actions:
             response = await self.sender.perform(action)

@@ -50,12 +50,14 @@ import httpx
 from attrs import define, field, frozen
 
 from adapters.cli_demo import DEFAULT_EVENTS as _DEFAULT_EVENTS
+from adapters.cli_demo import DEFAULT_TRACE as _DEFAULT_TRACE
 from adapters.cli_demo import format_history
 from adapters.client import ClientError, UcwaClient
 from adapters.http import TransportError
 from adapters.huawei import AppIdCredentials, HuaweiAuthError, HuaweiClient
 from adapters.replay import ReplayReport, read_records, render_text, replay, state_name
 from adapters.simulator import SimulatorConfig, SimulatorHandle, serve
+from adapters.trace import TraceWriter
 from adapters.ucwa_errors import UcwaError
 from fsm.errors import CallFsmError, InvalidTrigger
 from fsm.invitation import Invitation, InvitationState
@@ -69,6 +71,8 @@ from fsm.renegotiation import Renegotiation, RenegotiationState
 
 #: Where the recorded event stream goes unless ``--events`` says otherwise.
 DEFAULT_EVENTS: Final = Path(_DEFAULT_EVENTS)
+#: Where the client's trace goes unless ``--trace`` says otherwise.
+DEFAULT_TRACE: Final = Path(_DEFAULT_TRACE)
 #: The P-GET hold: short, so that draining the channel at the end costs little.
 PGET_TIMEOUT: Final = 0.5
 #: How long a scenario waits for the server before it gives up (real seconds).
@@ -113,6 +117,8 @@ class Live:
     ucwa: UcwaClient
     huawei: HuaweiClient
     http: httpx.Client
+    #: Every model the scenarios drove, in order (their live end states are compared with the trace's replay).
+    driven: list[FsmModel] = field(factory=list)
 
     def now(self) -> float:
         return self.ucwa.clock()
@@ -162,10 +168,19 @@ class LiveRun:
     results: tuple[LiveResult, ...]
     events_path: Path
     report: ReplayReport
+    #: Each UCWA resource's live end state, by href (the models the scenarios drove).
+    live_states: tuple[tuple[str, str], ...] = ()
+    trace_path: Path | None = None
+
+    @property
+    def mismatches(self) -> tuple[tuple[str, str, str | None], ...]:
+        """``(href, live, replay)`` for each live resource whose replayed end state differs (or is missing)."""
+        replayed = {r.href: r.state for r in self.report.resources}
+        return tuple((href, live, replayed.get(href)) for href, live in self.live_states if replayed.get(href) != live)
 
     @property
     def ok(self) -> bool:
-        return all(r.ok for r in self.results) and not self.report.violations
+        return all(r.ok for r in self.results) and not self.report.violations and not self.mismatches
 
 
 # -- the scenarios ------------------------------------------------------------------------------------
@@ -396,6 +411,7 @@ def _run_one(live: Live, number: int, scenario: LiveScenario, total: int, out: T
         out.write(result.line(total) + "\n")
         return result
     elapsed = time.monotonic() - started
+    live.driven.extend(m for m in show.models if all(m is not d for d in live.driven))
     detail = show.detail if show.detail is not None else _detail(show.result)
     result = LiveResult(number, scenario.title, state_name(show.result), expected, elapsed, detail)
     out.write(result.line(total) + "\n")
@@ -428,8 +444,10 @@ def play_live(
     scenarios: Sequence[LiveScenario] = SCENARIOS,
     *,
     config: SimulatorConfig | None = None,
+    trace_path: Path = DEFAULT_TRACE,
 ) -> LiveRun:
-    """Run ``scenarios`` against a fresh simulator on 127.0.0.1; write and replay the event stream."""
+    """Run ``scenarios`` against a fresh simulator on 127.0.0.1; write the event stream and the client's
+    trace; replay the trace and compare each resource's end state with the live one."""
     config = config or SimulatorConfig(pget_timeout=PGET_TIMEOUT)
     results: list[LiveResult] = []
     total = len(scenarios)
@@ -439,7 +457,11 @@ def play_live(
         out.write(f"application {httpx.URL(app_url).path}\n\n")
         credentials = AppIdCredentials(sim.huawei_app_id, sim.huawei_app_key)
         huawei = HuaweiClient(http, credentials, base_url=sim.base_url)
-        with UcwaClient(app_url, token=sim.token, client=http) as ucwa:
+        try:
+            trace = TraceWriter(trace_path)
+        except OSError as exc:
+            raise EventsFileError(f"{str(trace_path)!r}: cannot write: {exc.strerror or exc}") from None
+        with UcwaClient(app_url, token=sim.token, client=http, trace=trace) as ucwa:
             live = Live(sim, ucwa, huawei, http)
             for scenario in (s for s in scenarios if s.ucwa):
                 results.append(_run_one(live, len(results) + 1, scenario, total, out))
@@ -453,7 +475,18 @@ def play_live(
             raise EventsFileError(f"{str(events_path)!r}: cannot write: {exc.strerror or exc}") from None
     records = read_records(written.read_bytes(), str(written))
     out.write(f"event stream: {len(records)} event-channel answers written to {written}\n")
-    report = replay(records)
-    out.write("replay (it checks the server's events; the app's own requests are not in the stream):\n")
+    traced = trace_path.resolve()
+    report = replay(read_records(traced.read_bytes(), str(traced)))
+    out.write(f"trace: the events and the app's own calls and requests written to {traced}\n")
+    out.write("replay of the trace:\n")
     out.write(render_text(report))
-    return LiveRun(tuple(results), written, report)
+    states = tuple(
+        (href, state_name(m))
+        for m in live.driven
+        if isinstance(href := getattr(m, "href", None), str) and not isinstance(m, MeetingSeries)
+    )
+    run = LiveRun(tuple(results), written, report, states, traced)
+    out.write(f"replay ends as the live run for {len(states) - len(run.mismatches)} of {len(states)} resources\n")
+    for href, live_state, replayed in run.mismatches:
+        out.write(f"  {href}: live {live_state}, replay {replayed or 'not seen'}\n")
+    return run

@@ -89,6 +89,7 @@ from adapters.events import (
     parse_events_document,
 )
 from adapters.recording import RecordError, iter_values
+from fsm.actions import PostRenegotiation, StartOperation
 from fsm.engine import MachineDefinition
 from fsm.errors import CallFsmError
 from fsm.invitation import MAX_LENGTHS, Invitation, InvitationKind
@@ -120,6 +121,8 @@ class Record:
     source: str | None = None
     #: The events document already decoded (then ``body`` is empty): a record is decoded once.
     document: Any = field(default=None, eq=False)
+    #: A trace's call or request record (:mod:`adapters.trace`): the app's own doing, not an answer.
+    entry: Any = field(default=None, eq=False)
 
 
 @frozen
@@ -259,12 +262,18 @@ class Replay:
     not_applied: list[NotApplied] = field(init=False, factory=list)
     duplicates: int = field(init=False, default=0)
     _entries: dict[int, _Entry] = field(init=False, factory=dict)
+    #: A trace's models by ``href:<key>`` and ``op:<operation id>`` (the app's, found again for its next call).
+    _traced: dict[str, FsmModel] = field(init=False, factory=dict)
+    #: A trace is being replayed: the app's later calls read a settled invitation's links (kept, then).
+    _in_trace: bool = field(init=False, default=False)
 
     def __attrs_post_init__(self) -> None:
         # infinite grace: a settled model is never forgotten, late events still find it
         self.dispatcher = Dispatcher(base_url=self.base_url, grace=math.inf)
 
     def feed_record(self, record: Record) -> tuple[ReplayViolation, ...]:
+        if record.entry is not None:
+            return self._feed_entry(record.entry, record.source)
         if record.document is not None:
             return self.feed_document(record.document, t=record.t, source=record.source)
         return self.feed(record.body, record.content_type, t=record.t, source=record.source)
@@ -372,7 +381,7 @@ class Replay:
                 # settled: its history is never read again (the report needs state and outcome), so it is
                 # released; the model stays, so that a late event is judged exactly as before
                 model.history = []
-                if type(model) is Invitation and model.state in _QUIESCENT:
+                if type(model) is Invitation and model.state in _QUIESCENT and not self._in_trace:
                     # every event can only be absorbed from here, and an absorbed event never reads the
                     # representation (it is kept for the app's own requests, which a replay never makes):
                     # its links and properties are released too
@@ -405,8 +414,8 @@ class Replay:
         kind = event.event_type
         if kind not in (EventType.STARTED, EventType.UPDATED, EventType.COMPLETED):
             return
-        if self.dispatcher.model_for(href) is not None:
-            return
+        if self.dispatcher.model_for(href) is not None or f"op:{event.operation_id}" in self._traced:
+            return  # the dispatcher has it, or a trace's create made it (its events find it by operation id)
         representation = event.representation()
         direction = None if representation is None else Direction.parse(representation.direction)
         invitation_kind = InvitationKind.from_rel(event.link.rel)
@@ -446,6 +455,122 @@ class Replay:
             return
         self.dispatcher.track(model, href=href)
         self._register(model, event.link.rel, href)
+
+    # -- a trace's own records: the app's calls and requests (adapters/trace.py) ---------------
+
+    def _feed_entry(self, entry: Any, source: str | None) -> tuple[ReplayViolation, ...]:
+        """Re-apply a local call, or feed a request's recorded response as the client fed it."""
+        from adapters import trace  # noqa: PLC0415 - only a trace needs it (and httpx behind it)
+
+        before = len(self.violations)
+        self._in_trace = True
+        if isinstance(entry, trace.CallEntry):
+            self._trace_call(entry, source)
+        elif isinstance(entry, trace.RequestEntry) and entry.model is not None and entry.action is not None:
+            self._trace_request(entry, source)
+        # the header, a lifecycle request, a request the simulator served: nothing a machine takes
+        return tuple(self.violations[before:])
+
+    def _trace_violation(self, model: FsmModel | None, ref: Any, what: str, message: str, source: str | None) -> None:
+        state = None if model is None else state_name(model)
+        href = ref.href or (f"operationId {ref.operation_id}" if ref.operation_id else None)
+        self.violations.append(ReplayViolation(self.responses, None, href, state, what, message, ref.machine, source))
+
+    def _trace_find(self, ref: Any) -> FsmModel | None:
+        found = self.dispatcher.model_for(ref.href) if ref.href else None
+        if found is None and ref.href:
+            found = self._traced.get("href:" + self.dispatcher.key(ref.href))
+        if found is None and ref.operation_id:
+            found = self._traced.get(f"op:{ref.operation_id}")
+        return found if found is not None and found.machine == ref.machine else None
+
+    def _trace_remember(self, model: FsmModel) -> None:
+        href, operation_id = getattr(model, "href", None), getattr(model, "operation_id", None)
+        if isinstance(href, str) and href:
+            self._traced["href:" + self.dispatcher.key(href)] = model
+        if isinstance(operation_id, str) and operation_id:
+            self._traced[f"op:{operation_id}"] = model
+
+    def _trace_call(self, entry: Any, source: str | None) -> None:
+        from adapters import trace  # noqa: PLC0415 - as in _feed_entry
+
+        ref = entry.model
+        model = self._trace_find(ref)
+        if model is None and entry.trigger in _CREATING:
+            model = _new_model(ref)
+        if model is None:
+            why = "the app's call names a model the replay has not seen"
+            self._trace_violation(None, ref, entry.trigger, why, source)
+            return
+        try:
+            trigger = trace.local_trigger(model, entry.trigger)
+            actions = trigger(now=entry.t, **trace.call_kwargs(model, entry.trigger, entry.args))
+        except (CallFsmError, ValueError) as exc:
+            self._trace_violation(model, ref, entry.trigger, f"the app's call is refused: {exc}", source)
+            return
+        for action in actions:
+            if isinstance(action, StartOperation | PostRenegotiation):
+                # as the client does: a create is tracked by its operation id before its POST goes out
+                self.dispatcher.track(model, operation_id=action.operation_id)
+        self._trace_remember(model)
+
+    def _trace_request(self, entry: Any, source: str | None) -> None:
+        from adapters import trace  # noqa: PLC0415 - as in _feed_entry
+        from adapters.requests import Created, HttpResponse, apply_response  # noqa: PLC0415 - as above
+
+        ref = entry.model
+        model = self._trace_find(ref)
+        if model is None:
+            why = "a request for a model the replay has not seen"
+            self._trace_violation(None, ref, entry.request.method, why, source)
+            return
+        if entry.response is None:
+            return  # no response came: the live client fed its model nothing either
+        received = entry.response
+        response = HttpResponse(
+            received.status,
+            tuple((name.lower(), value) for name, value in received.headers),
+            (received.body or "").encode("utf-8"),
+            entry.request.url,
+        )
+        # the client's own mapping (adapters.requests): response -> trigger, exactly as live
+        applied = apply_response(model, trace.action_from_json(entry.action), response, now=entry.t)
+        if applied.violation is not None:
+            self._trace_violation(model, ref, f"HTTP {received.status}", str(applied.violation), source)
+        if isinstance(applied.outcome, Created) and applied.violation is None:
+            self._collect(self.dispatcher.created(model, now=entry.t), self.responses, 0, source)
+        self._trace_remember(model)
+
+
+#: The local triggers that make a model (a trace's first call on it).
+_CREATING: Final = frozenset({"send", "offer"})
+
+
+def _new_model(ref: Any) -> FsmModel | None:
+    """The fresh model a trace's creating call is made on (its machine, and an invitation's kind)."""
+    if ref.machine == Invitation.DEFINITION.name:
+        try:
+            return Invitation(kind=InvitationKind(ref.kind))
+        except ValueError:
+            return None
+    if ref.machine == OnlineMeetingJoin.DEFINITION.name:
+        return OnlineMeetingJoin()
+    if ref.machine == Renegotiation.DEFINITION.name:
+        return Renegotiation()
+    return None
+
+
+def _trace_record(value: dict[str, Any], where: str) -> Record:
+    """A trace line: its events answer as any wrapped record, or the call / request for the replay."""
+    from adapters import trace  # noqa: PLC0415 - only a trace needs it
+
+    entry = trace.parse_entry(value, where)
+    if isinstance(entry, trace.EventsEntry):
+        wrapped = {"t": entry.t, "response": entry.response}
+        if entry.content_type is not None:
+            wrapped["content_type"] = entry.content_type
+        return _wrapped(wrapped, where)
+    return Record(b"", JSON_TYPE, getattr(entry, "t", None), where, entry=entry)
 
 
 def _own_href(entry: _Entry) -> str:
@@ -514,6 +639,8 @@ def _record(value: object, where: str) -> Record:
         return _wrapped(value, where)
     if "_links" in value or "sender" in value:
         return Record(b"", JSON_TYPE, None, where, document=value)
+    if "kind" in value or "format" in value:
+        return _trace_record(value, where)
     keys = ", ".join(sorted(map(str, value))) or "none"
     raise ReplayInputError(
         f"{where}: not an events document: an object with _links and sender, "
