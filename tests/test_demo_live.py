@@ -12,6 +12,7 @@ import contextlib
 import io
 import json
 import re
+from collections import Counter
 from pathlib import Path
 
 import attrs
@@ -63,6 +64,11 @@ def _cli(argv: list[str]) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+def _files(tmp_path: Path, events: str = "e.jsonl") -> list[str]:
+    """``--events`` and ``--trace`` in ``tmp_path`` (the defaults would write to the working directory)."""
+    return ["--events", str(tmp_path / events), "--trace", str(tmp_path / "t.jsonl")]
+
+
 def _progress(text: str) -> list[re.Match[str]]:
     return [m for m in map(PROGRESS.match, text.splitlines()) if m is not None]
 
@@ -70,7 +76,7 @@ def _progress(text: str) -> list[re.Match[str]]:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, str, Path]:
     events = tmp_path_factory.mktemp("demo") / "e.jsonl"
-    code, out, err = _cli(["demo", "--events", str(events)])
+    code, out, err = _cli(["demo", "--events", str(events), "--trace", str(events.with_name("t.jsonl"))])
     return code, out, err, events
 
 
@@ -128,7 +134,7 @@ def test_the_events_file_replays_with_no_violation(demo: tuple[int, str, str, Pa
 
 
 def test_machines_narrow_the_live_demo(tmp_path: Path) -> None:
-    code, out, err = _cli(["demo", "meeting_series", "--events", str(tmp_path / "s.jsonl")])
+    code, out, err = _cli(["demo", "meeting_series", *_files(tmp_path, "s.jsonl")])
     assert code == 0, out + err
     assert [m.group(3) for m in _progress(out)] == [t for t in EXPECTED if t.startswith("Huawei")]
 
@@ -158,7 +164,7 @@ def test_a_machine_no_live_scenario_shows_is_one_line_and_exit_2(
     # every machine has a live scenario today; the message is for a machine added without one
     without = tuple(s for s in demo_live.SCENARIOS if "lobby_participant" not in s.machines)
     monkeypatch.setattr(demo_live, "SCENARIOS", without)
-    code, out, err = _cli(["demo", "lobby_participant", "--events", str(tmp_path / "e.jsonl")])
+    code, out, err = _cli(["demo", "lobby_participant", *_files(tmp_path)])
     assert code == 2
     assert err.count("\n") == 1
     assert "no live scenario" in err
@@ -178,7 +184,7 @@ def test_a_scenario_that_fails_is_reported_and_the_next_still_runs(
         "broken", ("meeting_series",), MeetingSeriesState.CANCELLED, _never_answers, ucwa=False
     )
     monkeypatch.setattr(demo_live, "SCENARIOS", (broken, huawei[0]))
-    code, out, err = _cli(["demo", "meeting_series", "--events", str(tmp_path / "e.jsonl")])
+    code, out, err = _cli(["demo", "meeting_series", *_files(tmp_path)])
     assert code == 1
     assert "[1/2] broken ... FAILED" in out
     assert "the server said nothing" in out
@@ -190,7 +196,7 @@ def test_an_unexpected_end_is_marked(tmp_path: Path, monkeypatch: pytest.MonkeyP
     (first, *_) = (s for s in demo_live.SCENARIOS if s.machines == ("meeting_series",))
     wrong = attrs.evolve(first, expected=MeetingSeriesState.ENDED)  # the docs would say cancelled
     monkeypatch.setattr(demo_live, "SCENARIOS", (wrong,))
-    code, out, _ = _cli(["demo", "meeting_series", "--events", str(tmp_path / "e.jsonl")])
+    code, out, _ = _cli(["demo", "meeting_series", *_files(tmp_path)])
     assert code == 1
     assert f"UNEXPECTED, the docs say {MeetingSeriesState.ENDED.value}" in out
 
@@ -202,7 +208,67 @@ def test_a_violation_in_the_replay_fails_the_demo(tmp_path: Path, monkeypatch: p
         return attrs.evolve(report, violations=(*report.violations, injected))
 
     monkeypatch.setattr(demo_live, "replay", with_a_violation)
-    code, out, err = _cli(["demo", "meeting_series", "--events", str(tmp_path / "e.jsonl")])
+    code, out, err = _cli(["demo", "meeting_series", *_files(tmp_path)])
     assert code == 1
     assert "1 violation" in out
     assert "1 violation(s) in the replay" in err
+
+
+# -- the trace: the demo's events and the app's own calls and requests, replayed to the live end states --
+
+
+@pytest.fixture(scope="module")
+def traced(tmp_path_factory: pytest.TempPathFactory) -> tuple[demo_live.LiveRun, dict[str, str]]:
+    """The UCWA scenarios live (states of the models they drove), and ``callfsm replay --json`` of the trace."""
+    where = tmp_path_factory.mktemp("trace")
+    scenarios = [s for s in demo_live.SCENARIOS if s.ucwa]
+    run = demo_live.play_live(io.StringIO(), where / "e.jsonl", scenarios, trace_path=where / "t.jsonl")
+    code, replayed, err = _cli(["replay", "--json", str(where / "t.jsonl")])
+    assert code == 0, err
+    report = json.loads(replayed)
+    assert report["violations"] == []
+    return run, {r["href"]: r["state"] for r in report["resources"]}
+
+
+def test_the_trace_replays_to_the_live_end_state_of_every_resource(
+    traced: tuple[demo_live.LiveRun, dict[str, str]],
+) -> None:
+    run, replayed = traced
+    live = dict(run.live_states)
+    # the UCWA resources the scenarios drive: 3 calls, 3 joins, the guest in the lobby, the call that is
+    # renegotiated and its renegotiation (issue 12: "the demo's 9 of 9")
+    assert len(live) == 9
+    assert replayed == live
+
+
+def test_the_replayed_end_states_are_those_the_docs_give_each_scenario(
+    traced: tuple[demo_live.LiveRun, dict[str, str]],
+) -> None:
+    _, replayed = traced
+    expected = Counter(
+        {
+            # docs/protocol.md §1.6-1.7: the answered call, the cancel race (our hang-up after the crossed
+            # answer) and the renegotiated call are hung up by the app; the leader leaves the meeting
+            # through the join's cancel link: hung_up too
+            InvitationState.HUNG_UP.value: 4,
+            "Declined": 1,  # seed 002: RemoteFailure/Declined
+            "Connected": 1,  # seed 003: the join admitted from the lobby
+            "Failed": 1,  # seed 003: the join rejected
+            LobbyParticipantState.ADMITTED.value: 1,  # §3: our admit, then the guest is deleted from the lobby
+            RenegotiationState.DISMISSED.value: 1,  # seed 001: our dismiss answered 204
+        }
+    )
+    # a channel-only replay said Connected, left_lobby and remote_offered for three of them (issue 12)
+    assert Counter(replayed.values()) == expected
+
+
+def test_the_trace_holds_no_token_and_names_its_version(traced: tuple[demo_live.LiveRun, dict[str, str]]) -> None:
+    run, _ = traced
+    assert run.trace_path is not None
+    lines = run.trace_path.read_text(encoding="utf-8").splitlines()
+    # docs/trace.md: the first line is the header, version 1
+    assert json.loads(lines[0]) == {"format": "callfsm-trace", "version": 1, "role": "client"}
+    kinds = {json.loads(line).get("kind") for line in lines[1:]}
+    assert kinds == {"events", "call", "request"}
+    assert '"Authorization","***"' in "".join(lines)
+    assert "Bearer " not in "".join(lines)
