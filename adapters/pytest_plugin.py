@@ -15,6 +15,8 @@ ends:
 - ``.script``: script the remote party (``sim.script.answer_after(0.2)``);
 - ``.events_sent``: every event-channel answer sent, as dicts (for ``callfsm replay``;
   ``.write_events(path)`` writes them as JSON Lines);
+- ``.write_trace(path)``: the server's trace (docs/trace.md: each request received and response
+  sent, each event-channel answer; tokens redacted; the newest 100,000 records), for ``callfsm replay``;
 - ``.huawei_token`` (an accepted ``X-Access-Token``), ``.huawei_app_id`` and
   ``.huawei_app_key`` (for the App ID authentication).
 
@@ -71,6 +73,9 @@ def ucwa_simulator_config(request: pytest.FixtureRequest) -> SimulatorConfig:
 def ucwa_simulator(ucwa_simulator_config: SimulatorConfig) -> Iterator[SimulatorHandle]:
     """A simulator on 127.0.0.1 for this test; stopped when it ends."""
     from adapters.simulator.app import serve  # noqa: PLC0415 (lazy: see TYPE_CHECKING above)
+    from adapters.trace import TraceWriter  # noqa: PLC0415 (lazy: as above)
 
     with serve(ucwa_simulator_config) as handle:
+        # the server's view, in memory (bounded): ``ucwa_simulator.write_trace(path)`` writes it
+        handle.simulator.trace = TraceWriter(role="server")
         yield handle

@@ -284,7 +284,8 @@ def _body_text(body: bytes | None, content_type: str, limit: int) -> tuple[str |
     if size > limit:
         return None, size
     text = body.decode("utf-8", "replace")
-    if "json" in content_type.lower() and text.strip():
+    looks_json = "json" in content_type.lower() or (not content_type and text.lstrip()[:1] in ("{", "["))
+    if looks_json and text.strip():
         try:
             value, changed = _redact_members(json.loads(text))
         except (ValueError, RecursionError):

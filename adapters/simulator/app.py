@@ -67,7 +67,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from adapters.requests import loggable_url
+from adapters.requests import HttpResponse, loggable_url
 from adapters.simulator import render
 from adapters.simulator.callbacks import push_loop
 from adapters.simulator.discovery import discovery_routes
@@ -88,6 +88,7 @@ from adapters.simulator.state import (
     huawei_error,
     ucwa_error,
 )
+from adapters.trace import RequestEntry, TraceWriter
 
 log = logging.getLogger("callfsm.simulator")
 
@@ -198,6 +199,8 @@ class Simulator:
         self.world = World(config)
         #: One line per response, in the order the server produced them ("POST /path -> 201").
         self.transcript: list[str] = []
+        #: Where the server's view goes (adapters/trace.py): each request received, each answer sent.
+        self.trace: TraceWriter | None = None
 
     @property
     def script(self) -> Script:
@@ -259,6 +262,7 @@ class Simulator:
             reply = huawei_error("bad_request", why) if huawei else ucwa_error(400, "BadRequest", None, why)
             return self._write(request, reply)
         raw_query = request.scope.get("query_string", b"").decode("latin-1")
+        request.state.trace_body = body  # for the trace, which _write writes
         return SimRequest(
             method=request.method,
             path=request.url.path,
@@ -286,11 +290,28 @@ class Simulator:
                 body = render.resource_xml(reply.document) if fmt.xml else render.json_bytes(reply.document)
                 media = fmt.content_type
         response = Response(body, status_code=reply.status, headers=headers, media_type=media)
+        if self.trace is not None:
+            self._trace(self.trace, request, response, body, events=reply.kind is BodyKind.EVENTS)
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         line = f"{request.method} {loggable_url(target)}"
         self.transcript.append(f"{line} -> {reply.status}")
         log.info("%s -> %d", line, reply.status)
         return response
+
+    def _trace(self, trace: TraceWriter, request: Request, response: Response, body: bytes, *, events: bool) -> None:
+        """The exchange as the server saw it: an events answer, or the request received and the response sent."""
+        for name in ("authorization", "x-access-token"):
+            trace.learn_secret(request.headers.get(name))
+        now = self.world.clock.now()
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers]
+        if events and response.status_code == 200:
+            trace.events(now, HttpResponse(200, tuple(headers), body))
+            return
+        received = getattr(request.state, "trace_body", None)
+        sent = trace.request(
+            request.method, str(request.url), request.headers.items(), received, request.headers.get("content-type")
+        )
+        trace.write(RequestEntry(now, sent, trace.response(response.status_code, headers, body)))
 
     async def _hold(self, reply: Reply) -> None:
         """Events before the 201: wait until the group was delivered, or the wait limit."""
@@ -485,6 +506,12 @@ class SimulatorHandle:
     def callback_token(self) -> str | None:
         """The bearer token the callbacks carry (``saas`` with a callback URL): the receiver's to check."""
         return self.simulator.config.callback_token
+
+    def write_trace(self, path: str | Path) -> Path:
+        """Write the server's view (adapters/trace.py) as JSON Lines: needs a trace in memory (the pytest fixture's)."""
+        if self.simulator.trace is None:
+            raise RuntimeError("this simulator keeps no trace: set simulator.trace = TraceWriter(role='server')")
+        return self.simulator.trace.dump(path)
 
     def write_events(self, path: str | Path) -> Path:
         """Write the recorded event stream as JSON Lines (the input of ``callfsm replay``)."""
