@@ -12,24 +12,30 @@ has fixed Huawei credentials, accepts any bearer token unless ``--token`` is
 given, and speaks plain HTTP.
 
 Each request and each event is logged on stderr, one line each (logger
-``callfsm.simulator``); tokens, signatures and bodies never are.
+``callfsm.simulator``); tokens, signatures and bodies never are. ``--trace
+PATH`` also writes the server's view as a trace (docs/trace.md): each request
+received with the response sent, each event-channel answer; credentials
+redacted. ``callfsm replay PATH`` reads it.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import secrets
 import socket
 import sys
+from collections.abc import Iterator
 
 import uvicorn
 
 from adapters.cli import CliError
-from adapters.simulator.app import NotLoopback, check_loopback, create_app, uvicorn_config
+from adapters.simulator.app import NotLoopback, Simulator, check_loopback, create_app, uvicorn_config
 from adapters.simulator.profiles import DEFAULT_PROFILE, Completion, EventShape, ProfileName, profile_of
 from adapters.simulator.script import ScenarioError, load_scenario
 from adapters.simulator.state import SimulatorConfig
+from adapters.trace import TraceWriter
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -62,6 +68,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--callback-format", choices=["json", "multipart"], default="json", help="saas callback body (default json)"
     )
+    parser.add_argument(
+        "--trace",
+        metavar="PATH",
+        help="write the server's trace there (docs/trace.md: each request and response, each event answer)",
+    )
 
 
 def _configure_logging() -> None:
@@ -71,6 +82,22 @@ def _configure_logging() -> None:
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False
+
+
+@contextlib.contextmanager
+def _server_trace(simulator: Simulator, path: str | None) -> Iterator[None]:
+    """The server's trace to ``path`` while the server runs (none without ``--trace``)."""
+    if path is None:
+        yield
+        return
+    try:
+        simulator.trace = TraceWriter(path, role="server")
+    except OSError as exc:
+        raise CliError(f"--trace {path!r}: cannot write: {exc.strerror or exc}") from None
+    try:
+        yield
+    finally:
+        simulator.trace.close()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -142,7 +169,8 @@ def run(args: argparse.Namespace) -> int:
         )
     server = uvicorn.Server(uvicorn_config(app))  # with the header read deadline, as in tests
     try:
-        server.run(sockets=[sock])
+        with _server_trace(app.state.simulator, getattr(args, "trace", None)):
+            server.run(sockets=[sock])
     finally:
         sock.close()
     return 0

@@ -9,9 +9,15 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
+import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from adapters.cli import main
@@ -116,11 +122,11 @@ def test_a_dismissed_incoming_renegotiation_replays_to_dismissed() -> None:
     # docs/protocol.md §4: an Incoming renegotiation started with a mediaOffer is the remote's offer; the app
     # POSTs dismiss {"reason": "InsufficientBandwidth"} (seed 001) and the 204 ends it dismissed
     links = {name: {"href": f"{RENEGOTIATION}/{name}"} for name in ("answer", "dismiss", "mediaOffer")}
+    offer = {"rel": "audioVideoRenegotiation", "direction": "Incoming", "_links": links}
     started = {
         "link": {"rel": "audioVideoRenegotiation", "href": RENEGOTIATION},
         "type": "started",
-        "_embedded": {"audioVideoRenegotiation": {"rel": "audioVideoRenegotiation", "direction": "Incoming",
-                                                  "_links": links}},  # fmt: skip
+        "_embedded": {"audioVideoRenegotiation": offer},
     }
     model = {"machine": "renegotiation", "href": RENEGOTIATION, "operation_id": None, "kind": None}
     dismiss = {"type": "PostLink", "rel": "dismiss", "href": f"{RENEGOTIATION}/dismiss",
@@ -237,8 +243,6 @@ def test_every_written_record_reads_back_as_its_cattrs_record() -> None:
 
 
 def _application(sim: SimulatorHandle) -> str:
-    import httpx  # noqa: PLC0415
-
     response = httpx.post(
         sim.applications_url,
         json={"UserAgent": "trace-test", "EndpointId": "t", "Culture": "en-US"},
@@ -290,9 +294,45 @@ def test_the_fixture_writes_the_servers_view(ucwa_simulator: SimulatorHandle, tm
     path = ucwa_simulator.write_trace(tmp_path / "server.jsonl")
     lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     assert lines[0] == {"format": "callfsm-trace", "version": 1, "role": "server"}
-    served = [line["request"]["method"] + " " + line["request"]["url"] for line in lines if line.get("kind") == "request"]
+    requests = [line["request"] for line in lines if line.get("kind") == "request"]
+    served = [r["method"] + " " + r["url"] for r in requests]
     assert any(s.startswith("POST ") and s.endswith("/startAudioVideo") for s in served)  # what it received
     assert any(line.get("kind") == "events" for line in lines)  # and the answers it sent
     assert ucwa_simulator.token not in path.read_text(encoding="utf-8")
     # the server's view replays like the channel: the declined call (seed 002)
     assert list(states(path.read_text(encoding="utf-8")).values()) == ["Declined"]
+
+
+def test_callfsm_simulate_writes_the_servers_trace(tmp_path: Path) -> None:
+    token = "cwt=SIMULATE-SECRET-TOKEN-4242"
+    path = tmp_path / "server.jsonl"
+    command = [sys.executable, "-m", "adapters.cli", "simulate", "--port", "0", "--token", token, "--trace", str(path)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+    try:
+        assert process.stderr is not None
+        banner = process.stderr.readline()  # the banner comes first (a dead process gives "": the match fails)
+        match = re.search(r"http://127\.0\.0\.1:(\d+)", banner)
+        assert match, banner
+        base = f"http://127.0.0.1:{match.group(1)}"
+        for _ in range(200):
+            try:
+                created = httpx.post(
+                    base + "/ucwa/v1/applications",
+                    json={"UserAgent": "t", "EndpointId": "t", "Culture": "en-US"},
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=2,
+                )
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        assert created.status_code == 201
+    finally:
+        process.terminate()
+        process.communicate(timeout=15)
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert lines[0] == {"format": "callfsm-trace", "version": 1, "role": "server"}
+    [create] = [line for line in lines[1:] if line["request"]["method"] == "POST"]
+    assert ["authorization", "***"] in create["request"]["headers"]  # what it received, redacted
+    assert create["response"]["status"] == 201  # and what it sent
+    assert "SIMULATE-SECRET" not in path.read_text(encoding="utf-8")
