@@ -1,21 +1,24 @@
-"""No bearer token and no X-Access-Token value shows in logs, reprs, error messages, snapshots or replay output.
+"""No bearer token or X-Access-Token value shows in logs, reprs, errors, snapshots, traces or replay output.
 
 The tokens are distinctive strings that the servers below really check (so
 each request really carried them) and that a proxy page echoes back (as
 real proxies do with request headers). Everything the library wrote is then
 searched for them: every log record at DEBUG (httpx and httpcore included),
 the repr of every client, sender, request, response, model and result, the
-text of every exception forced on the way, the client snapshot's JSON and
-the output of ``callfsm replay`` on a recording that carries a token.
+text of every exception forced on the way, the client snapshot's JSON, the
+clients' traces (docs/trace.md) and the output of ``callfsm replay`` on a
+recording that carries a token.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -70,11 +73,14 @@ def echo_page(secret: str) -> bytes:
 # -- UCWA, sync and asyncio ---------------------------------------------------------------------------
 
 
-def test_a_full_sync_call_and_its_failures_leak_no_token(ucwa: UcwaFake, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_full_sync_call_and_its_failures_leak_no_token(
+    ucwa: UcwaFake, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
     caplog.set_level(logging.DEBUG)
     texts: list[str] = []
     url = ucwa.base_url + APP
-    with UcwaClient(url, token=TOKEN) as client:
+    trace = tmp_path / "trace.jsonl"  # every request, response and event answer below, the echoes included
+    with UcwaClient(url, token=TOKEN, trace=trace) as client:
         call = client.start_audio_video("sip:bob@contoso.com", subject="secrets")
         client.wait_for_outcome(call, timeout=10)
         request = build_request(FetchResource(call.href or "", "read"), base_url=url, token=client.sender.token())
@@ -107,6 +113,8 @@ def test_a_full_sync_call_and_its_failures_leak_no_token(ucwa: UcwaFake, caplog:
     assert ucwa.seen("POST", START_AV)
     texts.append(caplog.text)
     texts += [record.getMessage() for record in caplog.records]
+    texts.append(trace.read_text(encoding="utf-8"))
+    assert "502 upstream" in texts[-1]  # the echoing proxy's page is in the trace, its token is not
     assert_no_secret(texts)
 
 
@@ -121,7 +129,8 @@ async def test_a_full_async_call_and_its_failures_leak_no_token(
     async def token() -> str:
         return TOKEN
 
-    async with AsyncUcwaClient(url, token=token) as client:
+    trace = io.StringIO()
+    async with AsyncUcwaClient(url, token=token, trace=trace) as client:
         call = await client.start_audio_video("sip:bob@contoso.com")
         await client.wait_for_outcome(call, timeout=10)
         texts += [repr(client), repr(client.sender), repr(client.channel), repr(call), repr(call.outcome)]
@@ -133,6 +142,8 @@ async def test_a_full_async_call_and_its_failures_leak_no_token(
     assert len(ucwa.seen("POST", START_AV)) == 2
     assert f"{INVITATIONS}/av1" == call.href
     texts.append(caplog.text)
+    texts.append(trace.getvalue())
+    assert '"kind":"request"' in texts[-1]
     assert_no_secret(texts)
 
 
