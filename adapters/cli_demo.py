@@ -6,9 +6,11 @@ By default the demo is live (:mod:`adapters.demo_live`): it starts the
 simulator on 127.0.0.1, drives the adapters' clients through the issue's
 scenarios over HTTP, prints a progress line and the transition tables per
 scenario, writes the event stream the server sent (``--events``, default
-``callfsm-demo-events.jsonl``) and replays it with the checker. Exit status 1
-when a scenario does not end where the docs say or the replay finds a
-violation.
+``callfsm-demo-events.jsonl``) and the client's trace (``--trace``, default
+``callfsm-demo-trace.jsonl``, docs/trace.md), and replays the trace with the
+checker. Exit status 1 when a scenario does not end where the docs say, the
+replay finds a violation, or a resource replays to another end state than
+it reached live.
 
 ``--offline`` runs no server: each scenario is a short script of typed
 trigger calls on a fresh model, taken from the seeds and docs/protocol.md (the event

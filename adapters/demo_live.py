@@ -25,11 +25,12 @@ name, with the failure reason where there is one, elapsed real time) and each
 machine's transitions as a table (:func:`adapters.cli_demo.format_history`).
 A scenario that does not end where the docs say, or that raises, is marked on
 its line and makes the run fail; the next scenario still runs. When they are
-done, the channel is drained (polled until an answer comes back empty), the
-stream the server sent is written as JSON Lines, read back and replayed with
-:mod:`adapters.replay`, whose summary is printed. The replay sees only the
-server's events, never the app's own requests, so a call the demo hung up
-ends ``Connected`` there: it is the events that are checked, not the app.
+done, the channel is drained (polled until an answer comes back empty) and
+the stream the server sent is written as JSON Lines. The client wrote its
+trace meanwhile (:mod:`adapters.trace`: the events with the app's own calls
+and requests); it is read back and replayed with :mod:`adapters.replay`,
+whose summary is printed, and each UCWA resource's replayed end state is
+compared with the one its model reached live (a difference fails the run).
 
 Expected end states come from the docs: docs/protocol.md §1.6-1.7 and seed 002
 (answered, declined ``RemoteFailure/Declined``, the cancel race), seed 003
