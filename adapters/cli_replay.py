@@ -58,7 +58,8 @@ GC_THRESHOLD: Final = (50_000, 20, 100)
 EPILOG = (
     "Each FILE holds JSON Lines (one event-channel response per line), a JSON array of responses, "
     'one response, or raw XML <events> responses. A response is an events document, or {"t": seconds, '
-    '"response": document or raw body, "content_type": ...}. At most 8 MiB a record. Indexes in the output '
+    '"response": document or raw body, "content_type": ...}. A trace (docs/trace.md) also holds the app\'s own '
+    "calls and requests, which are re-applied in order. At most 8 MiB a record. Indexes in the output "
     'count from 0: "response" across all files, "event" within its response. --jobs N: each FILE is one '
     "application's stream, replayed in its own process. Exit status: 0 no violation, 1 violations, "
     "2 unreadable input."

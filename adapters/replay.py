@@ -64,6 +64,17 @@ body the server got wrong can be replayed as it came); ``content_type``
 (optional) defaults to JSON, or XML for a string body starting with ``<``.
 [U] Continuation links are not required (webhook POSTs have none).
 Anything else is a :class:`ReplayInputError`, naming the file and line.
+
+Traces (:mod:`adapters.trace`, docs/trace.md). A line with a ``format``
+(the header) or a ``kind`` is a trace record: ``events`` is read as a
+wrapped record; a ``call`` re-fires the app's local trigger on the model it
+names (a creating ``send``/``offer`` makes and tracks it, as the client
+does); a ``request`` feeds its recorded response through
+:func:`adapters.requests.apply_response`, the client's own response ->
+trigger mapping, and a 201 releases what the dispatcher held for that href.
+A refused call, or one naming a model never seen, is a violation (``event``
+is ``None``, ``type`` the trigger). While a trace is replayed an ended
+invitation keeps its representation: the app's later calls read its links.
 """
 
 from __future__ import annotations
