@@ -495,12 +495,14 @@ class Replay:
             found = self._traced.get(f"op:{ref.operation_id}")
         return found if found is not None and found.machine == ref.machine else None
 
-    def _trace_remember(self, model: FsmModel) -> None:
-        href, operation_id = getattr(model, "href", None), getattr(model, "operation_id", None)
-        if isinstance(href, str) and href:
-            self._traced["href:" + self.dispatcher.key(href)] = model
-        if isinstance(operation_id, str) and operation_id:
-            self._traced[f"op:{operation_id}"] = model
+    def _trace_remember(self, model: FsmModel, ref: Any) -> None:
+        """Find ``model`` again by its own href and operation id, and by those the trace named it with."""
+        for href in (getattr(model, "href", None), ref.href):
+            if isinstance(href, str) and href:
+                self._traced["href:" + self.dispatcher.key(href)] = model
+        for operation_id in (getattr(model, "operation_id", None), ref.operation_id):
+            if isinstance(operation_id, str) and operation_id:
+                self._traced[f"op:{operation_id}"] = model
 
     def _trace_call(self, entry: Any, source: str | None) -> None:
         from adapters import trace  # noqa: PLC0415 - as in _feed_entry
@@ -516,14 +518,14 @@ class Replay:
         try:
             trigger = trace.local_trigger(model, entry.trigger)
             actions = trigger(now=entry.t, **trace.call_kwargs(model, entry.trigger, entry.args))
-        except (CallFsmError, ValueError) as exc:
+        except (CallFsmError, ValueError, TypeError) as exc:
             self._trace_violation(model, ref, entry.trigger, f"the app's call is refused: {exc}", source)
             return
         for action in actions:
             if isinstance(action, StartOperation | PostRenegotiation):
                 # as the client does: a create is tracked by its operation id before its POST goes out
                 self.dispatcher.track(model, operation_id=action.operation_id)
-        self._trace_remember(model)
+        self._trace_remember(model, ref)
 
     def _trace_request(self, entry: Any, source: str | None) -> None:
         from adapters import trace  # noqa: PLC0415 - as in _feed_entry
@@ -550,7 +552,7 @@ class Replay:
             self._trace_violation(model, ref, f"HTTP {received.status}", str(applied.violation), source)
         if isinstance(applied.outcome, Created) and applied.violation is None:
             self._collect(self.dispatcher.created(model, now=entry.t), self.responses, 0, source)
-        self._trace_remember(model)
+        self._trace_remember(model, ref)
 
 
 #: The local triggers that make a model (a trace's first call on it).

@@ -86,6 +86,7 @@ from fsm.actions import (
     FetchResource,
     PostLink,
     PostRenegotiation,
+    PropertyValue,
     StartOperation,
 )
 from fsm.model import FsmModel
@@ -195,6 +196,31 @@ def _finite(value: object, _: object) -> float:
 
 
 converter.register_structure_hook(float, _finite)
+
+
+def _exactly(kind: type[Any]) -> Any:
+    """A hook that takes a value of ``kind`` as it is and refuses any other (cattrs would convert ``5`` to ``"5"``)."""
+
+    def hook(value: object, _: object) -> Any:
+        if type(value) is not kind:
+            raise ValueError(f"expected {kind.__name__}, got {type(value).__name__}")
+        return value
+
+    return hook
+
+
+for _kind in (str, int, bool):
+    converter.register_structure_hook(_kind, _exactly(_kind))
+
+
+def _property_value(value: object, _: object) -> PropertyValue:
+    """A body property's value (``extra``): a string, a boolean or an integer, as the wire has them."""
+    if type(value) not in (str, bool, int):
+        raise ValueError(f"a property value is a string, boolean or integer, got {type(value).__name__}")
+    return typing.cast(PropertyValue, value)
+
+
+converter.register_structure_hook(PropertyValue, _property_value)
 
 
 def action_json(action: Action) -> dict[str, Any]:
@@ -351,17 +377,30 @@ def local_trigger(model: FsmModel, name: str) -> typing.Callable[..., Actions]:
 
 
 def call_kwargs(model: FsmModel, name: str, args: Mapping[str, Any]) -> dict[str, Any]:
-    """A call's JSON arguments as the trigger's typed keywords (enums back from their values)."""
+    """A call's JSON arguments as the trigger's typed keywords (enums back from their values); a value that
+    does not fit its parameter's type is a ``ValueError``, so the trigger never sees it."""
     method = getattr(type(model), name)
     hints = typing.get_type_hints(method)
+    required = [
+        p.name
+        for p in inspect.signature(method).parameters.values()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is inspect.Parameter.empty and p.name != "now"
+    ]
+    missing = [p for p in required if p not in args]
+    if missing:
+        raise ValueError(f"{model.machine}.{name} needs {', '.join(missing)}, which the call does not give")
     out: dict[str, Any] = {}
     for key, value in args.items():
         if key == "now" or key not in hints:
             raise ValueError(f"{model.machine}.{name} takes no argument {key!r}")
+        if type(value) in (str, int, float, bool) and type(value) in (typing.get_args(hints[key]) or (hints[key],)):
+            out[key] = value  # a plain value the parameter takes as it is (``importance`` by its wire name)
+            continue
         try:
             out[key] = converter.structure(value, hints[key])
-        except (cattrs.BaseValidationError, ValueError, TypeError):
-            out[key] = value  # the trigger itself says what is wrong with it
+        except Exception as exc:
+            why = f"{key}={value!r} does not fit {hints[key]}: {_why(exc)}"
+            raise ValueError(f"{model.machine}.{name}: {why}") from None
     return out
 
 

@@ -19,13 +19,16 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from adapters.cli import main
 from adapters.client import AsyncUcwaClient, UcwaClient
 from adapters.replay import ReplayInputError, read_records, replay
 from adapters.requests import HttpRequest, HttpResponse, Secret
 from adapters.simulator import SimulatorHandle
-from adapters.trace import MAX_BODY, TraceWriter, parse_entry
+from adapters.trace import MAX_BODY, TraceWriter, action_from_json, action_json, parse_entry
+from fsm.actions import PostLink
 
 APP = "/ucwa/v1/applications/7"
 START_AV = f"{APP}/communication/startAudioVideo"
@@ -336,3 +339,42 @@ def test_callfsm_simulate_writes_the_servers_trace(tmp_path: Path) -> None:
     assert ["authorization", "***"] in create["request"]["headers"]  # what it received, redacted
     assert create["response"]["status"] == 201  # and what it sent
     assert "SIMULATE-SECRET" not in path.read_text(encoding="utf-8")
+
+
+# -- hostile traces: never a crash, only violations -------------------------------------------------------
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+TRIGGERS = st.sampled_from(["send", "cancel", "accept", "decline", "dismiss", "answer", "offer", "admit", "created"])
+MACHINES = st.sampled_from(["invitation", "online_meeting", "renegotiation", "lobby_participant", "meeting_series"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    machine=MACHINES,
+    trigger=TRIGGERS,
+    args=st.dictionaries(st.sampled_from(["href", "to", "operation_id", "reason", "sdp", "extra", "x"]), JSON_VALUES),
+    status=st.integers(100, 599),
+    body=st.text(max_size=60),
+)
+def test_any_call_and_response_in_a_trace_is_replayed_or_refused_never_a_crash(
+    machine: str, trigger: str, args: dict[str, Any], status: int, body: str
+) -> None:
+    lines = cancel_race()
+    model = {"machine": machine, "href": CALL, "operation_id": "op-1", "kind": "audioVideoInvitation"}
+    hostile_call = call(3.0, model, trigger, **args)
+    hostile_request = request(3.1, model, cancel_link(), status, [["location", body]])
+    hostile_request["response"]["body"] = body
+    report = replay(read_records(jsonl(*lines[:4], hostile_call, hostile_request, *lines[4:]), "t.jsonl"))
+    # whatever the call and the response were, the trace is judged to its end and the call is in the report
+    assert [r.href for r in report.resources] == [CALL]
+    assert all(v.event is None for v in report.violations)  # refusals of the app's records, not of events
+
+
+@given(st.lists(st.tuples(st.text(min_size=1, max_size=10), st.text(max_size=10) | st.booleans() | st.integers())))
+def test_an_action_written_reads_back_equal(properties: list[tuple[str, Any]]) -> None:
+    action = PostLink("decline", CALL + "/decline", tuple(properties))
+    assert action_from_json(json.loads(json.dumps(action_json(action)))) == action
