@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from adapters.cli import main
 from adapters.client import AsyncUcwaClient, UcwaClient
+from adapters.recording import MAX_RECORD
 from adapters.replay import ReplayInputError, read_records, replay
 from adapters.requests import HttpRequest, HttpResponse, Secret
 from adapters.simulator import SimulatorHandle
@@ -378,3 +379,18 @@ def test_any_call_and_response_in_a_trace_is_replayed_or_refused_never_a_crash(
 def test_an_action_written_reads_back_equal(properties: list[tuple[str, Any]]) -> None:
     action = PostLink("decline", CALL + "/decline", tuple(properties))
     assert action_from_json(json.loads(json.dumps(action_json(action)))) == action
+
+
+def test_a_record_that_would_pass_the_readers_limit_keeps_only_the_sizes() -> None:
+    # two bodies of control characters under MAX_BODY each: JSON escapes each byte as \u00XX, six-fold,
+    # past the reader's 8 MiB record limit (adapters/recording.py)
+    stream = io.StringIO()
+    writer = TraceWriter(stream)
+    body = b"\x01" * (MAX_BODY - 1)
+    writer.exchange(1.0, HttpRequest("POST", "http://127.0.0.1:1/x", (), body), HttpResponse(200, (), body))
+    [_, line] = stream.getvalue().splitlines()
+    assert len(line.encode()) <= MAX_RECORD
+    entry = json.loads(line)
+    assert (entry["request"]["body"], entry["request"]["body_size"]) == (None, MAX_BODY - 1)
+    assert (entry["response"]["body"], entry["response"]["body_size"]) == (None, MAX_BODY - 1)
+    read_records(stream.getvalue(), "t.jsonl")  # and it reads back
