@@ -118,7 +118,7 @@ from adapters.requests import (
     loggable_url,
     resolve,
 )
-from adapters.trace import TraceTarget, TraceWriter, async_traced_sender, open_trace, traced_sender
+from adapters.trace import TraceTarget, TraceWriter, async_traced_sender, open_trace, trace_sink, traced_sender
 from adapters.ucwa_errors import UcwaError, parse_error
 from fsm.actions import Action, Actions, FetchResource, PostRenegotiation, StartOperation
 from fsm.engine import Step
@@ -715,7 +715,7 @@ class UcwaClient(_Core):
         previous = self.channel
         self.channel = EventChannel(
             self.sender,
-            self.dispatcher,
+            trace_sink(self.dispatcher, self.trace),
             self._channel_start(self.links),
             on_result=self._dispatched,
             on_reset=self._reset,
@@ -1180,7 +1180,7 @@ class AsyncUcwaClient(_Core):
         self.links = links
         self.channel = AsyncEventChannel(
             self.sender,
-            self.dispatcher,
+            trace_sink(self.dispatcher, self.trace),
             self._channel_start(self.links),
             on_result=self._dispatched,
             on_reset=self._reset,

@@ -46,11 +46,14 @@ Bounds. A body above :data:`MAX_BODY` bytes (an events answer above
 :data:`adapters.recording.MAX_RECORD`; the in-memory trace of the simulator
 fixture keeps at most :data:`MAX_BUFFERED` records.
 
-Order. Records are written as things happen: an events answer when it is
-received. The sync client without ``prefetch`` processes each answer before
-it sends the next P-GET, so its trace is in processing order; with
-``prefetch`` and in the asyncio client the next answer may arrive (and be
-written) while the previous one's requests are still out [I].
+Order. Records are written in the order the app processed them. A request
+is written when its response comes (or its error). An events answer is
+written when the channel feeds it to the dispatcher (:class:`TracingSink`),
+not when it arrives: the asyncio client, and the sync one with
+``prefetch``, send the next P-GET before the previous answer's requests are
+done, and its answer may come back first; written on arrival, a replay would
+see it too early. An answer the channel cannot read (it skips it) is written
+as a plain exchange, and a replay skips it too.
 """
 
 from __future__ import annotations
@@ -69,12 +72,13 @@ from contextlib import contextmanager
 from enum import Enum
 from os import PathLike
 from pathlib import Path
-from typing import IO, Any, Final, Literal
+from typing import IO, Any, Final, Generic, Literal, TypeVar
 
 import cattrs
 from attrs import frozen
 
-from adapters.events import MAX_EVENTS_BODY
+from adapters.channel import EventSink
+from adapters.events import MAX_EVENTS_BODY, EventParseError, EventsResponse, parse_events
 from adapters.http import AsyncSender, SyncSender, TransportError
 from adapters.recording import MAX_RECORD, RecordError
 from adapters.requests import HttpRequest, HttpResponse, Secret, loggable_url
@@ -98,6 +102,9 @@ MAX_BODY: Final = 1024 * 1024
 #: Records the in-memory trace (no file: the simulator fixture's) keeps, the newest.
 MAX_BUFFERED: Final = 100_000
 REDACTED: Final = "***"
+#: Events answers held until fed (a channel has one or two out); past this, they are written as they came.
+MAX_ARRIVED: Final = 16
+R = TypeVar("R")
 SECRET_HEADERS: Final = frozenset({"authorization", "proxy-authorization", "x-access-token", "cookie", "set-cookie"})
 #: JSON member names whose values are credentials (Huawei's ``accessToken``, ``appKey``, ``signature``...).
 SECRET_MEMBER: Final = re.compile(r"token|secret|password|signature|appkey|app_key|credential", re.IGNORECASE)
@@ -448,6 +455,10 @@ class TraceWriter:
         #: model id -> (the model, how many of its history steps were looked at)
         self._seen: dict[int, tuple[weakref.ref[FsmModel], int]] = {}
         self._owners: dict[int, FsmModel] = {}
+        #: Events answers received, not yet fed (written when the channel feeds them: :class:`TracingSink`).
+        self._arrived: deque[HttpResponse] = deque()
+        #: A :class:`TracingSink` tells when answers are fed (else they are written as they arrive).
+        self.fed_by_sink = False
         self._header = self._line(converter.unstructure(Header(FORMAT, VERSION, role)))
         self._emit(self._header)
 
@@ -561,9 +572,19 @@ class TraceWriter:
         if acting is not None:
             self.exchange(t, request, response, error=error, model=acting[0], action=acting[1])
         elif response is not None and is_events_answer(request, response):
-            self.events(t, response)
+            if not self.fed_by_sink:
+                self.events(t, response)
+                return
+            self._arrived.append(response)
+            while len(self._arrived) > MAX_ARRIVED:  # a channel that never feeds: written as they came
+                self.events(t, self._arrived.popleft())
         else:
             self.exchange(t, request, response, error=error)
+
+    def delivered(self, now: float) -> None:
+        """The channel feeds the oldest events answer received: it is written now, in processing order."""
+        if self._arrived:
+            self.events(now, self._arrived.popleft())
 
     def write(self, entry: Entry) -> None:
         self._emit(self._line(converter.unstructure(entry)))
@@ -614,9 +635,38 @@ class TraceWriter:
 
 
 def is_events_answer(request: HttpRequest, response: HttpResponse) -> bool:
-    """A P-GET's answer: a GET of the application's ``events`` resource (its path ends ``/events``) [I]."""
-    path = request.url.split("?", 1)[0].rstrip("/")
-    return request.method == "GET" and response.status == 200 and path.endswith("/events")
+    """A P-GET's answer the channel will feed: a 200 to a GET that reads as an events response (links included).
+
+    An answer the channel cannot read is skipped there, and written as a plain exchange here.
+    """
+    if request.method != "GET" or response.status != 200:
+        return False
+    try:
+        parse_events(response.body, response.content_type)
+    except (EventParseError, ValueError):
+        return False
+    return True
+
+
+class TracingSink(Generic[R]):
+    """The event channel's sink (the dispatcher), telling the trace when an answer is fed."""
+
+    def __init__(self, sink: EventSink[R], trace: TraceWriter) -> None:
+        self.sink = sink
+        self.trace = trace
+        trace.fed_by_sink = True
+
+    def feed(self, response: EventsResponse, now: float) -> R:
+        self.trace.delivered(now)
+        return self.sink.feed(response, now)
+
+    def drop_transient(self) -> object:
+        return self.sink.drop_transient()
+
+
+def trace_sink(sink: EventSink[R], trace: TraceWriter | None) -> EventSink[R]:
+    """``sink`` itself without a trace; else it wrapped, so that answers are written in the order they are fed."""
+    return sink if trace is None else TracingSink(sink, trace)
 
 
 def open_trace(target: TraceTarget | TraceWriter | None, role: Role = "client") -> TraceWriter | None:

@@ -24,11 +24,12 @@ from hypothesis import strategies as st
 
 from adapters.cli import main
 from adapters.client import AsyncUcwaClient, UcwaClient
+from adapters.events import parse_events
 from adapters.recording import MAX_RECORD
 from adapters.replay import ReplayInputError, read_records, replay
 from adapters.requests import HttpRequest, HttpResponse, Secret
 from adapters.simulator import SimulatorHandle
-from adapters.trace import MAX_BODY, TraceWriter, action_from_json, action_json, parse_entry
+from adapters.trace import MAX_BODY, TraceWriter, TracingSink, action_from_json, action_json, parse_entry
 from fsm.actions import PostLink
 
 APP = "/ucwa/v1/applications/7"
@@ -394,3 +395,50 @@ def test_a_record_that_would_pass_the_readers_limit_keeps_only_the_sizes() -> No
     assert (entry["request"]["body"], entry["request"]["body_size"]) == (None, MAX_BODY - 1)
     assert (entry["response"]["body"], entry["response"]["body_size"]) == (None, MAX_BODY - 1)
     read_records(stream.getvalue(), "t.jsonl")  # and it reads back
+
+
+class _Sink:
+    """Stands for the dispatcher: counts what the channel feeds it."""
+
+    def __init__(self) -> None:
+        self.fed = 0
+
+    def feed(self, response: object, now: float) -> int:
+        self.fed += 1
+        return self.fed
+
+    def drop_transient(self) -> object:
+        return ()
+
+
+def test_an_events_answer_is_written_when_it_is_fed_not_when_it_arrives() -> None:
+    # the asyncio channel sends its next P-GET before the answer in hand is processed (docs/protocol.md §2.2),
+    # so answer B can arrive while answer A's hang-up is still out; the app processed A, then the hang-up,
+    # then B: that is the order a replay must see
+    stream = io.StringIO()
+    writer = TraceWriter(stream)
+    sink = TracingSink(_Sink(), writer)
+    get = HttpRequest("GET", f"http://127.0.0.1:1{APP}/events?ack=1")
+    answer_a, answer_b = (
+        HttpResponse(200, (("content-type", "application/json"),), json.dumps(events(n)["response"]).encode())
+        for n in (1.0, 2.0)
+    )
+    writer.sent(1.0, get, answer_a)
+    writer.sent(1.5, get, answer_b)  # arrived early
+    sink.feed(parse_events(answer_a.body, "application/json"), 2.0)
+    writer.sent(2.5, HttpRequest("POST", f"http://127.0.0.1:1{CANCEL}"), HttpResponse(204))  # A's hang-up
+    sink.feed(parse_events(answer_b.body, "application/json"), 3.0)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()[1:]]
+    assert [(line["kind"], line["t"]) for line in lines] == [("events", 2.0), ("request", 2.5), ("events", 3.0)]
+    assert lines[0]["response"]["_links"]["self"]["href"].endswith("ack=1")
+    assert lines[2]["response"]["_links"]["self"]["href"].endswith("ack=2")
+
+
+def test_an_answer_the_channel_cannot_read_is_written_as_a_plain_exchange() -> None:
+    stream = io.StringIO()
+    writer = TraceWriter(stream)
+    TracingSink(_Sink(), writer)
+    get = HttpRequest("GET", f"http://127.0.0.1:1{APP}/events?ack=1")
+    writer.sent(1.0, get, HttpResponse(200, (("content-type", "application/json"),), b'{"sender": ['))
+    [line] = [json.loads(line) for line in stream.getvalue().splitlines()[1:]]
+    assert (line["kind"], line["model"]) == ("request", None)  # the channel skips it; so does a replay
