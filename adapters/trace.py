@@ -104,6 +104,8 @@ MAX_BUFFERED: Final = 100_000
 REDACTED: Final = "***"
 #: Events answers held until fed (a channel has one or two out); past this, they are written as they came.
 MAX_ARRIVED: Final = 16
+#: Actions awaiting their request, at most (each is sent right after its call: a handful in practice).
+MAX_OWNERS: Final = 10_000
 R = TypeVar("R")
 SECRET_HEADERS: Final = frozenset({"authorization", "proxy-authorization", "x-access-token", "cookie", "set-cookie"})
 #: JSON member names whose values are credentials (Huawei's ``accessToken``, ``appKey``, ``signature``...).
@@ -487,6 +489,8 @@ class TraceWriter:
 
     def call(self, model: FsmModel, actions: Actions, t: float) -> None:
         """The local triggers ``model`` took since last seen (the app's calls), and whose ``actions`` these are."""
+        if len(self._owners) > MAX_OWNERS:  # actions never sent (their perform raised first) are not kept forever
+            self._owners.clear()
         for action in actions:
             self._owners[id(action)] = model
         history = model.history
