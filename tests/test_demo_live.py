@@ -145,6 +145,8 @@ def test_machines_narrow_the_live_demo(tmp_path: Path) -> None:
         (["demo", "--events", "{tmp}"], "not a file name"),
         (["demo", "--events", "{tmp}/missing/e.jsonl"], "no directory"),
         (["demo", "--offline", "--events", "{tmp}/e.jsonl"], "--offline"),
+        (["demo", "--trace", "{tmp}/missing/t.jsonl"], "--trace"),
+        (["demo", "--offline", "--trace", "{tmp}/t.jsonl"], "--offline"),
         (["demo", "no_such_machine"], "unknown machine"),
     ],
 )
