@@ -343,8 +343,9 @@ class _Text:
                 # kept without traceback or context: either holds it in a cycle with this frame, and with it
                 # exc.doc (the whole buffer), until a GC, which the replay command runs rarely (a 1e6-element
                 # array peaked at 155 MB RSS against 27 MB without the cycle)
-                error: BaseException | None = exc.with_traceback(None)
-                error.__context__ = None  # json's own StopIteration, whose traceback leads back to this frame
+                bare = exc.with_traceback(None)
+                bare.__context__ = None  # json's own StopIteration, whose traceback leads back to this frame
+                error: BaseException | None = bare
                 if not _maybe_incomplete(exc, len(self.buf)) or self.eof:
                     self._fail(exc)
             except (ValueError, RecursionError) as exc:
