@@ -264,3 +264,26 @@ def test_sync_changes_show_an_updated_end_final_once_the_grace_has_passed(fake: 
     assert finals[0].dest is S.DECLINED  # time alone made it final: the last step, shown again
     assert call.outcome is not None
     assert call.outcome.status is None
+
+
+def test_a_resync_in_the_middle_of_a_decline_shows_no_provisional_outcome_as_final(fake: UcwaFake) -> None:
+    # Issue 12: after a resync the client re-reads the call (docs/protocol.md §2.2) and finds it
+    # Declined; that GET carries no status and no reason, and the completed with
+    # "Failure RemoteFailure/Declined" comes on the next event answer. wait_for_outcome must give
+    # the completed's word, not the GET's provisional one ("Declined, no reason given").
+    fake.scenario = "ring"
+    with UcwaClient(fake.base_url + APP, token=TOKEN) as client:
+        call = client.start_audio_video("sip:bob@x")
+        assert client.run_until(lambda: call.representation.has("cancel"), timeout=10)
+        resync = {"_links": {"resync": {"href": f"{fake.base_url}{APP}/events?ack=1&resync=1"}}}
+        fake.script("GET", f"{APP}/events", Scripted(200, json.dumps(resync).encode()))
+        fake.invitations["av1"] = {**fake.invitations["av1"], "state": "Declined"}
+        reason = {"code": "RemoteFailure", "subcode": "Declined", "message": "Outgoing invitation declined."}
+        fake.push(bare("completed", f"{INVITATIONS}/av1", status="Failure", reason=reason))
+        outcome = client.wait_for_outcome(call, timeout=10)
+    assert [r.target for r in fake.seen("GET", f"{INVITATIONS}/av1")] == [f"{INVITATIONS}/av1"]  # the re-read
+    assert call.state is S.DECLINED
+    assert outcome is not None
+    assert outcome.status == "Failure"
+    assert outcome.reason is not None
+    assert (outcome.reason.code, outcome.reason.subcode) == ("RemoteFailure", "Declined")
