@@ -213,11 +213,14 @@ class ApplicationLinks:
     events: str
     links: dict[str, str] = field(factory=dict)
 
-    def href(self, rel: str) -> str:
-        found = self.links.get(bare_rel(rel))
-        if found is None:
-            raise ClientError(f"the application resource has no {rel!r} link (it has: {sorted(self.links)})")
-        return found
+    def href(self, rel: str, *alternatives: str) -> str:
+        """The href of ``rel``, else of the first of ``alternatives`` the application has."""
+        for name in (rel, *alternatives):
+            found = self.links.get(bare_rel(name))
+            if found is not None:
+                return found
+        wanted = " or ".join(repr(name) for name in (rel, *alternatives))
+        raise ClientError(f"the application resource has no {wanted} link (it has: {sorted(self.links)})")
 
 
 def read_application(url: str, response: HttpResponse) -> ApplicationLinks:
@@ -434,7 +437,7 @@ class _Core:
         extra: dict[str, Any],
     ) -> tuple[Invitation, Actions]:
         """A new outgoing invitation of ``kind``, sent (its trigger fired); ``href``: else the application's link."""
-        target = href if href is not None else _links_or_raise(self.links).href(KIND_RULES[kind].create_rel)
+        target = href if href is not None else _links_or_raise(self.links).href(*KIND_RULES[kind].create_rels)
         invitation = Invitation(kind=kind)
         actions = invitation.send(
             now=self._clock_now(),

@@ -205,11 +205,19 @@ class KindRules:
     reason_resource: ReasonResource
     #: The property that names the target of the creating POST.
     target_property: str
+    #: The Trusted Application API's creating link where it has another name (audio/video:
+    #: ``ms:rtc:saas:startAudio``, docs/protocol.md §1.2); a client takes ``create_rel`` or this one.
+    saas_create_rel: str | None = None
+
+    @property
+    def create_rels(self) -> tuple[str, ...]:
+        """The rels that create this kind, UCWA's first."""
+        return (self.create_rel,) if self.saas_create_rel is None else (self.create_rel, self.saas_create_rel)
 
 
 KIND_RULES: dict[InvitationKind, KindRules] = {
     InvitationKind.AUDIO_VIDEO: KindRules(
-        "startAudioVideo", True, ("accept",), ReasonResource.AUDIO_VIDEO, "to"
+        "startAudioVideo", True, ("accept",), ReasonResource.AUDIO_VIDEO, "to", saas_create_rel="startAudio"
     ),
     InvitationKind.MESSAGING: KindRules("startMessaging", True, ("accept",), ReasonResource.MESSAGING, "to"),
     InvitationKind.ONLINE_MEETING: KindRules(

@@ -54,7 +54,9 @@ def _no_violations(sim: SimulatorHandle, replay: Replay | None = None) -> None:
 
 def _start_av(client: DocClient, replay: Replay, operation_id: str) -> tuple[str, Invitation]:
     """POST startAudioVideo; track the ideal client's model by operation id before the POST (docs/protocol.md §2.2)."""
-    href = client.link(client.communication, "startAudioVideo")
+    # the Trusted Application API names it ms:rtc:saas:startAudio (docs/protocol.md §1.2)
+    saas = "ms:rtc:saas:startAudio" in client.communication["_links"]
+    href = client.link(client.communication, "startAudio" if saas else "startAudioVideo")
     model = Invitation(kind=InvitationKind.AUDIO_VIDEO)
     model.send(now=0.0, href=href, operation_id=operation_id, to=BOB)
     replay.track(model, operation_id)

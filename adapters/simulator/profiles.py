@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import Final
 
-from attrs import frozen
+from attrs import evolve, frozen
 
 from fsm.invitation import InvitationKind
 from fsm.wire import SAAS_PREFIX, Direction
@@ -80,6 +80,9 @@ class Layout:
     #: ``addParticipant``: a conversation's own link (``{conversation}`` = its path), or a shared
     #: collection with ``?conversation={ident}`` (the Online samples).
     add_participant: str
+    #: The rel of the audio/video creating link: UCWA's ``startAudioVideo``, the Trusted Application
+    #: API's ``startAudio`` (``ms:rtc:saas:startAudio``, docs/protocol.md §1.2).
+    start_audio_video_rel: str = "startAudioVideo"
 
 
 #: Links per (kind, direction, phase), bare rels. "cancel" of a connected call is the modality's
@@ -130,6 +133,9 @@ UCWA_LAYOUT: Final = Layout(
     add_participant="{conversation}/addParticipant",
 )
 
+#: The Trusted Application API: UCWA's paths, its own name for the audio call's creating link.
+SAAS_LAYOUT: Final = evolve(UCWA_LAYOUT, start_audio_video_rel="startAudio")
+
 #: The Online task samples (CreateAnApplication, SendAnIM, ReceiveAnIM).
 ONLINE_LAYOUT: Final = Layout(
     make_me_available="me/makeMeAvailable",
@@ -178,7 +184,7 @@ PROFILES: Final[Mapping[ProfileName, Profile]] = {
     ProfileName.SAAS: Profile(
         ProfileName.SAAS,
         "/platformservice/v1/applications",
-        UCWA_LAYOUT,
+        SAAS_LAYOUT,
         SAAS_LINKS,
         rel_prefix=SAAS_PREFIX,
         push=True,

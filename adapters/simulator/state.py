@@ -721,7 +721,7 @@ class Application:
             "_links": {
                 "self": {"href": self.communication},
                 "conversations": {"href": f"{self.communication}/conversations"},
-                "startAudioVideo": {"href": self.path(self.layout.start_audio_video)},
+                self.layout.start_audio_video_rel: {"href": self.path(self.layout.start_audio_video)},
                 "startMessaging": {"href": self.path(self.layout.start_messaging)},
                 "joinOnlineMeeting": {"href": self.path(self.layout.join_online_meeting)},
             },

@@ -301,6 +301,17 @@ def test_ucwa_layout_is_the_reference_pages() -> None:
         doc.close()
 
 
+def test_saas_names_its_audio_call_link_start_audio() -> None:
+    # The Trusted Application API creates an audio call through ms:rtc:saas:startAudio (its
+    # startAudio resource page; docs/protocol.md §1.2); UCWA's startAudioVideo is not among its links.
+    with serve(_config(profile="saas")) as sim:
+        doc = _doc_client(sim)
+        links = set(doc.communication["_links"])
+        assert "ms:rtc:saas:startAudio" in links
+        assert not {"startAudioVideo", "ms:rtc:saas:startAudioVideo"} & links
+        doc.close()
+
+
 def test_online_layout_is_the_online_samples() -> None:
     with serve(_config(profile="online")) as sim:
         assert httpx.post(sim.base_url + "/ucwa/v1/applications", json={}, headers=_bearer(sim)).status_code == 404
