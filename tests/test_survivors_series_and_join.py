@@ -13,9 +13,12 @@ import math
 
 import pytest
 
+from fsm.actions import FetchResource, PostLink
 from fsm.errors import InvalidInput, NotDue
 from fsm.meeting_series import MeetingSeries, MeetingSeriesState
 from fsm.online_meeting import OnlineMeetingJoin, OnlineMeetingState
+from fsm.reasons import Reason
+from fsm.snapshot import dumps, loads
 from fsm.wire import Link, Representation
 
 CONF = "914083136"
@@ -181,3 +184,76 @@ def test_a_join_keeps_its_own_operation_id_and_the_201_location() -> None:
     assert join.operation_id == "op-1"
     assert join.href == OMI
     assert join.state is OnlineMeetingState.CONNECTING
+
+
+# -- the join's lobby deadline and the cancel race (docs/protocol.md §1.5, §2.2) ----------------------------
+
+
+def _in_lobby_with_cancel() -> OnlineMeetingJoin:
+    join = _sent(lobby_deadline=10.0)
+    join.created(now=0.1, href=OMI)
+    join.started(now=0.2, href=OMI, representation=Representation(state="Connecting", links=[CANCEL]))
+    join.participant_updated(now=0.3, in_lobby=True)
+    assert join.state is OnlineMeetingState.IN_LOBBY
+    (action,) = join.lobby_timeout(now=10.0)  # the deadline passed: leave through the OMI's cancel link
+    assert action == PostLink(CANCEL.rel, CANCEL.href)
+    return join
+
+
+CANCEL = Link("cancel", f"{OMI}/cancel")
+
+
+def test_a_join_that_left_the_lobby_at_its_deadline_ends_as_a_timeout_whatever_the_omi_says() -> None:
+    join = _in_lobby_with_cancel()
+    join.updated(now=11.0, href=OMI, representation=Representation(state="Failed"))
+    assert join.state is OnlineMeetingState.FAILED
+    assert join.outcome is not None
+    assert join.outcome.success is False
+    assert join.outcome.reason is not None
+    assert (join.outcome.reason.code, join.outcome.reason.subcode) == ("LocalFailure", "Timeout")
+    assert join.outcome.reason.message
+    assert "Failed" in join.outcome.reason.message  # what the OMI said is kept for the log
+
+
+def test_a_timed_out_join_keeps_the_completed_status_and_what_the_server_said() -> None:
+    join = _in_lobby_with_cancel()
+    join.completed(now=11.0, status="Failure", reason=Reason("Forbidden", "InviteesOnly"))
+    assert join.outcome is not None
+    assert join.outcome.success is False
+    assert join.outcome.status == "Failure"  # §2.2: completed carries Failure
+    assert join.outcome.reason is not None
+    assert join.outcome.reason.subcode == "Timeout"
+    assert join.outcome.reason.message
+    assert "InviteesOnly" in join.outcome.reason.message
+
+
+def test_a_refused_lobby_cancel_leaves_a_join_that_can_time_out_again_and_survives_a_snapshot() -> None:
+    join = _in_lobby_with_cancel()
+    join.request_failed(now=10.5, reason=Reason("ServiceFailure", "CallbackChannelError"))
+    assert join.state is OnlineMeetingState.IN_LOBBY
+    assert join.timed_out is False
+    assert join.lobby_timeout_due(11.0)
+    assert loads(dumps(join)) == join
+
+
+def test_a_cancel_crossed_by_the_join_hangs_up_with_the_cancel_link_it_used_once_the_cancel_is_answered() -> None:
+    # we cancelled while the server connected us: the updated says Connected and carries no links; our cancel
+    # is still in flight, so the hang-up waits for its response, then uses the link we cancelled with
+    join = _sent()
+    join.created(now=0.1, href=OMI)
+    join.started(now=0.2, href=OMI, representation=Representation(state="Connecting", links=[CANCEL]))
+    join.cancel(now=0.3)
+    assert join.updated(now=0.4, href=OMI, representation=Representation(state="Connected")) == ()
+    assert join.hang_up_link == CANCEL
+    assert join.request_succeeded(now=0.5) == (PostLink(CANCEL.rel, CANCEL.href),)
+    assert join.hang_up_link is None
+
+
+def test_an_event_without_the_resource_makes_the_join_read_its_omi() -> None:
+    # the OMI's links gate cancel; an updated that does not carry it may have changed them: GET the OMI
+    join = _sent()
+    join.created(now=0.1, href=OMI)
+    join.started(now=0.2, href=OMI, representation=Representation(state="Connecting", links=[CANCEL]))
+    (action,) = join.updated(now=0.3)
+    assert isinstance(action, FetchResource)
+    assert action.href == OMI
