@@ -205,3 +205,15 @@ def test_refusals_before_the_model_is_read_say_which_snapshot() -> None:
     del snap["model"]["history"]
     snap["model"]["state"] = ["Alerting"]
     assert _refused(snap).startswith("invitation")
+
+
+@pytest.mark.parametrize(("value", "shown"), [("soon", "string"), (True, "boolean"), (float("inf"), "inf")])
+def test_a_time_that_is_no_finite_number_is_refused_naming_the_field_and_what_was_there(
+    value: object, shown: str
+) -> None:
+    # final_at is a reading of the caller's clock: a number, and a finite one
+    snap = _data(_declined())
+    snap["model"]["final_at"] = value
+    message = _refused(snap)
+    assert "final_at" in message
+    assert shown in message
