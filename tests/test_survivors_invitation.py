@@ -178,3 +178,12 @@ def test_an_updated_without_the_resource_makes_the_call_read_it() -> None:
     (action,) = call.updated(now=0.3)
     assert isinstance(action, FetchResource)
     assert action.href == INV
+
+
+def test_an_event_naming_another_href_does_not_rename_the_call() -> None:
+    # the 201's Location names the invitation; a later event cannot make it another resource
+    call = Invitation(kind=InvitationKind.MESSAGING)
+    call.send(now=0.0, href=START, operation_id="op-1", to="sip:b@contoso.com")
+    call.created(now=0.2, href=INV)
+    call.updated(now=0.3, href=f"{INV}-other", representation=Representation(state="Connecting"))
+    assert call.href == INV

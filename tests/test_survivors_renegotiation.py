@@ -15,7 +15,7 @@ import math
 
 import pytest
 
-from fsm.errors import InvalidInput, InvalidTrigger, NotDue
+from fsm.errors import InvalidInput, InvalidTrigger, LinkMissing, NotDue
 from fsm.reasons import Reason
 from fsm.renegotiation import (
     AudioVideoSession,
@@ -246,3 +246,16 @@ def test_glare_dismisses_theirs_with_conflict_at_the_time_it_arrived() -> None:
     assert theirs.state is S.DISMISSING
     assert [step.at for step in theirs.history] == [8.0, 8.0]
     assert session.current is ours
+
+
+@pytest.mark.parametrize(("rel", "trigger"), [("answer", "answer"), ("dismiss", "dismiss")])
+def test_answer_or_dismiss_without_its_link_names_the_machine_and_the_trigger(rel: str, trigger: str) -> None:
+    # §4: the app POSTs answer or dismiss through the links of the renegotiation; without one, nothing is sent
+    model = Renegotiation()
+    other = DISMISS if rel == "answer" else ANSWER
+    model.started(now=1.0, href=RENEGOTIATION, representation=Representation(direction="Incoming", links=[other]))
+    with pytest.raises(LinkMissing) as caught:
+        getattr(model, trigger)(now=2.0)
+    assert (caught.value.machine, caught.value.state) == ("renegotiation", S.REMOTE_OFFERED)
+    assert caught.value.trigger.value == trigger
+    assert caught.value.rels == (rel,)

@@ -18,6 +18,7 @@ import pytest
 from fsm import snapshot as model_snapshot
 from fsm.errors import SnapshotError
 from fsm.invitation import Invitation, InvitationKind, InvitationState
+from fsm.meeting_series import MeetingSeries
 from fsm.reasons import Reason
 from fsm.wire import Link, Representation
 
@@ -217,3 +218,37 @@ def test_a_time_that_is_no_finite_number_is_refused_naming_the_field_and_what_wa
     message = _refused(snap)
     assert "final_at" in message
     assert shown in message
+
+
+@pytest.mark.parametrize(("value", "shown"), [("401", "string"), (True, "boolean"), (401.0, "number")])
+def test_an_http_status_that_is_no_integer_is_refused_naming_the_field(value: object, shown: str) -> None:
+    # a refused Huawei request keeps its HTTP status: an integer (RFC 9110 §15), not text, a flag or a float
+    series = MeetingSeries(conference_id="914083136")
+    series.cancel(now=1.0)
+    series.cancel_failed(now=2.0, status=401)
+    snap = copy.deepcopy(model_snapshot.snapshot(series))
+    snap["model"]["last_error"]["status"] = value
+    message = _refused(snap)
+    assert "status" in message
+    assert shown in message
+
+
+@pytest.mark.parametrize("version", ["1", True, 1.0, None])
+def test_a_version_that_is_no_integer_is_refused(version: object) -> None:
+    snap = _data(_alerting())
+    snap["version"] = version
+    assert "version" in _refused(snap)
+
+
+def test_loads_of_something_that_is_no_text_names_what_it_got() -> None:
+    with pytest.raises(SnapshotError) as caught:
+        model_snapshot.loads(5)  # type: ignore[arg-type]
+    assert "int" in str(caught.value)
+
+
+def test_a_connected_call_whose_outcome_says_it_failed_says_so() -> None:
+    call = _alerting()
+    call.completed(now=3.0, status="Success")
+    snap = _data(call)
+    snap["model"]["outcome"] = {"success": False, "status": "Failure", "reason": None}
+    assert "failed" in _refused(snap)
