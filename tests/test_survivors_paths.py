@@ -47,3 +47,10 @@ def test_a_replay_that_starts_elsewhere_names_its_first_step() -> None:
         replay_path(INVITATION, path)
     assert "step 1" in str(caught.value)
     assert "invitation" in str(caught.value)
+
+
+@pytest.mark.parametrize("search", [shortest_paths, uncovered_rows, transition_cover])
+def test_a_negative_depth_is_refused(search: Any) -> None:
+    # a path has 0 or more steps: no path is -1 steps long
+    with pytest.raises(ValueError, match="-1"):
+        search(INVITATION, max_depth=-1)
