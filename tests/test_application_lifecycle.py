@@ -42,7 +42,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from ucwa_fake import serve as serve_asgi
 
-from adapters.application import (
+from adapters.simulator.app import SimulatorHandle, serve
+from adapters.simulator.lifetime import Lifetime
+from adapters.simulator.state import ManualClock, SimulatorConfig
+from adapters.transport.http import TransportError
+from adapters.ucwa.application import (
     ApplicationError,
     AudioPreference,
     Availability,
@@ -50,14 +54,10 @@ from adapters.application import (
     MessageFormat,
     Modality,
 )
-from adapters.channel import EventChannelError
-from adapters.client import AsyncUcwaClient, UcwaClient
-from adapters.http import TransportError
-from adapters.requests import OriginError
-from adapters.simulator.app import SimulatorHandle, serve
-from adapters.simulator.lifetime import Lifetime
-from adapters.simulator.state import ManualClock, SimulatorConfig
-from adapters.ucwa_errors import UcwaError
+from adapters.ucwa.channel import EventChannelError
+from adapters.ucwa.client import AsyncUcwaClient, UcwaClient
+from adapters.wire.requests import OriginError
+from adapters.wire.ucwa_errors import UcwaError
 
 UA = "callfsm-tests/1.0"
 #: The documented roots of each server (CreateAnApplication.md for Online; applications_ref.md for /ucwa/v1).

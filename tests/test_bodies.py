@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.bodies import Body, BodyError, query_params, render, render_properties
+from adapters.wire.bodies import Body, BodyError, query_params, render, render_properties
 from fsm.actions import PostLink, PostRenegotiation, StartOperation
 from fsm.errors import InvalidInput
 from fsm.invitation import Invitation, InvitationKind

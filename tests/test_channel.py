@@ -23,7 +23,9 @@ import httpx
 import pytest
 from ucwa_fake import APP, EVENTS, INVITATIONS, TOKEN, Channels, Scripted, UcwaFake, closed_port, error_body, serve
 
-from adapters.channel import (
+from adapters.routing.dispatcher import Dispatcher, DispatchResult
+from adapters.transport.http import MAX_RESPONSE_BODY, AsyncSender, ResponseTooLarge, SyncSender
+from adapters.ucwa.channel import (
     AsyncEventChannel,
     Backoff,
     ChannelEnd,
@@ -34,9 +36,7 @@ from adapters.channel import (
     PGetParameters,
     ResetKind,
 )
-from adapters.dispatcher import Dispatcher, DispatchResult
-from adapters.events import EventParseError, EventsResponse
-from adapters.http import MAX_RESPONSE_BODY, AsyncSender, ResponseTooLarge, SyncSender
+from adapters.wire.events import EventParseError, EventsResponse
 from fsm.invitation import Invitation, InvitationState
 
 START = f"{EVENTS}?ack=11"
@@ -557,7 +557,7 @@ def test_the_read_timeout_outlasts_the_servers_hold(fake: UcwaFake) -> None:
 
 
 def test_the_clients_take_the_parameters_for_their_channel(fake: UcwaFake) -> None:
-    from adapters.client import AsyncUcwaClient, UcwaClient
+    from adapters.ucwa.client import AsyncUcwaClient, UcwaClient
 
     with UcwaClient(fake.base_url + APP, token=TOKEN, pget_parameters=PARAMS) as client:
         client.poll_once()

@@ -42,10 +42,17 @@ from ucwa_fake import (
     serve,
 )
 
-from adapters.channel import ChannelEnd, EventChannel, EventChannelError
-from adapters.dispatcher import Dispatcher, DispatchResult
-from adapters.events import EventsResponse
-from adapters.http import MAX_RESPONSE_BODY, HttpRequest, HttpResponse, ResponseTooLarge, SyncSender, TransportError
+from adapters.routing.dispatcher import Dispatcher, DispatchResult
+from adapters.transport.http import (
+    MAX_RESPONSE_BODY,
+    HttpRequest,
+    HttpResponse,
+    ResponseTooLarge,
+    SyncSender,
+    TransportError,
+)
+from adapters.ucwa.channel import ChannelEnd, EventChannel, EventChannelError
+from adapters.wire.events import EventsResponse
 from fsm.invitation import Invitation, InvitationState
 
 START = f"{EVENTS}?ack=11"

@@ -20,10 +20,10 @@ from urllib.parse import urljoin
 import httpx
 import pytest
 
-from adapters import client as client_module
-from adapters.client import AsyncUcwaClient, ClientError, UcwaClient
-from adapters.requests import HttpResponse
 from adapters.simulator import SimulatorHandle
+from adapters.ucwa import client as client_module
+from adapters.ucwa.client import AsyncUcwaClient, ClientError, UcwaClient
+from adapters.wire.requests import HttpResponse
 from fsm.actions import Action, StartOperation
 from fsm.errors import InvalidInput, InvalidTrigger
 from fsm.invitation import Invitation, InvitationKind, InvitationState

@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from ucwa_fake import APP, INVITATIONS, START_AV, TOKEN, Scripted, UcwaFake, serve
 
-from adapters.client import AsyncUcwaClient, UcwaClient
+from adapters.ucwa.client import AsyncUcwaClient, UcwaClient
 from fsm.errors import LinkMissing
 from fsm.invitation import Invitation, InvitationKind, InvitationState, InvitationTrigger
 

@@ -24,12 +24,12 @@ import httpx
 import pytest
 from ucwa_fake import APP, EVENTS, INVITATIONS, START_AV, TOKEN, Scripted, UcwaFake, closed_port, error_body, serve
 
-from adapters.channel import ChannelEnd
-from adapters.client import AsyncUcwaClient, StateChange, UcwaClient
-from adapters.http import HttpResponse, SyncSender, TransportError
-from adapters.requests import build_request
 from adapters.simulator import SimulatorHandle
-from adapters.ucwa_errors import UcwaError
+from adapters.transport.http import HttpResponse, SyncSender, TransportError
+from adapters.ucwa.channel import ChannelEnd
+from adapters.ucwa.client import AsyncUcwaClient, StateChange, UcwaClient
+from adapters.wire.requests import build_request
+from adapters.wire.ucwa_errors import UcwaError
 from fsm.actions import Action, FetchResource
 from fsm.errors import InvalidInput
 from fsm.invitation import Invitation, InvitationState, InvitationTrigger
@@ -42,7 +42,7 @@ README_SYNC = '''\
 # needs: server (tests/test_client_e2e.py runs this against a loopback UCWA server)
 import os
 
-from adapters.client import UcwaClient
+from adapters.ucwa.client import UcwaClient
 
 APP = "https://fe1.contoso.com/ucwa/v1/applications/app1"
 with UcwaClient(APP, token=os.environ["UCWA_TOKEN"], on_change=print) as client:
@@ -56,7 +56,7 @@ README_ASYNC = '''\
 import asyncio
 import os
 
-from adapters.client import AsyncUcwaClient
+from adapters.ucwa.client import AsyncUcwaClient
 
 APP = "https://fe1.contoso.com/ucwa/v1/applications/app1"
 

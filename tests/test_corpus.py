@@ -31,9 +31,12 @@ from typing import Any
 
 import pytest
 
-from adapters import restart
-from adapters.dispatcher import Dispatcher
-from adapters.events import (
+from adapters.huawei import AppIdCredentials, HuaweiAuth, HuaweiAuthError, parse_huawei_error
+from adapters.routing import restart
+from adapters.routing.dispatcher import Dispatcher
+from adapters.routing.replay import Replay, ReplayInputError, read_records
+from adapters.simulator.script import Scenario, ScenarioError, load_scenario
+from adapters.wire.events import (
     MAX_EVENTS_BODY,
     MAX_RESOURCE_BODY,
     EventParseError,
@@ -42,11 +45,8 @@ from adapters.events import (
     parse_events,
     parse_resource,
 )
-from adapters.huawei import AppIdCredentials, HuaweiAuth, HuaweiAuthError, parse_huawei_error
-from adapters.replay import Replay, ReplayInputError, read_records
-from adapters.requests import HttpResponse
-from adapters.simulator.script import Scenario, ScenarioError, load_scenario
-from adapters.ucwa_errors import MAX_ERROR_BODY, UcwaError, parse_error
+from adapters.wire.requests import HttpResponse
+from adapters.wire.ucwa_errors import MAX_ERROR_BODY, UcwaError, parse_error
 from fsm import snapshot
 from fsm.actions import FetchResource
 from fsm.errors import SnapshotError

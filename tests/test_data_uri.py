@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.data_uri import KEEP_HREF, MAX_DATA_BYTES, BadDataUri, DataUri, content_links, decode
-from adapters.events import parse_events, parse_resource
+from adapters.wire.data_uri import KEEP_HREF, MAX_DATA_BYTES, BadDataUri, DataUri, content_links, decode
+from adapters.wire.events import parse_events, parse_resource
 
 NS = "http://schemas.microsoft.com/rtc/2012/03/ucwa"
 SDP = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\n"
@@ -115,7 +115,7 @@ def test_size_is_bounded_before_decoding() -> None:
 
 def test_oversized_payload_is_never_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
     # the bound is checked on the text's length first, so a huge href costs no decoding at all
-    import adapters.data_uri as module
+    import adapters.wire.data_uri as module
 
     def refuse(*_: object, **__: object) -> bytes:
         raise AssertionError("decoded an oversized payload")

@@ -6,9 +6,8 @@ import io
 
 import pytest
 
-from adapters import demo_scenarios
-from adapters.cli import main
-from adapters.cli_demo import play
+from adapters.cli import demo_scenarios, main
+from adapters.cli.demo import play
 from fsm import MACHINES
 
 # title -> the state its documents say it ends in (wire names where they exist)

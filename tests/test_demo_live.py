@@ -18,9 +18,8 @@ from pathlib import Path
 import attrs
 import pytest
 
-from adapters import demo_live
-from adapters.cli import main
-from adapters.replay import Record, ReplayReport, ReplayViolation, replay
+from adapters.cli import demo_live, main
+from adapters.routing.replay import Record, ReplayReport, ReplayViolation, replay
 from fsm import MACHINES
 from fsm.invitation import InvitationState
 from fsm.lobby_participant import LobbyParticipantState

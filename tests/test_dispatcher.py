@@ -1,6 +1,6 @@
 """The dispatcher: documented samples drive the machines; duplicates, strays and refusals are recorded.
 
-Every response goes through :func:`adapters.events.parse_events` first, as on the wire.
+Every response goes through :func:`adapters.wire.events.parse_events` first, as on the wire.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.bodies import render
-from adapters.dispatcher import Dispatcher, DispatcherError, DispatchResult
-from adapters.events import EventParseError, EventsResponse, parse_events
+from adapters.routing.dispatcher import Dispatcher, DispatcherError, DispatchResult
+from adapters.wire.bodies import render
+from adapters.wire.events import EventParseError, EventsResponse, parse_events
 from fsm.actions import FetchResource, PostLink
 from fsm.invitation import Invitation, InvitationKind, InvitationState
 from fsm.lobby_participant import LobbyParticipant, LobbyParticipantState

@@ -17,8 +17,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.dispatcher import Dispatcher
-from adapters.events import EventsResponse, parse_events
+from adapters.routing.dispatcher import Dispatcher
+from adapters.wire.events import EventsResponse, parse_events
 from fsm.actions import FetchResource
 from fsm.invitation import Invitation, InvitationKind, InvitationState, InvitationTrigger
 from fsm.online_meeting import OnlineMeetingJoin, OnlineMeetingState

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.events import (
+from adapters.wire.events import (
     MAX_EVENTS_BODY,
     EventLink,
     EventParseError,

@@ -43,7 +43,7 @@ from adapters.huawei import (
     parse_detail,
     signature,
 )
-from adapters.requests import HttpResponse
+from adapters.wire.requests import HttpResponse
 from fsm.errors import InvalidTrigger
 from fsm.meeting_series import MeetingSeries, MeetingSeriesState
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.channel import Deliver, PGetCursor, ResetKind, Skip
-from adapters.requests import HttpResponse, build_request
+from adapters.ucwa.channel import Deliver, PGetCursor, ResetKind, Skip
+from adapters.wire.requests import HttpResponse, build_request
 from fsm.actions import DeleteSubMeetings
 from fsm.errors import InvalidInput
 from fsm.invitation import Invitation, InvitationKind, InvitationState
@@ -143,7 +143,7 @@ def test_failed_made_non_terminal_in_process() -> None:
         assert {s.value for s in definition.terminal} == TERMINAL[name], name
 
 
-# -- next preferred over resync/resume (adapters/channel.py) ----------------------------------------
+# -- next preferred over resync/resume (adapters/ucwa/channel.py) ----------------------------------------
 
 EVENTS = "https://fe1.contoso.com/ucwa/v1/applications/1/events"
 

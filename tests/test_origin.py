@@ -34,11 +34,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 from ucwa_fake import APP, EVENTS, INVITATIONS, JSON_TYPE, TOKEN, Scripted, UcwaFake, serve
 
-from adapters.channel import AsyncEventChannel, EventChannel, EventChannelError
-from adapters.client import AsyncUcwaClient, UcwaClient
-from adapters.dispatcher import Dispatcher
-from adapters.http import AsyncSender, SyncSender
-from adapters.requests import HttpRequest, OriginError, Secret, build_request, resolve
+from adapters.routing.dispatcher import Dispatcher
+from adapters.transport.http import AsyncSender, SyncSender
+from adapters.ucwa.channel import AsyncEventChannel, EventChannel, EventChannelError
+from adapters.ucwa.client import AsyncUcwaClient, UcwaClient
+from adapters.wire.requests import HttpRequest, OriginError, Secret, build_request, resolve
 from fsm.actions import FetchResource
 from fsm.errors import SnapshotError
 from fsm.invitation import Invitation, InvitationKind

@@ -22,7 +22,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from adapters import cli, cli_scenarios
+from adapters import cli
+from adapters.cli import scenarios as cli_scenarios
 from fsm import MACHINES, InvalidTrigger
 from fsm.engine import MachineDefinition, Transition
 from fsm.errors import DefinitionError
@@ -165,7 +166,7 @@ def test_deterministic_across_hash_seeds() -> None:
     # Enum members hash by name, and str hashing changes per process: a result
     # that leaned on set order would differ between these two runs.
     script = (
-        "import json; from adapters.cli_scenarios import to_json; from fsm import MACHINES; "
+        "import json; from adapters.cli.scenarios import to_json; from fsm import MACHINES; "
         "print(json.dumps([to_json(d) for d in MACHINES.values()]))"
     )
     outputs = []
@@ -587,7 +588,7 @@ def test_text_lists_uncovered_rows(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.fixture
 def wired(monkeypatch: pytest.MonkeyPatch) -> None:
     """``callfsm scenarios`` through the real entry point, wired or not yet."""
-    monkeypatch.setitem(cli.SUBCOMMANDS, "scenarios", ("adapters.cli_scenarios", "test scenarios from a machine"))
+    monkeypatch.setitem(cli.SUBCOMMANDS, "scenarios", ("adapters.cli.scenarios", "test scenarios from a machine"))
 
 
 @pytest.mark.usefixtures("wired")

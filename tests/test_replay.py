@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from adapters.cli import main
-from adapters.replay import Record, Replay, ReplayInputError, read_records, replay
-from adapters.strategies import random_stream
+from adapters.routing.replay import Record, Replay, ReplayInputError, read_records, replay
+from adapters.testing.strategies import random_stream
 from fsm.registry import MACHINES
 
 SAMPLES = Path(__file__).parent / "samples"

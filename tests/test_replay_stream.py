@@ -17,10 +17,12 @@ from typing import Any
 
 import pytest
 
-from adapters import cli_replay, dispatcher, events, recording
 from adapters.cli import main
-from adapters.cli_replay import write_json
-from adapters.replay import Replay, ReplayInputError, iter_records, read_records, replay
+from adapters.cli import replay as cli_replay
+from adapters.cli.replay import write_json
+from adapters.routing import dispatcher
+from adapters.routing.replay import Replay, ReplayInputError, iter_records, read_records, replay
+from adapters.wire import events, recording
 
 SAMPLES = Path(__file__).parent / "samples"
 APP = "/ucwa/oauth/v1/applications/7"
@@ -178,7 +180,7 @@ def test_releasing_settled_models_changes_no_verdict(seed: int) -> None:
     # A settled model keeps routing late events; only what no absorbed event reads is released. The
     # same recordings with and without the release must give the same report in every field:
     # generated streams of every machine, and calls hit by late events after their end.
-    from adapters.strategies import random_stream
+    from adapters.testing.strategies import random_stream
 
     stream = random_stream(seed, events=800)
     generated = "".join(json.dumps(r) + "\n" for r in stream.responses).encode()
@@ -384,7 +386,7 @@ def test_orjson_and_json_read_the_same_records(monkeypatch: pytest.MonkeyPatch, 
 
 @pytest.mark.skipif(recording.orjson is None, reason="the fast extra (orjson) is not installed")
 def test_orjson_and_json_replay_a_generated_stream_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
-    from adapters.strategies import random_stream
+    from adapters.testing.strategies import random_stream
 
     stream = random_stream(99, events=600)
     data = "".join(json.dumps(r) + "\n" for r in stream.responses).encode()

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.requests import (
+from adapters.wire.requests import (
     Created,
     Failed,
     HttpResponse,

@@ -34,10 +34,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from ucwa_fake import APP, EVENTS, INVITATIONS, JSON_TYPE, TOKEN, UcwaFake, serve
 
-from adapters import restart
-from adapters.client import AsyncUcwaClient, StateChange, UcwaClient
-from adapters.events import parse_events
-from adapters.restart import TIME_FIELDS
+from adapters.routing import restart
+from adapters.routing.restart import TIME_FIELDS
+from adapters.ucwa.client import AsyncUcwaClient, StateChange, UcwaClient
+from adapters.wire.events import parse_events
 from fsm import snapshot as model_snapshot
 from fsm.errors import NotDue, SnapshotError
 from fsm.invitation import Invitation, InvitationKind, InvitationState

@@ -645,7 +645,7 @@ def test_application_not_found_after_delete_and_on_expiry(ucwa_simulator: Simula
 
 
 def test_xml_events_say_what_json_says(ucwa_simulator: SimulatorHandle) -> None:
-    from adapters.events import parse_events
+    from adapters.wire.events import parse_events
 
     xml_client = DocClient(
         ucwa_simulator.base_url, ucwa_simulator.token, accept="application/vnd.microsoft.com.ucwa+xml"

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from adapters import restart
+from adapters.routing import restart
 from fsm import snapshot as model_snapshot
 from fsm.errors import SnapshotError
 from fsm.invitation import Invitation, InvitationKind
@@ -157,7 +157,7 @@ def test_an_absurdly_long_href_is_refused() -> None:
 
 
 def test_a_client_snapshot_with_a_contradictory_model_is_refused_the_same_way() -> None:
-    from adapters.dispatcher import Dispatcher
+    from adapters.routing.dispatcher import Dispatcher
 
     dispatcher = Dispatcher()
     dispatcher.track(alerting())

@@ -13,10 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.dispatcher import Dispatcher
-from adapters.events import EventParseError, parse_events
-from adapters.replay import Replay
-from adapters.strategies import (
+from adapters.routing.dispatcher import Dispatcher
+from adapters.routing.replay import Replay
+from adapters.testing.strategies import (
     CHANNEL_MACHINES,
     EventWalk,
     call_trigger,
@@ -26,6 +25,7 @@ from adapters.strategies import (
     random_stream,
     responses_for,
 )
+from adapters.wire.events import EventParseError, parse_events
 from fsm.invitation import InvitationState
 from fsm.lobby_participant import LobbyParticipantState
 from fsm.meeting_series import MeetingSeries, MeetingSeriesTrigger
@@ -38,9 +38,9 @@ JSON = "application/json"
 README_EXAMPLE = """\
 import json
 from hypothesis import given
-from adapters.dispatcher import Dispatcher
-from adapters.events import parse_events
-from adapters.strategies import event_sequences
+from adapters.routing.dispatcher import Dispatcher
+from adapters.wire.events import parse_events
+from adapters.testing.strategies import event_sequences
 
 @given(event_sequences("invitation"))
 def test_every_valid_invitation_stream_is_accepted(responses):

@@ -1,4 +1,4 @@
-"""Traces (adapters/trace.py, docs/trace.md): small hand-written traces replayed, the writer's redaction and bounds,
+"""Traces (adapters/routing/trace.py): small hand-written traces replayed, the writer's redaction and bounds,
 and traces written by the clients and the simulator against the simulator on 127.0.0.1.
 
 Expected end states are reasoned from the docs in each test, never read from the replay's output.
@@ -23,13 +23,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.cli import main
-from adapters.client import AsyncUcwaClient, UcwaClient
-from adapters.events import parse_events
-from adapters.recording import MAX_RECORD
-from adapters.replay import ReplayInputError, read_records, replay
-from adapters.requests import HttpRequest, HttpResponse, Secret
+from adapters.routing.replay import ReplayInputError, read_records, replay
+from adapters.routing.trace import MAX_BODY, TraceWriter, action_from_json, action_json, parse_entry
 from adapters.simulator import SimulatorHandle
-from adapters.trace import MAX_BODY, TraceWriter, TracingSink, action_from_json, action_json, parse_entry
+from adapters.ucwa.client import AsyncUcwaClient, UcwaClient
+from adapters.ucwa.tracing import TracingSink
+from adapters.wire.events import parse_events
+from adapters.wire.recording import MAX_RECORD
+from adapters.wire.requests import HttpRequest, HttpResponse, Secret
 from fsm.actions import PostLink
 
 APP = "/ucwa/v1/applications/7"
@@ -384,7 +385,7 @@ def test_an_action_written_reads_back_equal(properties: list[tuple[str, Any]]) -
 
 def test_a_record_that_would_pass_the_readers_limit_keeps_only_the_sizes() -> None:
     # two bodies of control characters under MAX_BODY each: JSON escapes each byte as \u00XX, six-fold,
-    # past the reader's 8 MiB record limit (adapters/recording.py)
+    # past the reader's 8 MiB record limit (adapters/wire/recording.py)
     stream = io.StringIO()
     writer = TraceWriter(stream)
     body = b"\x01" * (MAX_BODY - 1)

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.events import ReasonParameter
-from adapters.ucwa_errors import MAX_ERROR_BODY, UcwaError, parse_error
+from adapters.wire.events import ReasonParameter
+from adapters.wire.ucwa_errors import MAX_ERROR_BODY, UcwaError, parse_error
 from fsm.invitation import Invitation, InvitationKind, InvitationState
 from fsm.reasons import ErrorCode, Reason
 from fsm.renegotiation import Renegotiation, RenegotiationState

@@ -25,9 +25,9 @@ import httpx
 import pytest
 from ucwa_fake import serve
 
-from adapters.dispatcher import Dispatcher, DispatchResult
-from adapters.events import MAX_EVENTS_BODY, EventsResponse
-from adapters.webhook import webhook_app
+from adapters.routing.dispatcher import Dispatcher, DispatchResult
+from adapters.ucwa.webhook import webhook_app
+from adapters.wire.events import MAX_EVENTS_BODY, EventsResponse
 from fsm.invitation import Invitation, InvitationKind, InvitationState
 from fsm.wire import Link, Representation
 

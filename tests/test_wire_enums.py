@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from adapters.events import parse_events, parse_resource
+from adapters.wire.events import parse_events, parse_resource
 from fsm.wire import CallState, JobStatus, SessionState, WireValue, job_status, read_enum, resource_state
 
 # docs/protocol.md §1.1

@@ -67,11 +67,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from adapters.requests import HttpResponse, loggable_url
+from adapters.routing.trace import RequestEntry, TraceWriter
 from adapters.simulator import render
 from adapters.simulator.callbacks import push_loop
 from adapters.simulator.discovery import discovery_routes
 from adapters.simulator.events import Waiter
+from adapters.simulator.profiles import Profile
 from adapters.simulator.script import Script
 from adapters.simulator.state import (
     HUAWEI_APP_AUTH,
@@ -88,7 +89,7 @@ from adapters.simulator.state import (
     huawei_error,
     ucwa_error,
 )
-from adapters.trace import RequestEntry, TraceWriter
+from adapters.wire.requests import HttpResponse, loggable_url
 
 log = logging.getLogger("callfsm.simulator")
 
@@ -199,12 +200,16 @@ class Simulator:
         self.world = World(config)
         #: One line per response, in the order the server produced them ("POST /path -> 201").
         self.transcript: list[str] = []
-        #: Where the server's view goes (adapters/trace.py): each request received, each answer sent.
+        #: Where the server's view goes (adapters/routing/trace.py): each request received, each answer sent.
         self.trace: TraceWriter | None = None
 
     @property
     def script(self) -> Script:
         return self.world.script
+
+    @property
+    def profile(self) -> Profile:
+        return self.world.profile
 
     @property
     def events_sent(self) -> list[dict[str, Any]]:
@@ -508,7 +513,10 @@ class SimulatorHandle:
         return self.simulator.config.callback_token
 
     def write_trace(self, path: str | Path) -> Path:
-        """Write the server's view (adapters/trace.py) as JSON Lines: needs a trace in memory (the pytest fixture's)."""
+        """Write the server's view (adapters/routing/trace.py) as JSON Lines.
+
+        Needs a trace in memory (the pytest fixture's).
+        """
         if self.simulator.trace is None:
             raise RuntimeError("this simulator keeps no trace: set simulator.trace = TraceWriter(role='server')")
         return self.simulator.trace.dump(path)

@@ -88,7 +88,6 @@ from typing import Any, Final, Protocol
 import attrs
 from attrs import define, field, frozen
 
-from adapters.events import EventType, representation_of
 from adapters.simulator.events import ChannelError, EventChannel, Sender, Waiter
 from adapters.simulator.faults import FaultConfig, FaultKind, Faults
 from adapters.simulator.lifetime import EXPIRED_SUBCODE, REPORT_MY_ACTIVITY, Lifetime, Liveness
@@ -128,6 +127,7 @@ from adapters.simulator.script import (
     ScriptedPlan,
     reason_of,
 )
+from adapters.wire.events import EventType, representation_of
 from fsm.errors import CallFsmError, InvalidInput, LinkMissing
 from fsm.invitation import Invitation, InvitationKind, InvitationState
 from fsm.lobby_participant import LobbyParticipant

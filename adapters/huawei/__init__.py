@@ -8,7 +8,7 @@ current access token; it builds the App ID authentication request
 (``PUT /v1/usg/acs/token``) and the token validation
 (``POST /v1/usg/acs/token/validate``), reads their answers, and decides from
 the caller's clock what the token needs (:class:`TokenStep`).
-:func:`adapters.requests.huawei_request` builds the DELETEs,
+:func:`adapters.wire.requests.huawei_request` builds the DELETEs,
 :func:`detail_request` the details query. Each conversation with the server
 (renew the token if needed, send, on 401 renew once and retry, on a 403 to a
 plain cancel ask the details API) is one generator that yields requests and
@@ -24,7 +24,7 @@ given: the page says to leave it out outside SP mode), ``expireTime`` (a Unix
 time in seconds after which the *signature* is refused: now + 10 minutes by
 default), ``nonce`` (32 to 64 characters: 32 random bytes in hex, 64) and
 ``userId`` (empty means the enterprise's default administrator). The answer's
-``accessToken`` is kept as a :class:`~adapters.requests.Secret`; its expiry
+``accessToken`` is kept as a :class:`~adapters.wire.requests.Secret`; its expiry
 is the answer's ``expireTime`` (Unix seconds), else now + ``validPeriod``,
 else now + 12 hours (the documented minimum lifetime).
 
@@ -60,7 +60,7 @@ reported as it came.
 
 Where the token goes. Every Huawei URL is the configured ``base_url`` joined
 with one of the fixed API paths above, through
-:func:`adapters.requests.resolve`, which refuses another origin. The server
+:func:`adapters.wire.requests.resolve`, which refuses another origin. The server
 never hands out a URL to follow, except in a redirect: httpx keeps custom
 headers such as ``X-Access-Token`` across a redirect to another host, so a
 client built on an ``httpx.Client(follow_redirects=True)`` is refused at
@@ -95,8 +95,8 @@ import httpx
 from attrs import define, field, frozen
 from cattrs.gen import make_dict_structure_fn, override
 
-from adapters.http import DEFAULT_TIMEOUT, AsyncSender, SyncSender, TransportError
-from adapters.requests import (
+from adapters.transport.http import DEFAULT_TIMEOUT, AsyncSender, SyncSender, TransportError
+from adapters.wire.requests import (
     HttpRequest,
     HttpResponse,
     Secret,
@@ -736,7 +736,7 @@ class HuaweiClient:
         """Send ``action`` and drive ``model`` with the answer.
 
         Raises :class:`HuaweiAuthError` (after telling the machine) when no token
-        can be had or a renewed one is refused again; :class:`~adapters.http.TransportError`
+        can be had or a renewed one is refused again; :class:`~adapters.transport.http.TransportError`
         when no answer came (the machine is left waiting: the request may have
         reached the server, and sending it again is safe).
         """

@@ -49,7 +49,7 @@ Rules, each from docs/protocol.md §2.2:
   :class:`EventChannelError`, or :meth:`~EventChannel.close`): that GET is
   abandoned. Its answer, whenever it comes, is dropped without touching the
   cursor, so :attr:`~EventChannel.next_url` is still the URL it went to and
-  a new loop from there (a restart from a snapshot, :mod:`adapters.restart`)
+  a new loop from there (a restart from a snapshot, :mod:`adapters.routing.restart`)
   asks the server for the same events again; nothing of them was processed.
   A blocked ``httpx`` GET cannot be interrupted from another thread (closing
   the client does not wake it), so the abandoned helper thread lives on
@@ -117,9 +117,9 @@ from urllib.parse import urljoin
 import httpx
 from attrs import field, frozen
 
-from adapters.events import EventParseError, EventsResponse, parse_events
-from adapters.http import AsyncSender, SyncSender, TransportError
-from adapters.requests import (
+from adapters.transport.http import AsyncSender, SyncSender, TransportError
+from adapters.wire.events import EventParseError, EventsResponse, parse_events
+from adapters.wire.requests import (
     ACCEPT,
     JSON,
     HttpRequest,
@@ -131,7 +131,7 @@ from adapters.requests import (
     resolve,
     show_origin,
 )
-from adapters.ucwa_errors import UcwaError, parse_error
+from adapters.wire.ucwa_errors import UcwaError, parse_error
 
 log = logging.getLogger("callfsm.channel")
 
@@ -283,7 +283,7 @@ R_co = TypeVar("R_co", covariant=True)
 
 
 class EventSink(Protocol[R_co]):
-    """What the loop feeds: :class:`adapters.dispatcher.Dispatcher`."""
+    """What the loop feeds: :class:`adapters.routing.dispatcher.Dispatcher`."""
 
     def feed(self, response: EventsResponse, now: float) -> R_co: ...
 
@@ -601,7 +601,7 @@ class _Prefetch:
 
 
 class EventChannel(_Base[R]):
-    """The blocking P-GET loop over a :class:`~adapters.http.SyncSender`.
+    """The blocking P-GET loop over a :class:`~adapters.transport.http.SyncSender`.
 
     With ``prefetch`` (the default) the next GET goes out, from a helper
     daemon thread, before the answer in hand is processed (docs/protocol.md §2.2);
@@ -842,7 +842,7 @@ class EventChannel(_Base[R]):
 
 
 class AsyncEventChannel(_Base[R]):
-    """The asyncio P-GET loop over an :class:`~adapters.http.AsyncSender`.
+    """The asyncio P-GET loop over an :class:`~adapters.transport.http.AsyncSender`.
 
     Same hooks as :class:`EventChannel`; each may be a plain function or a
     coroutine function. ``async for result in channel`` yields each dispatch

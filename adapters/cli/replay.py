@@ -3,16 +3,16 @@
 Theory of operation
 -------------------
 The files are read as a stream, one record at a time, in the order given
-(``-`` is standard input), and fed to :mod:`adapters.replay` as they are read
-(:func:`adapters.replay.iter_records`): memory holds the live resources, a
+(``-`` is standard input), and fed to :mod:`adapters.routing.replay` as they are read
+(:func:`adapters.routing.replay.iter_records`): memory holds the live resources, a
 compact final record per resource and the violations, never the file. Anything
 unreadable (not UTF-8, not JSON, a truncated file, a record above
-:data:`adapters.recording.MAX_RECORD`, a file too large for memory) stops the
+:data:`adapters.wire.recording.MAX_RECORD`, a file too large for memory) stops the
 command with one line naming the file and line, exit status 2, before any
 output: the report is printed once the input is known to be whole, text, or
 with ``--json`` exactly ``{"resources": [...], "violations": [...], "events":
 N}``, written piece by piece. Exit status 0 without violations, 1 with. The
-formats and indexes are described in :mod:`adapters.replay`.
+formats and indexes are described in :mod:`adapters.routing.replay`.
 
 Parallel replay. ``--jobs N`` replays the files in up to N worker processes,
 each FILE as one application's stream with its own dispatcher (an event
@@ -50,7 +50,7 @@ from typing import IO, Any, Final, cast
 from attrs import evolve
 
 from adapters.cli import CliError
-from adapters.replay import Replay, ReplayReport, ResourceReport, iter_records, render_text
+from adapters.routing.replay import Replay, ReplayReport, ResourceReport, iter_records, render_text
 
 #: The collector's thresholds while a replay runs (gen 0, 1, 2); see bench/README.md for the measurements.
 GC_THRESHOLD: Final = (50_000, 20, 100)

@@ -9,7 +9,7 @@ and returns an :class:`EventsResponse`: the ``self``/``next``/``resume``/
 
 One reader, two formats. An XML body (root ``<events>``, events as elements
 named by their type, docs/protocol.md §2.2 and 6) is first turned into the JSON shape
-(``adapters.xml`` does the resources), then both go through the same walk.
+(``adapters.wire.xml`` does the resources), then both go through the same walk.
 So a document and its XML translation give equal values by construction,
 and the tests check it on the documentation samples.
 
@@ -29,7 +29,7 @@ Strict about shape, tolerant about vocabulary:
 
 Bodies larger than :data:`MAX_EVENTS_BODY` are refused before any parsing.
 XML goes through defusedxml only (entity expansion and external entities are
-refused, see :mod:`adapters.xml`).
+refused, see :mod:`adapters.wire.xml`).
 
 The leaf records (links, reasons) are structured by cattrs with a strict
 string hook, so a wrong type is an error with its path instead of a silent
@@ -62,8 +62,8 @@ from attrs import field, frozen
 from attrs import fields as attrs_fields
 from cattrs.gen import make_dict_structure_fn, override
 
-from adapters import xml as uxml
-from adapters.data_uri import BadDataUri, DataUri, content_links
+from adapters.wire import xml as uxml
+from adapters.wire.data_uri import BadDataUri, DataUri, content_links
 from fsm.errors import CallFsmError
 from fsm.outcome import CompletionStatus
 from fsm.reasons import Reason, parse_error_code
@@ -298,7 +298,7 @@ class Event:
         """The embedded target's ``data:`` links (mediaOffer, mediaAnswer, customContent, message), decoded.
 
         Decoded on each access, not while parsing: most events carry none. A bad URI is kept as a
-        :class:`~adapters.data_uri.BadDataUri` saying why (docs/protocol.md §6).
+        :class:`~adapters.wire.data_uri.BadDataUri` saying why (docs/protocol.md §6).
         """
         resource = self.resource
         return {} if resource is None else content_links(resource)

@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-Installed through the ``pytest11`` entry point (``callfsm = "adapters.pytest_plugin"``),
+Installed through the ``pytest11`` entry point (``callfsm = "adapters.testing.pytest_plugin"``),
 or listed in a test module's ``pytest_plugins``. The function-scoped fixture
 ``ucwa_simulator`` starts the simulator under uvicorn in a background thread
 on 127.0.0.1 with a free port, yields a
@@ -72,8 +72,8 @@ def ucwa_simulator_config(request: pytest.FixtureRequest) -> SimulatorConfig:
 @pytest.fixture
 def ucwa_simulator(ucwa_simulator_config: SimulatorConfig) -> Iterator[SimulatorHandle]:
     """A simulator on 127.0.0.1 for this test; stopped when it ends."""
+    from adapters.routing.trace import TraceWriter  # noqa: PLC0415 (lazy: as above)
     from adapters.simulator.app import serve  # noqa: PLC0415 (lazy: see TYPE_CHECKING above)
-    from adapters.trace import TraceWriter  # noqa: PLC0415 (lazy: as above)
 
     with serve(ucwa_simulator_config) as handle:
         # the server's view, in memory (bounded): ``ucwa_simulator.write_trace(path)`` writes it

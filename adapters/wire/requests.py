@@ -12,7 +12,7 @@ response                      trigger
 ============================  ==========================================================
 ``201`` with ``Location``     ``model.created(href=Location)``
 other ``2xx``                 ``model.request_succeeded()``
-``4xx`` / ``5xx``             a typed :class:`~adapters.ucwa_errors.UcwaError` (status,
+``4xx`` / ``5xx``             a typed :class:`~adapters.wire.ucwa_errors.UcwaError` (status,
                               code, subcode) and ``model.request_failed(reason=...)``
 ``409`` Conflict/AlreadyExists  on a renegotiation offer: the collision (at most one
                               renegotiation in flight, docs/protocol.md §4)
@@ -33,7 +33,7 @@ Origins. A credential goes only to the origin (scheme, host, port) of the
 ``base_url`` it was given for: the application's URL for UCWA, the
 configured API host for Huawei. :func:`resolve` is the one place an href
 becomes a URL, and it refuses any other origin with :class:`OriginError`,
-whatever the href came from; the senders (:mod:`adapters.http`) check again
+whatever the href came from; the senders (:mod:`adapters.transport.http`) check again
 before a credential header leaves.
 
 Choices where the docs are silent ([U]):
@@ -60,10 +60,10 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 import httpx
 from attrs import field, frozen
 
-from adapters import bodies
-from adapters.bodies import BodyFormat
-from adapters.events import ParseError, parse_resource, representation_of
-from adapters.ucwa_errors import UcwaError, parse_error
+from adapters.wire import bodies
+from adapters.wire.bodies import BodyFormat
+from adapters.wire.events import ParseError, parse_resource, representation_of
+from adapters.wire.ucwa_errors import UcwaError, parse_error
 from fsm.actions import (
     Action,
     Actions,
@@ -303,7 +303,7 @@ def build_request(
     UCWA actions carry ``Authorization: Bearer <token>``; Huawei actions carry
     ``X-Access-Token: <token>`` and none of the deprecated headers
     (``X-Authorization-Type``, ``X-Site-Id``, ``userUUID``). Bodies and query
-    parameters come from :mod:`adapters.bodies`, which checks the documented
+    parameters come from :mod:`adapters.wire.bodies`, which checks the documented
     maximum lengths once more (:class:`fsm.errors.InvalidInput`, nothing built).
     """
     if body_format not in ACCEPT:

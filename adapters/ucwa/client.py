@@ -6,7 +6,7 @@ Theory of operation
 (asyncio, ``httpx.AsyncClient``) put the pieces together for an app:
 
 - :meth:`UcwaClient.create_application` creates the application by following
-  links from a discovery URL (:mod:`adapters.application`: which origins get
+  links from a discovery URL (:mod:`adapters.ucwa.application`: which origins get
   the token on the way) and returns a client connected to it from the 201's
   body; ``connect()`` instead GETs an application that already exists and
   reads its links (the ``events`` link, and the ``communication`` links such
@@ -19,10 +19,10 @@ Theory of operation
   application this client created unless told not to.
 - a local call fires the machine's trigger first, so a refused trigger or
   an over-long value raises before anything is sent; then each action
-  becomes a request (:mod:`adapters.requests`), and its response is fed back
+  becomes a request (:mod:`adapters.wire.requests`), and its response is fed back
   to the same machine (201 -> ``created``, 204 -> ``request_succeeded``,
   4xx/5xx -> ``request_failed`` and a raised
-  :class:`~adapters.ucwa_errors.UcwaError`). The local calls:
+  :class:`~adapters.wire.ucwa_errors.UcwaError`). The local calls:
 
   - invitations: ``start_audio_video``, ``start_messaging``,
     ``add_participant`` (its link is the conversation's: pass ``href=``),
@@ -41,13 +41,13 @@ Theory of operation
   :meth:`~UcwaClient.perform` does it for any model, the app's own too. An
   event with nothing to route it by (no ``_embedded``) waits in the
   dispatcher until the 201 comes: the client then tells the dispatcher
-  (:meth:`Dispatcher.created <adapters.dispatcher.Dispatcher.created>`) and
+  (:meth:`Dispatcher.created <adapters.routing.dispatcher.Dispatcher.created>`) and
   what it held reaches the model, in order.
 - deadlines (a join's ``lobby_deadline``, an offer's ``deadline``) are on the
   client's ``clock``; the client keeps them on the model but fires nothing:
   the app performs ``lobby_timeout`` / ``expire`` when they are due.
-- the event channel (:mod:`adapters.channel`) feeds the
-  :class:`~adapters.dispatcher.Dispatcher`; what the machines then ask for
+- the event channel (:mod:`adapters.ucwa.channel`) feeds the
+  :class:`~adapters.routing.dispatcher.Dispatcher`; what the machines then ask for
   (a GET after a bare ``completed``, a glare dismiss) is performed at once;
   after a ``resume``/``resync`` every unsettled resource is read again.
 - every step a machine takes, whatever caused it, reaches the app as a
@@ -56,7 +56,7 @@ Theory of operation
 
 - :meth:`UcwaClient.snapshot` and :meth:`UcwaClient.restore` (and their
   asyncio twins) carry the live machines, the event-channel cursor and the
-  routing across a restart (:mod:`adapters.restart`): the restored client
+  routing across a restart (:mod:`adapters.routing.restart`): the restored client
   reads the application again on ``connect`` but goes on from the saved
   cursor, not from the application's ``events`` link, so no event is lost.
 
@@ -86,8 +86,11 @@ from typing import Any, Final, TypeVar
 import httpx
 from attrs import field, frozen
 
-from adapters import restart
-from adapters.application import (
+from adapters.routing import restart
+from adapters.routing.dispatcher import Dispatcher, DispatchResult
+from adapters.routing.trace import TraceTarget, TraceWriter, open_trace
+from adapters.transport.http import AsyncSender, AsyncTokenSource, SyncSender, TokenSource, TransportError
+from adapters.ucwa.application import (
     ASYNC_REPORT_LEAD,
     KeepAlive,
     MakeMeAvailable,
@@ -97,14 +100,13 @@ from adapters.application import (
     new_endpoint_id,
     pget_hold,
 )
-from adapters.application import Created as ApplicationCreated
-from adapters.application import Step as CreationStep
-from adapters.application import request as application_request
-from adapters.channel import AsyncEventChannel, Backoff, ChannelEnd, ChannelReset, EventChannel, PGetParameters
-from adapters.dispatcher import Dispatcher, DispatchResult
-from adapters.events import ParseError, parse_resource
-from adapters.http import AsyncSender, AsyncTokenSource, SyncSender, TokenSource, TransportError
-from adapters.requests import (
+from adapters.ucwa.application import Created as ApplicationCreated
+from adapters.ucwa.application import Step as CreationStep
+from adapters.ucwa.application import request as application_request
+from adapters.ucwa.channel import AsyncEventChannel, Backoff, ChannelEnd, ChannelReset, EventChannel, PGetParameters
+from adapters.ucwa.tracing import async_traced_sender, trace_sink, traced_sender
+from adapters.wire.events import ParseError, parse_resource
+from adapters.wire.requests import (
     Applied,
     Created,
     Failed,
@@ -118,8 +120,7 @@ from adapters.requests import (
     loggable_url,
     resolve,
 )
-from adapters.trace import TraceTarget, TraceWriter, async_traced_sender, open_trace, trace_sink, traced_sender
-from adapters.ucwa_errors import UcwaError, parse_error
+from adapters.wire.ucwa_errors import UcwaError, parse_error
 from fsm.actions import Action, Actions, FetchResource, PostRenegotiation, StartOperation
 from fsm.engine import Step
 from fsm.invitation import KIND_RULES, Invitation, InvitationKind
@@ -342,9 +343,9 @@ class _Core:
 
         Holds no credential. Take it between answers, or after stopping the
         client; one taken while an answer is being processed resumes from that
-        answer (see :attr:`adapters.channel.EventChannel.resume_url`).
+        answer (see :attr:`adapters.ucwa.channel.EventChannel.resume_url`).
         ``wall`` is the wall clock (Unix seconds) that carries deadlines across
-        a restart: :mod:`adapters.restart`.
+        a restart: :mod:`adapters.routing.restart`.
         """
         return restart.take(self.url, self._events_cursor(), self.dispatcher, now=self._clock_now(), wall=wall())
 
@@ -522,20 +523,20 @@ class UcwaClient(_Core):
     ) -> None:
         super().__init__(url, url, on_change)
         #: Send each P-GET ahead, from a helper thread, while the answer before it is processed
-        #: (:class:`~adapters.channel.EventChannel`'s ``prefetch``). Off by default here: this client
+        #: (:class:`~adapters.ucwa.channel.EventChannel`'s ``prefetch``). Off by default here: this client
         #: promises a plain script no thread of its own, and a sync GET sent ahead cannot be interrupted,
         #: so after :meth:`close` it would stay out until the server answers or its long-poll times out.
         self.prefetch = prefetch
         self._own_client = client is None
         self.http = client or httpx.Client(timeout=REQUEST_TIMEOUT)
-        #: The trace (``trace=``: a path or text stream; adapters/trace.py): answers, calls, requests, redacted.
+        #: The trace (``trace=``: a path or text stream; adapters/routing/trace.py): answers, calls, requests, redacted.
         self.trace = open_trace(trace)
         sender = SyncSender(self.http, token, base_url=url, body_format=body_format)
         self.sender = traced_sender(sender, self.trace, clock)
         self.clock = clock
         self.sleep = sleep
         self.backoff = backoff
-        #: ``low``/``medium``/``timeout``/``priority`` for the P-GET (:class:`~adapters.channel.PGetParameters`).
+        #: ``low``/``medium``/``timeout``/``priority`` for the P-GET (:class:`~adapters.ucwa.channel.PGetParameters`).
         self.pget_parameters = pget_parameters
         self.on_application_not_found = on_application_not_found
         self.channel: EventChannel[DispatchResult] | None = None
@@ -594,9 +595,9 @@ class UcwaClient(_Core):
         where the discovery document sends you), then only to the application's. ``endpoint_id``: a
         GUID, new by default. ``delete_on_close``: :meth:`close` deletes the application (the
         documentation asks a client to, when the user leaves). ``options``: the constructor's.
-        Raises :class:`~adapters.application.ApplicationError` (which step, which URL, why),
-        :class:`~adapters.requests.OriginError` (a link off the allowed origins: nothing sent there) or
-        :class:`~adapters.http.TransportError`.
+        Raises :class:`~adapters.ucwa.application.ApplicationError` (which step, which URL, why),
+        :class:`~adapters.wire.requests.OriginError` (a link off the allowed origins: nothing sent there) or
+        :class:`~adapters.transport.http.TransportError`.
         """
         http = client or httpx.Client(timeout=REQUEST_TIMEOUT)
         body_format = options.get("body_format", "json")
@@ -669,7 +670,7 @@ class UcwaClient(_Core):
     def make_me_available(self, settings: MakeMeAvailable | None = None, /, **fields: Any) -> None:
         """POST ``makeMeAvailable`` (wherever the application puts it) so incoming invitations arrive;
         the keep-alive (``reportMyActivity``) runs from then on. ``fields`` are those of
-        :class:`~adapters.application.MakeMeAvailable` (``supported_modalities=[Modality.AUDIO]``...),
+        :class:`~adapters.ucwa.application.MakeMeAvailable` (``supported_modalities=[Modality.AUDIO]``...),
         checked before anything is sent. A second call (409 ``AlreadyExists``: a restored client's
         application is available already) only restarts the keep-alive. Raises :class:`UcwaError` when refused."""
         request = self._make_me_available_request(settings or MakeMeAvailable(**fields), self.sender.token())
@@ -1037,7 +1038,7 @@ class AsyncUcwaClient(_Core):
         self.clock = clock
         self.sleep = sleep
         self.backoff = backoff
-        #: ``low``/``medium``/``timeout``/``priority`` for the P-GET (:class:`~adapters.channel.PGetParameters`).
+        #: ``low``/``medium``/``timeout``/``priority`` for the P-GET (:class:`~adapters.ucwa.channel.PGetParameters`).
         self.pget_parameters = pget_parameters
         self.on_application_not_found = on_application_not_found
         self.channel: AsyncEventChannel[DispatchResult] | None = None
@@ -1143,7 +1144,7 @@ class AsyncUcwaClient(_Core):
 
     async def make_me_available(self, settings: MakeMeAvailable | None = None, /, **fields: Any) -> None:
         """The asyncio twin of :meth:`UcwaClient.make_me_available`; the keep-alive then runs as a task
-        (every :data:`~adapters.application.REPORT_DEADLINE` less a margin, on ``clock`` and ``sleep``)."""
+        (every :data:`~adapters.ucwa.application.REPORT_DEADLINE` less a margin, on ``clock`` and ``sleep``)."""
         request = self._make_me_available_request(settings or MakeMeAvailable(**fields), await self.sender.token())
         made_available(await self.sender.send(request))
         self.keep_alive.started(self.clock())

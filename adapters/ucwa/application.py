@@ -18,8 +18,8 @@ Before any call, a UCWA app creates an *application* on the server
 
 :func:`creation` is that walk as a generator: it yields each
 :class:`Step` (what to send, and whether it carries the token) and is sent
-each :class:`~adapters.requests.HttpResponse` back; the sync and asyncio
-clients (:meth:`adapters.client.UcwaClient.create_application`) only move
+each :class:`~adapters.wire.requests.HttpResponse` back; the sync and asyncio
+clients (:meth:`adapters.ucwa.client.UcwaClient.create_application`) only move
 the bytes.
 
 Origins. The host may change between steps (the sample goes from
@@ -27,7 +27,7 @@ Origins. The host may change between steps (the sample goes from
 only to the origin (scheme, host, port) of the URL the caller named, and to
 the origins the caller lists in ``allowed_origins``; a ``user`` or
 ``applications`` link anywhere else ends the walk with
-:class:`~adapters.requests.OriginError` before anything is sent there. The
+:class:`~adapters.wire.requests.OriginError` before anything is sent there. The
 unauthenticated discovery ``GET`` goes only to the URL the caller named.
 Once the application exists, the client sends the token only to the
 application's own origin, as for every request after.
@@ -68,8 +68,8 @@ from urllib.parse import urljoin
 from attrs import define, field, frozen
 from attrs.validators import deep_iterable, instance_of, optional
 
-from adapters.events import ParseError, parse_resource
-from adapters.requests import (
+from adapters.wire.events import ParseError, parse_resource
+from adapters.wire.requests import (
     ACCEPT,
     HttpRequest,
     HttpResponse,
@@ -81,8 +81,8 @@ from adapters.requests import (
     origin,
     show_origin,
 )
-from adapters.ucwa_errors import UcwaError, parse_error
-from adapters.xml import UCWA_NS, escape_text
+from adapters.wire.ucwa_errors import UcwaError, parse_error
+from adapters.wire.xml import UCWA_NS, escape_text
 from fsm.wire import WireEnum, bare_rel
 
 #: The documented deadline between two ``reportMyActivity`` (reportMyActivity_ref.md: four minutes).

@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-By default the demo is live (:mod:`adapters.demo_live`): it starts the
+By default the demo is live (:mod:`adapters.cli.demo_live`): it starts the
 simulator on 127.0.0.1, drives the adapters' clients through the issue's
 scenarios over HTTP, prints a progress line and the transition tables per
 scenario, writes the event stream the server sent (``--events``, default
@@ -31,15 +31,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
-from adapters import demo_scenarios
-from adapters.cli import CliError
-from fsm.model import FsmModel
+from adapters.cli import CliError, demo_scenarios
+from adapters.cli.demo_output import DEFAULT_EVENTS, DEFAULT_TRACE, format_history
 from fsm.registry import MACHINES
-
-#: The live demo's default event file (kept here so that ``--offline`` needs no server package).
-DEFAULT_EVENTS = "callfsm-demo-events.jsonl"
-#: The live demo's default trace file (adapters/trace.py: events, the app's calls and requests).
-DEFAULT_TRACE = "callfsm-demo-trace.jsonl"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -84,7 +78,7 @@ def _events_path(value: str, option: str = "--events") -> Path:
 
 def _live(machines: list[str] | None, events: Path, trace: Path) -> int:
     # the simulator (starlette, uvicorn) is imported only for the live demo: --offline runs without it
-    from adapters import demo_live  # noqa: PLC0415
+    from adapters.cli import demo_live  # noqa: PLC0415
 
     scenarios = demo_live.scenarios_for(machines)
     if not scenarios:
@@ -125,18 +119,3 @@ def play(machines: Iterable[str], out: TextIO) -> dict[str, set[str]]:
         out.write(f"\nstates reached: {len(seen)} of {len(seen) + len(missing)}")
         out.write(f" (not shown: {', '.join(missing)})\n" if missing else "\n")
     return reached
-
-
-def format_history(model: FsmModel) -> str:
-    rows = [("from", "trigger", "to", "reason")]
-    for step in model.history:
-        to = step.dest.value if step.dest is not step.source else f"{step.dest.value} (stays)"
-        rows.append((step.source.value, step.trigger.value, to, step.reason or ""))
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    lines = []
-    for i, row in enumerate(rows):
-        cells = [row[c].ljust(widths[c]) for c in range(3)]
-        lines.append("  " + "  ".join([*cells, row[3]]).rstrip())
-        if i == 0:
-            lines.append("  " + "  ".join("-" * w for w in widths) + "  ------")
-    return "\n".join(lines) + "\n"

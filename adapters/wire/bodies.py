@@ -10,7 +10,7 @@ module writes them in the format the app chose:
 - XML: ``<input xmlns=UCWA><property name="..">..</property></input>``
   (``Content-Type: application/xml``), byte for byte as seed 001's dismiss
   sample: its ``Content-Length: 149`` is the document with no line breaks
-  (see :func:`adapters.xml.input_document`); booleans are written ``True`` /
+  (see :func:`adapters.wire.xml.input_document`); booleans are written ``True`` /
   ``False`` as in the docs' XML samples;
 - an SDP offer or answer is sent as is, ``Content-Type: application/sdp``.
   The link's other properties (``sessionContext``, ``processedOfferId``) and a renegotiation's
@@ -34,7 +34,7 @@ import json
 from collections.abc import Mapping
 from typing import Final, Literal, NamedTuple
 
-from adapters import xml as uxml
+from adapters.wire import xml as uxml
 from fsm.actions import PostLink, PostRenegotiation, PropertyValue, StartOperation
 from fsm.errors import CallFsmError, InvalidInput
 from fsm.invitation import MAX_LENGTHS, check_lengths

@@ -23,12 +23,12 @@ Where each machine's walk starts and how a consumer finds it:
 ============================  =========================================================
 ``invitation``                an incoming invitation (audioVideo, messaging,
                               onlineMeeting, phoneAudio): its first event is
-                              ``started`` and a bare :class:`~adapters.dispatcher.Dispatcher`
+                              ``started`` and a bare :class:`~adapters.routing.dispatcher.Dispatcher`
                               creates the model. ``outgoing=True``: the app sent it
                               (any kind but onlineMeeting, whose outgoing form is a
                               join; walk starts in ``sending``; track the model by
                               :attr:`EventWalk.operation_id`, or replay with
-                              :mod:`adapters.replay`, which adopts outgoing resources).
+                              :mod:`adapters.routing.replay`, which adopts outgoing resources).
 ``online_meeting``            the joiner's view of an OMI the app created (always
                               outgoing, starts in ``sending``): OMI events, the
                               conversation's ``InLobby``, the local participant's
@@ -54,9 +54,9 @@ Where each machine's walk starts and how a consumer finds it:
 of one sender share a sender entry). :func:`random_stream` builds one long
 interleaved stream of many walks from a seed, without Hypothesis' engine (for
 bulk replays and demos). :func:`malformed_responses` draws bodies that
-:func:`~adapters.events.parse_events` must reject with
-:class:`~adapters.events.EventParseError`, or accept while reporting what it
-did not understand in :attr:`~adapters.events.EventsResponse.unknown`.
+:func:`~adapters.wire.events.parse_events` must reject with
+:class:`~adapters.wire.events.EventParseError`, or accept while reporting what it
+did not understand in :attr:`~adapters.wire.events.EventsResponse.unknown`.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ from typing import Any, Final, Protocol, TypeVar
 import hypothesis.strategies as st
 from attrs import define, field, frozen
 
-from adapters.events import KNOWN_RELS, EventType
+from adapters.wire.events import KNOWN_RELS, EventType
 from fsm.engine import MachineDefinition, Transition
 from fsm.invitation import INVITATION, KIND_RULES, InvitationKind, InvitationState, InvitationTrigger
 from fsm.lobby_participant import LOBBY_PARTICIPANT, LobbyParticipantTrigger
@@ -695,7 +695,7 @@ def random_stream(seed: int, *, events: int = 2000, max_events: int = MAX_EVENTS
     """A deterministic stream of exactly ``events`` events from walks of every channel machine.
 
     Outgoing invitations and renegotiations and every online meeting join are
-    the app's own: replay the stream with :mod:`adapters.replay` (which adopts
+    the app's own: replay the stream with :mod:`adapters.routing.replay` (which adopts
     them) or track their models first.
     """
     if events < 1:
@@ -787,7 +787,7 @@ def _known_type(text: str) -> bool:
 
 @st.composite
 def malformed_responses(draw: st.DrawFn) -> bytes:
-    """A JSON event-channel body that :func:`~adapters.events.parse_events` must refuse or report.
+    """A JSON event-channel body that :func:`~adapters.wire.events.parse_events` must refuse or report.
 
     Drawn from a valid response of a random walk, then broken one way:
     truncated; a wrong type where the shape is fixed; the continuation links

@@ -10,7 +10,7 @@ possible, and a client snapshot holds all three, as plain JSON data:
   version, its history and its deadlines);
 - the event-channel cursor: the URL the next P-GET goes to (the last
   ``next`` followed, or the answer being processed: see
-  :attr:`adapters.channel.EventChannel.resume_url`). Following it asks the
+  :attr:`adapters.ucwa.channel.EventChannel.resume_url`). Following it asks the
   server for exactly the events this client has not applied yet;
 - the dispatcher's routing: the keys each model is found by (hrefs,
   operation ids, the join's conversation, the audio/video session a
@@ -55,7 +55,7 @@ model inside is migrated by :mod:`fsm.snapshot` under its own version.
 Whatever the input, :func:`load` returns a :class:`ClientState` or raises
 :class:`~fsm.errors.SnapshotError`; nothing else escapes.
 
-The dispatcher's routing tables are private to :mod:`adapters.dispatcher`;
+The dispatcher's routing tables are private to :mod:`adapters.routing.dispatcher`;
 :func:`routing_state` and :func:`install` read and write them here, in one
 place, so that the dispatcher's public surface stays what it was.
 """
@@ -70,8 +70,8 @@ from typing import Any, Final
 import attrs
 from attrs import frozen
 
-from adapters.dispatcher import Dispatcher
-from adapters.requests import OriginError, resolve
+from adapters.routing.dispatcher import Dispatcher
+from adapters.wire.requests import OriginError, resolve
 from fsm import snapshot as model_snapshot
 from fsm.errors import SnapshotError
 from fsm.model import FsmModel
@@ -93,7 +93,7 @@ TIME_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
     "meeting_series": (),
 }
 
-#: The spaces a routing key lives in (see :class:`~adapters.dispatcher.Dispatcher`).
+#: The spaces a routing key lives in (see :class:`~adapters.routing.dispatcher.Dispatcher`).
 ROUTE_SPACES: Final = frozenset({"href", "op", "conv", "session"})
 
 _TOP_KEYS: Final = frozenset({"format", "version", "url", "events", "clock", "baseuri", "models", "sessions", "seen"})

@@ -26,7 +26,7 @@ answering a P-GET. :func:`webhook_app` builds a Starlette app for that URL:
    the token, not the body.
 3. The body is read up to ``max_body`` bytes (4 MiB by default); a longer one
    is refused with ``413`` before it is buffered.
-4. :func:`adapters.events.parse_events` reads it (JSON, including the SaaS
+4. :func:`adapters.wire.events.parse_events` reads it (JSON, including the SaaS
    ``application/json; type="..."`` form, or UCWA XML; no ``next`` link is
    needed); a ``multipart/related; type="application/json"`` body, the form of
    the Webhooks page's example, is read through its root part. A body that
@@ -37,15 +37,15 @@ answering a P-GET. :func:`webhook_app` builds a Starlette app for that URL:
    scheme, host, port) are taken; any other is refused with ``403`` and
    nothing is dispatched, since the app would send its requests, and its
    token, there. The list is empty by default: name your pool's URL.
-6. The events go to the same :class:`~adapters.dispatcher.Dispatcher` the P-GET
+6. The events go to the same :class:`~adapters.routing.dispatcher.Dispatcher` the P-GET
    loop uses; refused events are recorded as violations in the result, never
    an error status (the server would only retry).
 7. ``200``, with ``{"CallbackContext": ...}`` when ``callback_context`` gives
    one (the server then adds ``?callbackContext=...`` to later callbacks).
 
-``on_result`` receives each :class:`~adapters.dispatcher.DispatchResult` (sync
+``on_result`` receives each :class:`~adapters.routing.dispatcher.DispatchResult` (sync
 or async); performing the actions it lists (a GET after a bare ``completed``)
-is the app's business, for example through :class:`adapters.client.AsyncUcwaClient.perform`.
+is the app's business, for example through :class:`adapters.ucwa.client.AsyncUcwaClient.perform`.
 The token is never logged; a refusal is logged with the client address only.
 """
 
@@ -69,9 +69,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from adapters.dispatcher import Dispatcher, DispatchResult
-from adapters.events import MAX_EVENTS_BODY, EventParseError, EventsResponse, parse_events
-from adapters.requests import origin
+from adapters.routing.dispatcher import Dispatcher, DispatchResult
+from adapters.wire.events import MAX_EVENTS_BODY, EventParseError, EventsResponse, parse_events
+from adapters.wire.requests import origin
 
 log = logging.getLogger("callfsm.webhook")
 

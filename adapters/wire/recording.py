@@ -22,7 +22,7 @@ never the file, and each record is decoded exactly once.
   is what the report's ``source`` promises. raw_decode is C code, as fast as
   ``json.loads``.
 * XML: each document ends at its ``</events>`` end tag; its bytes are the
-  response body, judged by :func:`adapters.events.parse_events` like any
+  response body, judged by :func:`adapters.wire.events.parse_events` like any
   raw body (a malformed one is a violation, not an unreadable file).
 
 Decoding. With the ``fast`` extra installed (orjson), a JSON line is decoded
@@ -34,7 +34,7 @@ value or error, and a line with a run of 20 digits goes to ``json`` directly
 
 Limits. A record (a line, an array element, an XML document) longer than
 :data:`MAX_RECORD` bytes is refused with its file and line: a response body
-is at most :data:`adapters.events.MAX_EVENTS_BODY` (4 MiB), and a record
+is at most :data:`adapters.wire.events.MAX_EVENTS_BODY` (4 MiB), and a record
 that wraps a raw body in a JSON string may escape it to about twice that.
 Everything unreadable (not UTF-8, not JSON, truncated, too long) raises
 :class:`RecordError`, which names the file and line.

@@ -24,8 +24,8 @@ from __future__ import annotations
 import json
 from typing import Final
 
-from adapters import xml as uxml
-from adapters.events import ParseError, ReasonBody, ReasonParameter, body_format, media_type, parse_reason_object
+from adapters.wire import xml as uxml
+from adapters.wire.events import ParseError, ReasonBody, ReasonParameter, body_format, media_type, parse_reason_object
 from fsm.reasons import HTTP_STATUS_CODE_NAMES, ErrorCode, Reason, parse_error_code
 
 #: Error bodies above this size are not parsed (a UCWA error is a few hundred bytes).

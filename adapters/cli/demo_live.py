@@ -5,7 +5,7 @@ Theory of operation
 :func:`play_live` starts the simulator (:func:`adapters.simulator.serve`) on
 127.0.0.1 with a free port and a short P-GET hold, creates one UCWA
 application over HTTP (that step is the app's business, not the client's),
-and drives a :class:`~adapters.client.UcwaClient` through the scenarios of
+and drives a :class:`~adapters.ucwa.client.UcwaClient` through the scenarios of
 :data:`SCENARIOS`, one after the other, on that one application, so that the
 recorded event stream is one channel, as an app would have recorded it. The
 remote party is scripted before each scenario (``sim.script``), with delays of
@@ -13,7 +13,7 @@ a tenth of a second or so.
 
 Where the client has no method for a step (joining an online meeting,
 dismissing an incoming renegotiation), the scenario drives the fsm model
-itself and hands the actions to :meth:`~adapters.client.UcwaClient.perform`,
+itself and hands the actions to :meth:`~adapters.ucwa.client.UcwaClient.perform`,
 exactly as an app would: the join is tracked by its operation id before its
 POST goes out; the renegotiation is the model the dispatcher created from its
 ``started`` event. The Huawei scenarios use :class:`~adapters.huawei.HuaweiClient`
@@ -22,13 +22,13 @@ too); they have no event channel.
 
 After each scenario one progress line (number, title, final state by its wire
 name, with the failure reason where there is one, elapsed real time) and each
-machine's transitions as a table (:func:`adapters.cli_demo.format_history`).
+machine's transitions as a table (:func:`adapters.cli.demo_output.format_history`).
 A scenario that does not end where the docs say, or that raises, is marked on
 its line and makes the run fail; the next scenario still runs. When they are
 done, the channel is drained (polled until an answer comes back empty) and
 the stream the server sent is written as JSON Lines. The client wrote its
-trace meanwhile (:mod:`adapters.trace`: the events with the app's own calls
-and requests); it is read back and replayed with :mod:`adapters.replay`,
+trace meanwhile (:mod:`adapters.routing.trace`: the events with the app's own calls
+and requests); it is read back and replayed with :mod:`adapters.routing.replay`,
 whose summary is printed, and each UCWA resource's replayed end state is
 compared with the one its model reached live (a difference fails the run).
 
@@ -50,16 +50,16 @@ from typing import Final, TextIO
 import httpx
 from attrs import define, field, frozen
 
-from adapters.cli_demo import DEFAULT_EVENTS as _DEFAULT_EVENTS
-from adapters.cli_demo import DEFAULT_TRACE as _DEFAULT_TRACE
-from adapters.cli_demo import format_history
-from adapters.client import ClientError, UcwaClient
-from adapters.http import TransportError
+from adapters.cli.demo_output import DEFAULT_EVENTS as _DEFAULT_EVENTS
+from adapters.cli.demo_output import DEFAULT_TRACE as _DEFAULT_TRACE
+from adapters.cli.demo_output import format_history
 from adapters.huawei import AppIdCredentials, HuaweiAuthError, HuaweiClient
-from adapters.replay import ReplayReport, read_records, render_text, replay, state_name
+from adapters.routing.replay import ReplayReport, read_records, render_text, replay, state_name
+from adapters.routing.trace import TraceWriter
 from adapters.simulator import SimulatorConfig, SimulatorHandle, serve
-from adapters.trace import TraceWriter
-from adapters.ucwa_errors import UcwaError
+from adapters.transport.http import TransportError
+from adapters.ucwa.client import ClientError, UcwaClient
+from adapters.wire.ucwa_errors import UcwaError
 from fsm.errors import CallFsmError, InvalidTrigger
 from fsm.invitation import Invitation, InvitationState
 from fsm.lobby_participant import LobbyParticipant, LobbyParticipantState

@@ -19,16 +19,16 @@ from fsm.errors import CallFsmError
 #: subcommand -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": (
-        "adapters.cli_demo",
+        "adapters.cli.demo",
         "run the scenarios against the loopback simulator and replay the stream (--offline: in-process)",
     ),
-    "diagrams": ("adapters.cli_diagrams", "write Graphviz and Mermaid diagrams of the machines"),
+    "diagrams": ("adapters.cli.diagrams", "write Graphviz and Mermaid diagrams of the machines"),
     "scenarios": (
-        "adapters.cli_scenarios",
+        "adapters.cli.scenarios",
         "shortest paths to every state and a transition cover, as trigger sequences",
     ),
-    "replay": ("adapters.cli_replay", "check a recorded event stream against the machines"),
-    "simulate": ("adapters.cli_simulate", "serve the UCWA / Huawei simulator on loopback"),
+    "replay": ("adapters.cli.replay", "check a recorded event stream against the machines"),
+    "simulate": ("adapters.cli.simulate", "serve the UCWA / Huawei simulator on loopback"),
 }
 
 
@@ -68,11 +68,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     return result
-
-
-if __name__ == "__main__":
-    # under ``python -m`` this module is __main__: run the importable one, so that the
-    # CliError a subcommand raises is the class main() catches
-    from adapters.cli import main as _main
-
-    sys.exit(_main())

@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 The :class:`Dispatcher` holds the live models of one application and turns
-each :class:`~adapters.events.Event` of an :class:`~adapters.events.EventsResponse`
+each :class:`~adapters.wire.events.Event` of an :class:`~adapters.wire.events.EventsResponse`
 into (at most) one trigger of one model. :meth:`Dispatcher.feed` never raises
 because of what the server sent: everything it could not apply is reported in
 its :class:`DispatchResult`.
@@ -108,7 +108,7 @@ from urllib.parse import urljoin, urlsplit
 
 from attrs import frozen
 
-from adapters.events import Event, EventsResponse, EventType, _new_object, _slot_setters
+from adapters.wire.events import Event, EventsResponse, EventType, _new_object, _slot_setters
 from fsm.actions import Action, Actions
 from fsm.errors import CallFsmError
 from fsm.invitation import KIND_RULES, Invitation, InvitationKind, InvitationState
@@ -438,7 +438,7 @@ class _DuplicateWindow:
     the first of its prefix's group.
 
     It is read as a sequence (iteration: the full keys, oldest first;
-    ``append``) and as a set (``in``, ``add``): :mod:`adapters.restart` saves
+    ``append``) and as a set (``in``, ``add``): :mod:`adapters.routing.restart` saves
     its keys in order and restores them with ``add``.
     """
 
@@ -570,7 +570,7 @@ class Dispatcher:
         self._session_hrefs: dict[str, str] = {}
         self._keys: dict[int, set[tuple[str, str]]] = {}
         self._settled_at: dict[int, float] = {}
-        # the duplicate window; adapters.restart saves its keys (iteration) and restores them (add)
+        # the duplicate window; adapters.routing.restart saves its keys (iteration) and restores them (add)
         self._seen = _DuplicateWindow()
         #: The latest ``baseuri`` a response carried; hrefs resolve against it first.
         self.baseuri: str | None = None

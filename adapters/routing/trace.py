@@ -36,14 +36,14 @@ was sent.
 Redaction. Header values of ``Authorization``, ``Proxy-Authorization``,
 ``X-Access-Token``, ``Cookie`` and ``Set-Cookie`` are ``***``; JSON body
 members whose name says token, key, secret, password or signature are
-``***``; URLs are written as :func:`adapters.requests.loggable_url` shows
+``***``; URLs are written as :func:`adapters.wire.requests.loggable_url` shows
 them; and every credential the writer saw go out (the bearer token, an
 access token) is replaced by ``***`` wherever it appears in a line.
 
 Bounds. A body above :data:`MAX_BODY` bytes (an events answer above
-:data:`adapters.events.MAX_EVENTS_BODY`) is written as its size only
+:data:`adapters.wire.events.MAX_EVENTS_BODY`) is written as its size only
 (``body_size``, ``body: null``), so a record stays below
-:data:`adapters.recording.MAX_RECORD`; the in-memory trace of the simulator
+:data:`adapters.wire.recording.MAX_RECORD`; the in-memory trace of the simulator
 fixture keeps at most :data:`MAX_BUFFERED` records.
 
 Order. Records are written in the order the app processed them. A request
@@ -72,16 +72,14 @@ from contextlib import contextmanager
 from enum import Enum
 from os import PathLike
 from pathlib import Path
-from typing import IO, Any, Final, Generic, Literal, TypeVar
+from typing import IO, Any, Final, Literal, TypeVar
 
 import cattrs
 from attrs import frozen
 
-from adapters.channel import EventSink
-from adapters.events import MAX_EVENTS_BODY, EventParseError, EventsResponse, parse_events
-from adapters.http import AsyncSender, SyncSender, TransportError
-from adapters.recording import MAX_RECORD, RecordError
-from adapters.requests import HttpRequest, HttpResponse, Secret, loggable_url
+from adapters.wire.events import MAX_EVENTS_BODY, EventParseError, parse_events
+from adapters.wire.recording import MAX_RECORD, RecordError
+from adapters.wire.requests import HttpRequest, HttpResponse, Secret, loggable_url
 from fsm.actions import (
     Action,
     Actions,
@@ -652,108 +650,16 @@ def is_events_answer(request: HttpRequest, response: HttpResponse) -> bool:
     return True
 
 
-class TracingSink(Generic[R]):
-    """The event channel's sink (the dispatcher), telling the trace when an answer is fed."""
-
-    def __init__(self, sink: EventSink[R], trace: TraceWriter) -> None:
-        self.sink = sink
-        self.trace = trace
-        trace.fed_by_sink = True
-
-    def feed(self, response: EventsResponse, now: float) -> R:
-        self.trace.delivered(now)
-        return self.sink.feed(response, now)
-
-    def drop_transient(self) -> object:
-        return self.sink.drop_transient()
-
-
-def trace_sink(sink: EventSink[R], trace: TraceWriter | None) -> EventSink[R]:
-    """``sink`` itself without a trace; else it wrapped, so that answers are written in the order they are fed."""
-    return sink if trace is None else TracingSink(sink, trace)
-
-
 def open_trace(target: TraceTarget | TraceWriter | None, role: Role = "client") -> TraceWriter | None:
     if target is None or isinstance(target, TraceWriter):
         return target
     return TraceWriter(target, role=role)
 
 
-class TracingSender(SyncSender):
-    """A :class:`~adapters.http.SyncSender` that writes each exchange to a trace (same client, token, origin)."""
-
-    def __init__(self, inner: SyncSender, trace: TraceWriter, clock: typing.Callable[[], float]) -> None:
-        super().__init__(
-            inner.client,
-            inner._token,
-            base_url=inner.base_url,
-            body_format=inner.body_format,
-            timeout=inner.timeout,
-            max_body=inner.max_body,
-        )
-        self.trace = trace
-        self.clock = clock
-
-    def send(self, request: HttpRequest, *, timeout: Any = None) -> HttpResponse:
-        self.trace.learn_secrets(request)
-        try:
-            response = super().send(request, timeout=timeout)
-        except TransportError as exc:
-            self.trace.sent(self.clock(), request, None, str(exc))
-            raise
-        self.trace.sent(self.clock(), request, response)
-        return response
-
-    def perform(self, action: Action, *, timeout: Any = None) -> HttpResponse:
-        with self.trace.acting(action):
-            return super().perform(action, timeout=timeout)
-
-
-class AsyncTracingSender(AsyncSender):
-    """The asyncio twin of :class:`TracingSender`."""
-
-    def __init__(self, inner: AsyncSender, trace: TraceWriter, clock: typing.Callable[[], float]) -> None:
-        super().__init__(
-            inner.client,
-            inner._token,
-            base_url=inner.base_url,
-            body_format=inner.body_format,
-            timeout=inner.timeout,
-            max_body=inner.max_body,
-        )
-        self.trace = trace
-        self.clock = clock
-
-    async def send(self, request: HttpRequest, *, timeout: Any = None) -> HttpResponse:
-        self.trace.learn_secrets(request)
-        try:
-            response = await super().send(request, timeout=timeout)
-        except TransportError as exc:
-            self.trace.sent(self.clock(), request, None, str(exc))
-            raise
-        self.trace.sent(self.clock(), request, response)
-        return response
-
-    async def perform(self, action: Action, *, timeout: Any = None) -> HttpResponse:
-        with self.trace.acting(action):
-            return await super().perform(action, timeout=timeout)
-
-
-def traced_sender(sender: SyncSender, trace: TraceWriter | None, clock: typing.Callable[[], float]) -> SyncSender:
-    return sender if trace is None else TracingSender(sender, trace, clock)
-
-
-def async_traced_sender(
-    sender: AsyncSender, trace: TraceWriter | None, clock: typing.Callable[[], float]
-) -> AsyncSender:
-    return sender if trace is None else AsyncTracingSender(sender, trace, clock)
-
-
 __all__ = [
     "FORMAT",
     "MAX_BODY",
     "VERSION",
-    "AsyncTracingSender",
     "CallEntry",
     "EventsEntry",
     "Header",
@@ -763,7 +669,6 @@ __all__ = [
     "ResponseReceived",
     "TraceError",
     "TraceWriter",
-    "TracingSender",
     "action_from_json",
     "action_json",
     "call_args",

@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 Everything that decides *what* to send lives in the sans-IO modules
-(:mod:`adapters.requests`, :mod:`adapters.huawei`); this module only moves
+(:mod:`adapters.wire.requests`, :mod:`adapters.huawei`); this module only moves
 bytes. :class:`SyncSender` wraps an :class:`httpx.Client` and
 :class:`AsyncSender` an :class:`httpx.AsyncClient`; both
 
@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Final
 
 import httpx
 
-from adapters.requests import (
+from adapters.wire.requests import (
     HttpRequest,
     HttpResponse,
     OriginError,
@@ -68,7 +68,7 @@ __all__ = [
 ]
 
 #: Largest response body a sender reads (bytes): the same 4 MiB as
-#: :data:`adapters.events.MAX_EVENTS_BODY`. A longer body is not buffered;
+#: :data:`adapters.wire.events.MAX_EVENTS_BODY`. A longer body is not buffered;
 #: it becomes :class:`ResponseTooLarge`.
 MAX_RESPONSE_BODY: Final = 4 * 1024 * 1024
 
@@ -165,7 +165,7 @@ def _build(
 def _guard(request: HttpRequest, base_url: str) -> None:
     """A request carrying a credential goes only to the sender's origin (:class:`OriginError` otherwise).
 
-    :func:`adapters.requests.resolve` refuses a foreign href already; this is the last gate, for a
+    :func:`adapters.wire.requests.resolve` refuses a foreign href already; this is the last gate, for a
     request described by hand or one whose URL came from elsewhere.
     """
     if any(isinstance(value, Secret) for _, value in request.headers):

@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 A recording is a sequence of event-channel responses. :class:`Replay` feeds
-every event, in order, through one :class:`~adapters.dispatcher.Dispatcher`,
+every event, in order, through one :class:`~adapters.routing.dispatcher.Dispatcher`,
 exactly as a live application would, and keeps what the machines said:
 
 - every resource a machine took charge of, in order of first appearance, with
@@ -11,9 +11,9 @@ exactly as a live application would, and keeps what the machines said:
   ``Connected``; else the state's value, such as ``remote_offered``) and, for a
   failed outcome, the status, code and subcode;
 - every *violation*: an event that a machine refused (the dispatcher's
-  :class:`~adapters.dispatcher.Violation`: which response, which event, the
+  :class:`~adapters.routing.dispatcher.Violation`: which response, which event, the
   href, the state it was in, the event type, why), and every response that
-  :func:`~adapters.events.parse_events` rejected (response index and the
+  :func:`~adapters.wire.events.parse_events` rejected (response index and the
   parser's message; its event, href, state and type are ``None``). A corrupt
   response in a long recording is one violation, and the rest is still checked;
 - what was not applied and why (unknown hrefs, unknown event types, events
@@ -54,8 +54,8 @@ report.
 Input (:func:`iter_records`, read as it is needed; :func:`read_records` for
 bytes in memory). A file holds JSON Lines (one response per line), a JSON
 array of responses, one response, or raw XML ``<events>`` responses one
-after another (:mod:`adapters.recording`, at most
-:data:`~adapters.recording.MAX_RECORD` bytes a record). Each JSON response is either an
+after another (:mod:`adapters.wire.recording`, at most
+:data:`~adapters.wire.recording.MAX_RECORD` bytes a record). Each JSON response is either an
 events document (an object with ``_links`` and/or ``sender``) or a record
 ``{"t": 12.5, "response": ..., "content_type": ...}``: ``t`` (optional) is a
 finite number, the time on the recorder's clock; ``response`` is the events
@@ -65,12 +65,12 @@ body the server got wrong can be replayed as it came); ``content_type``
 [U] Continuation links are not required (webhook POSTs have none).
 Anything else is a :class:`ReplayInputError`, naming the file and line.
 
-Traces (:mod:`adapters.trace`, docs/trace.md). A line with a ``format``
+Traces (:mod:`adapters.routing.trace`, docs/trace.md). A line with a ``format``
 (the header) or a ``kind`` is a trace record: ``events`` is read as a
 wrapped record; a ``call`` re-fires the app's local trigger on the model it
 names (a creating ``send``/``offer`` makes and tracks it, as the client
 does); a ``request`` feeds its recorded response through
-:func:`adapters.requests.apply_response`, the client's own response ->
+:func:`adapters.wire.requests.apply_response`, the client's own response ->
 trigger mapping, and a 201 releases what the dispatcher held for that href.
 A refused call, or one naming a model never seen, is a violation (``event``
 is ``None``, ``type`` the trigger). While a trace is replayed an ended
@@ -88,8 +88,8 @@ from typing import IO, Any, Final
 
 from attrs import define, evolve, field, frozen
 
-from adapters.dispatcher import RENEGOTIATION_RELS, Dispatcher, DispatchResult, _settled
-from adapters.events import (
+from adapters.routing.dispatcher import RENEGOTIATION_RELS, Dispatcher, DispatchResult, _settled
+from adapters.wire.events import (
     Event,
     EventParseError,
     EventsResponse,
@@ -99,7 +99,7 @@ from adapters.events import (
     parse_events,
     parse_events_document,
 )
-from adapters.recording import RecordError, iter_values
+from adapters.wire.recording import RecordError, iter_values
 from fsm.actions import PostRenegotiation, StartOperation
 from fsm.engine import MachineDefinition
 from fsm.errors import CallFsmError
@@ -132,7 +132,7 @@ class Record:
     source: str | None = None
     #: The events document already decoded (then ``body`` is empty): a record is decoded once.
     document: Any = field(default=None, eq=False)
-    #: A trace's call or request record (:mod:`adapters.trace`): the app's own doing, not an answer.
+    #: A trace's call or request record (:mod:`adapters.routing.trace`): the app's own doing, not an answer.
     entry: Any = field(default=None, eq=False)
 
 
@@ -467,11 +467,11 @@ class Replay:
         self.dispatcher.track(model, href=href)
         self._register(model, event.link.rel, href)
 
-    # -- a trace's own records: the app's calls and requests (adapters/trace.py) ---------------
+    # -- a trace's own records: the app's calls and requests (adapters/routing/trace.py) ---------------
 
     def _feed_entry(self, entry: Any, source: str | None) -> tuple[ReplayViolation, ...]:
         """Re-apply a local call, or feed a request's recorded response as the client fed it."""
-        from adapters import trace  # noqa: PLC0415 - only a trace needs it (and httpx behind it)
+        from adapters.routing import trace  # noqa: PLC0415 - only a trace needs it (and httpx behind it)
 
         before = len(self.violations)
         self._in_trace = True
@@ -505,7 +505,7 @@ class Replay:
                 self._traced[f"op:{operation_id}"] = model
 
     def _trace_call(self, entry: Any, source: str | None) -> None:
-        from adapters import trace  # noqa: PLC0415 - as in _feed_entry
+        from adapters.routing import trace  # noqa: PLC0415 - as in _feed_entry
 
         ref = entry.model
         model = self._trace_find(ref)
@@ -528,8 +528,8 @@ class Replay:
         self._trace_remember(model, ref)
 
     def _trace_request(self, entry: Any, source: str | None) -> None:
-        from adapters import trace  # noqa: PLC0415 - as in _feed_entry
-        from adapters.requests import Created, HttpResponse, apply_response  # noqa: PLC0415 - as above
+        from adapters.routing import trace  # noqa: PLC0415 - as in _feed_entry
+        from adapters.wire.requests import Created, HttpResponse, apply_response  # noqa: PLC0415 - as above
 
         ref = entry.model
         model = self._trace_find(ref)
@@ -546,7 +546,7 @@ class Replay:
             (received.body or "").encode("utf-8"),
             entry.request.url,
         )
-        # the client's own mapping (adapters.requests): response -> trigger, exactly as live
+        # the client's own mapping (adapters.wire.requests): response -> trigger, exactly as live
         applied = apply_response(model, trace.action_from_json(entry.action), response, now=entry.t)
         if applied.violation is not None:
             self._trace_violation(model, ref, f"HTTP {received.status}", str(applied.violation), source)
@@ -575,7 +575,7 @@ def _new_model(ref: Any) -> FsmModel | None:
 
 def _trace_record(value: dict[str, Any], where: str) -> Record:
     """A trace line: its events answer as any wrapped record, or the call / request for the replay."""
-    from adapters import trace  # noqa: PLC0415 - only a trace needs it
+    from adapters.routing import trace  # noqa: PLC0415 - only a trace needs it
 
     entry = trace.parse_entry(value, where)
     if isinstance(entry, trace.EventsEntry):
@@ -626,8 +626,8 @@ def iter_records(stream: IO[bytes], name: str) -> Iterator[Record]:
     """The responses of one recording, read as they are needed; raises :class:`ReplayInputError`.
 
     JSON Lines, a JSON array, one JSON document or raw XML ``<events>``
-    documents (:mod:`adapters.recording`); at most
-    :data:`~adapters.recording.MAX_RECORD` bytes a record.
+    documents (:mod:`adapters.wire.recording`); at most
+    :data:`~adapters.wire.recording.MAX_RECORD` bytes a record.
     """
     try:
         for value, line, raw_xml in iter_values(stream, name):
