@@ -1,0 +1,23 @@
+"""Deprecated path: moved to :mod:`adapters.wire.requests`; the old path works for one release.
+
+Every name is the new module's own object (README "Architecture" says where each role lives now).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from adapters.wire import requests as _moved
+from adapters.wire.requests import *  # noqa: F403
+
+warnings.warn(
+    "adapters.requests is deprecated and goes in the next release: import adapters.wire.requests",
+    DeprecationWarning,
+    stacklevel=2,
+)
+
+
+def __getattr__(name: str) -> Any:
+    # names outside the new module's ``__all__`` (a star import leaves them behind)
+    return getattr(_moved, name)
