@@ -62,7 +62,7 @@ Rules, each from docs/protocol.md §2.2:
   :meth:`~EventChannel.take_over` avoids that for a loop replaced in-process.
   The helpers are named ``callfsm-pget-N``: a test whose server outlives the
   test joins them, after releasing what the server holds, before the next
-  test queues events (tests/test_channel_prefetch.py).
+  test queues events (tests/ucwa/test_channel_prefetch.py).
 - ``resume`` (transient state reset after inactivity) and ``resync`` (our ack
   was out of range): :meth:`Dispatcher.drop_transient` first, then the
   events of that answer (a ``resync`` answer carries none), then the app's

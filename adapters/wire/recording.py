@@ -30,7 +30,7 @@ by ``orjson.loads``; anything orjson refuses (a lone surrogate escape,
 ``NaN``) is decoded again by ``json``, which gives the standard library's
 value or error, and a line with a run of 20 digits goes to ``json`` directly
 (orjson reads an integer beyond 64 bits as a float): both paths give the same records
-(``tests/test_replay_stream.py``). ``USE_ORJSON`` switches it off.
+(``tests/routing/test_replay_stream.py``). ``USE_ORJSON`` switches it off.
 
 Limits. A record (a line, an array element, an XML document) longer than
 :data:`MAX_RECORD` bytes is refused with its file and line: a response body

@@ -18,7 +18,7 @@ from adapters.routing.replay import Record, Replay, ReplayInputError, read_recor
 from adapters.testing.strategies import random_stream
 from fsm.registry import MACHINES
 
-SAMPLES = Path(__file__).parent / "samples"
+SAMPLES = Path(__file__).parent.parent / "samples"
 APP = "/ucwa/oauth/v1/applications/9"
 INVITATION = f"{APP}/communication/invitations/1"
 CONVERSATION = f"{APP}/communication/conversations/1"

@@ -29,7 +29,7 @@ from typing import IO
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 SECTION = "## Driving calls over HTTP: the adapters"
 MARKER = "# needs: ucwa simulator"

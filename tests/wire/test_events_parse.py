@@ -31,7 +31,7 @@ from adapters.wire.events import (
 from fsm.reasons import Reason
 from fsm.wire import Link
 
-SAMPLES = Path(__file__).parent / "samples"
+SAMPLES = Path(__file__).parent.parent / "samples"
 JSON = "application/json"
 UCWA_JSON = "application/vnd.microsoft.com.ucwa+json"
 TAP_JSON = 'application/json; type="application/vnd.microsoft.com.ucwa+json"; charset=utf-8'

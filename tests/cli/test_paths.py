@@ -41,7 +41,7 @@ from fsm.paths import (
 )
 
 NAMES = sorted(MACHINES)
-ROOT = FsPath(__file__).resolve().parent.parent
+ROOT = FsPath(__file__).resolve().parents[2]
 
 
 class Bare:

@@ -379,7 +379,7 @@ def _read_head(conn: socket.socket) -> None:
 def hangs_up_once(first: Callable[[str], bytes], retried: bytes) -> Iterator[str]:
     """A loopback HTTP server: the first connection gets ``first(base_url)``, the second is closed
     unanswered, the third gets ``retried``. One server, so every GET stays on the application's origin
-    (the loop refuses a link to another one, tests/test_origin.py)."""
+    (the loop refuses a link to another one, tests/ucwa/test_origin.py)."""
     sock = free_socket()
     sock.listen()
     sock.settimeout(10)

@@ -52,7 +52,7 @@ from fsm.actions import FetchResource
 from fsm.errors import SnapshotError
 from fsm.model import FsmModel
 
-CORPUS = Path(__file__).resolve().parent / "corpus"
+CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 MANIFEST = CORPUS / "MANIFEST.json"
 CLIENT_URL = "https://fe1.contoso.com/ucwa/v1/applications/app1"
 ENTRY_KEYS = {

@@ -43,7 +43,7 @@ from fsm import (
 )
 from fsm.engine import MachineDefinition, Transition
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CHECKED_IN = ROOT / "diagrams"
 #: The formats `make diagrams` writes (Makefile: --format dot,mmd,svg --readme).
 CHECKED_IN_FORMATS = ("dot", "mmd", "svg")

@@ -24,7 +24,7 @@ from fsm.online_meeting import OnlineMeetingJoin, OnlineMeetingState
 from fsm.reasons import Reason, ReNegotiationDeclineReason
 from fsm.renegotiation import Renegotiation, RenegotiationState
 
-SAMPLES = Path(__file__).parent / "samples"
+SAMPLES = Path(__file__).parent.parent / "samples"
 JSON = "application/json"
 _ack = iter(range(1000, 10**9))
 

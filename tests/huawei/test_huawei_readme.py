@@ -27,7 +27,7 @@ from typing import IO
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 SECTION = "## Huawei recurring meeting series"
 

@@ -39,7 +39,7 @@ S = InvitationState
 T = InvitationTrigger
 
 README_SYNC = '''\
-# needs: server (tests/test_client_e2e.py runs this against a loopback UCWA server)
+# needs: server (tests/ucwa/test_client_e2e.py runs this against a loopback UCWA server)
 import os
 
 from adapters.ucwa.client import UcwaClient
@@ -52,7 +52,7 @@ with UcwaClient(APP, token=os.environ["UCWA_TOKEN"], on_change=print) as client:
 '''
 
 README_ASYNC = '''\
-# needs: server (tests/test_client_e2e.py runs this against a loopback UCWA server)
+# needs: server (tests/ucwa/test_client_e2e.py runs this against a loopback UCWA server)
 import asyncio
 import os
 
@@ -75,7 +75,7 @@ asyncio.run(main())
 
 
 def _readme_server_blocks() -> list[str]:
-    readme = Path(__file__).resolve().parent.parent / "README.md"
+    readme = Path(__file__).resolve().parents[2] / "README.md"
     text = readme.read_text(encoding="utf-8") if readme.exists() else ""
     return [b for b in re.findall(r"```python\n(.*?)```", text, flags=re.S) if "# needs: server" in b]
 

@@ -24,7 +24,7 @@ from adapters.routing import dispatcher
 from adapters.routing.replay import Replay, ReplayInputError, iter_records, read_records, replay
 from adapters.wire import events, recording
 
-SAMPLES = Path(__file__).parent / "samples"
+SAMPLES = Path(__file__).parent.parent / "samples"
 APP = "/ucwa/oauth/v1/applications/7"
 
 

@@ -22,7 +22,7 @@ from adapters.simulator.script import SCENARIO_STEPS
 
 pytest_plugins = ["pytester"]
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "adapters" / "simulator" / "scenario.schema.json"
 EXAMPLE = ROOT / "adapters" / "simulator" / "example-scenario.yaml"
 
