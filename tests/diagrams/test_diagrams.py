@@ -26,6 +26,7 @@ from attrs import define, field
 from defusedxml import ElementTree as DefusedET
 
 from adapters import cli, diagrams
+from adapters.diagrams import mermaid, rendering
 from fsm import (
     MACHINES,
     Invitation,
@@ -428,7 +429,7 @@ def test_mermaid_has_every_state_and_every_drawn_row(name: str) -> None:
             transitions.append((m.group(1), m.group(2), _unescape(m.group(3) or "").split("<br/>")))
         elif m := re.fullmatch(r"(\w+) : (.*)", line):
             descriptions.setdefault(m.group(1), []).append(_unescape(m.group(2)))
-    ids = {diagrams._mermaid_id(s): s for s in definition.states}
+    ids = {mermaid._mermaid_id(s): s for s in definition.states}
     assert {i for i in inside if i.startswith("s_")} == set(ids)
 
     def ends(node: str) -> set[str]:
@@ -438,7 +439,7 @@ def test_mermaid_has_every_state_and_every_drawn_row(name: str) -> None:
         if row.absorb:
             continue
         trigger, local = row.trigger.value, row.trigger in definition.local_triggers
-        source, dest = diagrams._mermaid_id(row.source), diagrams._mermaid_id(row.dest)
+        source, dest = mermaid._mermaid_id(row.source), mermaid._mermaid_id(row.dest)
         marked = [
             line.startswith("▶ ")
             for tail, head, lines in transitions
@@ -452,7 +453,7 @@ def test_mermaid_has_every_state_and_every_drawn_row(name: str) -> None:
             stay_lines += titles.get(box, "").removeprefix(diagrams.WITHIN_TITLE).split(" · ")
         stayed = any(trigger in _triggers(line.strip().removeprefix("▶ ")) for line in stay_lines)
         assert marked or stayed, f"{name}: row not in Mermaid: {row}"
-    assert f"[*] --> {diagrams._mermaid_id(definition.initial)}" in text
+    assert f"[*] --> {mermaid._mermaid_id(definition.initial)}" in text
 
 
 # -- live models ----------------------------------------------------------------------
@@ -758,7 +759,7 @@ def test_cli_refuses_an_unknown_view_in_one_line(
 def test_without_a_renderer_pictures_are_skipped_cleanly(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(diagrams, "renderer", lambda: None)
+    monkeypatch.setattr(rendering, "renderer", lambda: None)
     with pytest.raises(diagrams.RendererUnavailable):
         diagrams.render(MACHINES["invitation"], "svg")
     # The default formats include svg: the rest is written, a warning, exit 0.
