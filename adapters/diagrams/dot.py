@@ -40,9 +40,9 @@ from adapters.diagrams.plan import (
     _Path,
     _path,
     _states,
+    drawn_in,
     is_failure,
     plan,
-    views,
 )
 from fsm.engine import MachineDefinition
 
@@ -147,7 +147,7 @@ def _dot_endpoint(target: Any, endpoint: Endpoint, drawing: Plan, path: _Path) -
             attrs.update(fillcolor=_CURRENT_FILL, penwidth="3", color=_PATH_COLOR)
         if endpoint in drawing.stubs:
             attrs.update(style="rounded,dashed", color=_REMOTE_COLOR)
-            label = _dot_stub_label(str(endpoint.value), _drawn_in(definition, endpoint))
+            label = _dot_stub_label(str(endpoint.value), drawn_in(definition, endpoint))
         else:
             label = _dot_node_label(endpoint, drawing.stays_of(endpoint))
         target.node(_dot_id(endpoint), label=label, **attrs)
@@ -157,7 +157,7 @@ def _dot_endpoint(target: Any, endpoint: Endpoint, drawing: Plan, path: _Path) -
         names = "\n".join(str(s.value) for s in endpoint.members)
         target.node(
             f"__{endpoint.key}",
-            label=_dot_stub_label(names, _drawn_in(definition, endpoint.members[0])),
+            label=_dot_stub_label(names, drawn_in(definition, endpoint.members[0])),
             comment=" ".join(_dot_id(s) for s in endpoint.members),
             style="rounded,dashed",
             color=_REMOTE_COLOR,
@@ -208,11 +208,6 @@ def _in_reading_order(drawing: Plan, endpoints: Sequence[Endpoint]) -> Sequence[
     # Left to right, dot stacks what shares a rank from the bottom up: declared
     # the other way round, a column reads in enum order from the top.
     return endpoints[::-1] if drawing.view.rankdir == "LR" else endpoints
-
-
-def _drawn_in(definition: MachineDefinition[Any, Any], state: Enum) -> str:
-    """The first view past the full one whose rows leave ``state``."""
-    return next((v.name for v in views(definition)[1:] if state in v.focus), FULL)
 
 
 def _dot_stub_label(names: str, where: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
-from adapters.diagrams.dot import _drawn_in
 from adapters.diagrams.plan import (
     _CURRENT_FILL,
     _FAILED_FILL,
@@ -24,6 +23,7 @@ from adapters.diagrams.plan import (
     View,
     _path,
     _states,
+    drawn_in,
     is_failure,
     plan,
 )
@@ -107,7 +107,7 @@ def _mermaid_endpoint(out: list[str], endpoint: Endpoint, drawing: Plan, indent:
         name = _mermaid_id(endpoint)
         out.append(f'{indent}state "{_mermaid_text(str(endpoint.value))}" as {name}')
         if endpoint in drawing.stubs:
-            out.append(f"{indent}{name} : {_mermaid_text(f'drawn in: {_drawn_in(drawing.definition, endpoint)}')}")
+            out.append(f"{indent}{name} : {_mermaid_text(f'drawn in: {drawn_in(drawing.definition, endpoint)}')}")
         # Description lines: Mermaid draws them under the name, like a UML state's compartment.
         out.extend(f"{indent}{name} : {_mermaid_text(_marked(line, local))}" for line, local in stays)
         return

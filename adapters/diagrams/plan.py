@@ -251,6 +251,11 @@ def view_named(definition: MachineDefinition[Any, Any], name: str) -> View | Non
     return next((view for view in views(definition) if view.name == name), None)
 
 
+def drawn_in(definition: MachineDefinition[Any, Any], state: Enum) -> str:
+    """The first view past the full one whose rows leave ``state``."""
+    return next((v.name for v in views(definition)[1:] if state in v.focus), FULL)
+
+
 def is_failure(definition: MachineDefinition[Any, Any], state: Enum) -> bool:
     """A terminal state that is an unsuccessful end (see :data:`SUCCESS_WORDS` for the rule)."""
     if state not in definition.terminal:
