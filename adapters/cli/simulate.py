@@ -33,9 +33,9 @@ import uvicorn
 from adapters.cli import CliError
 from adapters.routing.trace import TraceWriter
 from adapters.simulator.app import NotLoopback, Simulator, check_loopback, create_app, uvicorn_config
+from adapters.simulator.config import SimulatorConfig
 from adapters.simulator.profiles import DEFAULT_PROFILE, Completion, EventShape, ProfileName, profile_of
 from adapters.simulator.script import ScenarioError, load_scenario
-from adapters.simulator.state import SimulatorConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -70,25 +70,21 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from adapters.routing.trace import RequestEntry, TraceWriter
 from adapters.simulator import render
 from adapters.simulator.callbacks import push_loop
+from adapters.simulator.config import SimulatorConfig
 from adapters.simulator.discovery import discovery_routes
 from adapters.simulator.events import Waiter
-from adapters.simulator.profiles import Profile
-from adapters.simulator.script import Script
-from adapters.simulator.state import (
+from adapters.simulator.huawei import (
     HUAWEI_APP_AUTH,
     HUAWEI_DETAIL,
     HUAWEI_SERIES,
     HUAWEI_SUB_MEETINGS,
     HUAWEI_TOKEN,
     HUAWEI_TOKEN_VALIDATE,
-    BodyKind,
-    Reply,
-    SimRequest,
-    SimulatorConfig,
-    World,
-    huawei_error,
-    ucwa_error,
 )
+from adapters.simulator.profiles import Profile
+from adapters.simulator.replies import BodyKind, Reply, SimRequest, huawei_error, ucwa_error
+from adapters.simulator.script import Script
+from adapters.simulator.state import World
 from adapters.wire.requests import HttpResponse, loggable_url
 
 log = logging.getLogger("callfsm.simulator")

@@ -36,7 +36,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from adapters.simulator.profiles import Profile, dress
-from adapters.simulator.state import BodyKind, Reply
+from adapters.simulator.replies import BodyKind, Reply
 
 
 class _Server(Protocol):

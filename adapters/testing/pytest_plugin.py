@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     # imported when a test asks for the fixture: pytest loads this plugin for every
     # installation of callfsm, including those without the server extra (starlette, uvicorn)
     from adapters.simulator.app import SimulatorHandle
-    from adapters.simulator.state import SimulatorConfig
+    from adapters.simulator.config import SimulatorConfig
 
 #: The P-GET hold tests get by default (seconds).
 TEST_PGET_TIMEOUT = 2.0
@@ -61,7 +61,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture
 def ucwa_simulator_config(request: pytest.FixtureRequest) -> SimulatorConfig:
     """The simulator's configuration: the marker's fields over the test defaults."""
-    from adapters.simulator.state import SimulatorConfig  # noqa: PLC0415 (lazy: see TYPE_CHECKING above)
+    from adapters.simulator.config import SimulatorConfig  # noqa: PLC0415 (lazy: see TYPE_CHECKING above)
 
     marker = request.node.get_closest_marker("ucwa_simulator")
     settings = dict(marker.kwargs) if marker is not None else {}

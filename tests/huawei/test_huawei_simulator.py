@@ -28,7 +28,7 @@ import pytest
 
 from adapters.huawei import AppIdCredentials, AsyncHuaweiClient, HuaweiClient, Renewal
 from adapters.simulator.app import SimulatorHandle, serve
-from adapters.simulator.state import SimulatorConfig
+from adapters.simulator.config import SimulatorConfig
 from fsm.errors import InvalidTrigger
 from fsm.meeting_series import MeetingSeries, MeetingSeriesState
 

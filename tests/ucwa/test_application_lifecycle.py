@@ -43,8 +43,8 @@ from starlette.routing import Route
 from ucwa_fake import serve as serve_asgi
 
 from adapters.simulator.app import SimulatorHandle, serve
+from adapters.simulator.config import ManualClock, SimulatorConfig
 from adapters.simulator.lifetime import Lifetime
-from adapters.simulator.state import ManualClock, SimulatorConfig
 from adapters.transport.http import TransportError
 from adapters.ucwa.application import (
     ApplicationError,
