@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-Builds a :class:`~adapters.simulator.state.SimulatorConfig` from the options
+Builds a :class:`~adapters.simulator.config.SimulatorConfig` from the options
 and the scenario file (``--seed`` wins over the file's ``seed``), binds the
 socket itself (so a busy port or a refused host is one clear line, exit 2),
 and runs the app under uvicorn in the foreground until interrupted.

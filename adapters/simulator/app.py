@@ -6,7 +6,7 @@ Theory of operation
 :class:`~adapters.simulator.state.World` and its :class:`~adapters.simulator.script.Script`).
 Handlers are thin: they read the request (at most :data:`MAX_BODY` bytes),
 check the credentials, call one World method under its lock, and write the
-:class:`~adapters.simulator.state.Reply` in the format the client accepts
+:class:`~adapters.simulator.replies.Reply` in the format the client accepts
 (:mod:`adapters.simulator.render`).
 
 Routes:

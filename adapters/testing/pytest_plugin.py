@@ -23,7 +23,7 @@ ends:
 Settings come from the ``ucwa_simulator_config`` fixture, which a test suite
 may override, or from a marker on the test:
 ``@pytest.mark.ucwa_simulator(seed=3, faults=FaultConfig(duplicate=0.2))``
-(any :class:`~adapters.simulator.state.SimulatorConfig` field, including the
+(any :class:`~adapters.simulator.config.SimulatorConfig` field, including the
 server profile and switches: ``@pytest.mark.ucwa_simulator(profile="online",
 events="links", completion="updated")``; ``.applications_url`` follows the
 profile's root, and ``.callback_token`` is the key the ``saas`` callbacks are
