@@ -2,9 +2,9 @@
 
 Theory of operation
 -------------------
-Written against the event-channel adapters: ``adapters.events.parse_events(body,
+Written against the event-channel adapters: ``adapters.wire.events.parse_events(body,
 content_type)`` turns one response body into a typed response, and
-``adapters.dispatcher.Dispatcher.feed(response, now)`` routes each event to its
+``adapters.routing.dispatcher.Dispatcher.feed(response, now)`` routes each event to its
 machine (creating one for a new incoming invitation), applies it and reports
 what it did. The suite imports this module only once both adapters exist, and
 checks one untimed run first: every event must have reached a machine's
@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from adapters.dispatcher import Dispatcher
-from adapters.events import parse_events
+from adapters.routing.dispatcher import Dispatcher
+from adapters.wire.events import parse_events
 
 
 class CallFsmIngest:

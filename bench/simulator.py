@@ -22,7 +22,7 @@ uvicorn, the app). The two trials are interleaved round by round; the ratio
 is the median of per-round ratios (:mod:`bench.measure`).
 
 A *lifecycle* trial creates a fresh application (untimed), then times
-``lifecycles`` calls through the adapters' :class:`~adapters.client.AsyncUcwaClient`,
+``lifecycles`` calls through the adapters' :class:`~adapters.ucwa.client.AsyncUcwaClient`,
 ``concurrency`` at a time: start (POST ``startAudioVideo``, 201), events
 through the P-GET loop (started, then completed Success: the remote answers
 at once), hang-up (POST the ``cancel`` link, 204), until every invitation is
@@ -47,8 +47,8 @@ from typing import Any
 import httpx
 import uvicorn
 
-from adapters.client import AsyncUcwaClient, StateChange
 from adapters.simulator import SimulatorConfig, SimulatorHandle, serve
+from adapters.ucwa.client import AsyncUcwaClient, StateChange
 from bench.measure import timed
 from fsm.invitation import Invitation, InvitationState
 

@@ -21,7 +21,7 @@ allocated while it traces, and it slows every allocation while it does):
    registrations do not take minutes; its memory per model is the traced cost
    of the last registrations at that size, and every *timed* ``add_model``
    runs against the real list.
-3. **Ingestion** (once ``adapters.events`` and ``adapters.dispatcher`` exist),
+3. **Ingestion** (once ``adapters.wire.events`` and ``adapters.routing.dispatcher`` exist),
    **replay**, the **simulator** over loopback HTTP (:mod:`bench.simulator`)
    and **snapshot/restore**.
 4. Rows that cannot be measured (a missing extra, a server that does not
@@ -779,7 +779,7 @@ def phase_snapshot(cfg: Config, report: Report) -> None:
     )
 
 
-INGEST_MODULES = ("adapters.events", "adapters.dispatcher")
+INGEST_MODULES = ("adapters.wire.events", "adapters.routing.dispatcher")
 
 
 def ingestion_available() -> str | None:
@@ -863,7 +863,7 @@ def phase_replay(cfg: Config, report: Report) -> None:
     """Item 4: what ``callfsm replay`` does, on a generated stream, vs item 3's ingestion rate.
 
     The stream is JSON Lines (one event-channel response per line), as the
-    command reads it; a round reads it (:func:`adapters.replay.read_records`),
+    command reads it; a round reads it (:func:`adapters.routing.replay.read_records`),
     replays it and renders the text report, all in memory (no file I/O). Each
     round is interleaved with item 3's JSON ingestion trial, and the ratio is
     ingestion rate / replay rate: the target "replay >= 50% of ingestion" is
@@ -872,12 +872,12 @@ def phase_replay(cfg: Config, report: Report) -> None:
     figure = f"4. replay of a {size_label(cfg.replay_events)}-event stream (events/s)"
     target = Target(">= 50% of ingestion", "ratio", 2.0)
     why = ingestion_available()
-    if why is None and not _available("adapters.replay"):
-        why = "not available yet (adapters.replay absent)"
+    if why is None and not _available("adapters.routing.replay"):
+        why = "not available yet (adapters.routing.replay absent)"
     if why is not None:
         report.add(Row.na("replay", figure, why, target))
         return
-    from adapters.replay import read_records, render_text, replay
+    from adapters.routing.replay import read_records, render_text, replay
     from bench.ingest import CallFsmIngest
 
     events = interleaved_events(-(-cfg.replay_events // 3))[: cfg.replay_events]
@@ -1021,7 +1021,7 @@ def phase_replay_cli(cfg: Config, report: Report) -> None:
     )
 
 
-SIMULATOR_MODULES = ("adapters.simulator", "adapters.client", "uvicorn", "starlette")
+SIMULATOR_MODULES = ("adapters.simulator", "adapters.ucwa.client", "uvicorn", "starlette")
 
 
 def phase_simulator(cfg: Config, report: Report) -> None:

@@ -47,7 +47,7 @@ is what the index picked it by: every row of the tables here),
 ``set_state``, enter, ``on_final``) instead of the whole ``execute``, whose
 remaining work for such a row is three empty callback lists and four
 debug-log calls: 13% of an event's ingestion (bench/README.md, issue 14). Any
-other row still goes through ``execute``. ``tests/test_engine_plain.py``
+other row still goes through ``execute``. ``tests/fsm/test_engine_plain.py``
 checks every row of every machine against transitions' own ``Event.trigger``.
 """
 

@@ -71,7 +71,7 @@ marks it Obsolete, and the Trusted Application API that served it was
 decommissioned on 2022-11-20. Its result would be an onlineMeetingInvitation
 ``started`` matched by operation id, which :mod:`fsm.online_meeting` already
 models; an app that still meets the link can POST it through
-``adapters.client``'s ``perform`` with its own ``StartOperation``.
+``adapters.ucwa.client``'s ``perform`` with its own ``StartOperation``.
 
 The cancel race: ``cancel`` puts an outgoing invitation in ``cancelling``. If
 ``completed`` then says Success (the callee answered before the cancel took

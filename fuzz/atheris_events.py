@@ -5,19 +5,19 @@ Theory of operation
 libFuzzer mutates bytes and keeps the inputs that reach new code; this
 harness feeds each input to what reads a P-GET answer in production:
 
-1. :func:`adapters.events.parse_events`, as JSON or as XML (an input that
+1. :func:`adapters.wire.events.parse_events`, as JSON or as XML (an input that
    starts with ``<`` after blanks is XML; the input's length picks one of the
    content types of that family, so the seeds in ``tests/corpus`` go where
    they belong);
 2. if it is accepted, the answer's typed values are read back, and the
-   events go through a :class:`~adapters.dispatcher.Dispatcher` holding an
+   events go through a :class:`~adapters.routing.dispatcher.Dispatcher` holding an
    incoming invitation, as the channel would feed them;
-3. the same bytes as a whole answer through :class:`~adapters.channel.PGetCursor`
+3. the same bytes as a whole answer through :class:`~adapters.ucwa.channel.PGetCursor`
    (the loop's decision: deliver, skip, retry).
 
-The contract under test: :class:`~adapters.events.EventParseError` is the
+The contract under test: :class:`~adapters.wire.events.EventParseError` is the
 only exception :func:`parse_events` raises, the dispatcher raises none, and
-the cursor raises :class:`~adapters.channel.EventChannelError` only. Any
+the cursor raises :class:`~adapters.ucwa.channel.EventChannelError` only. Any
 other exception is a finding: libFuzzer stops and writes the input to the
 artifact prefix; it becomes a file in ``tests/corpus`` with a manifest entry.
 
@@ -40,10 +40,10 @@ import sys
 import atheris
 
 with atheris.instrument_imports(include=["adapters", "fsm"]):
-    from adapters.channel import EventChannelError, PGetCursor
-    from adapters.dispatcher import Dispatcher
-    from adapters.events import EventParseError, EventsResponse, parse_events
-    from adapters.requests import HttpResponse
+    from adapters.routing.dispatcher import Dispatcher
+    from adapters.ucwa.channel import EventChannelError, PGetCursor
+    from adapters.wire.events import EventParseError, EventsResponse, parse_events
+    from adapters.wire.requests import HttpResponse
 
 JSON_TYPES = (
     "application/vnd.microsoft.com.ucwa+json",

@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 One asyncio loop drives every call through the adapters'
-:class:`~adapters.client.AsyncUcwaClient` (a few of them, one UCWA
+:class:`~adapters.ucwa.client.AsyncUcwaClient` (a few of them, one UCWA
 application each, calls dealt round-robin). Asyncio rather than sync clients
 in threads: a call spends its life waiting (for the remote party, for the
 event channel), so hundreds of them fit in one thread, and the event channel
@@ -70,10 +70,10 @@ from typing import Any
 
 import httpx
 
-from adapters.channel import Backoff, ChannelEnd
-from adapters.client import AsyncUcwaClient, StateChange
-from adapters.dispatcher import DispatchResult
-from adapters.ucwa_errors import UcwaError
+from adapters.routing.dispatcher import DispatchResult
+from adapters.ucwa.channel import Backoff, ChannelEnd
+from adapters.ucwa.client import AsyncUcwaClient, StateChange
+from adapters.wire.ucwa_errors import UcwaError
 from fsm.actions import FetchResource
 from fsm.errors import CallFsmError, LinkMissing
 from fsm.invitation import Invitation, InvitationState

@@ -1,21 +1,21 @@
 """Fuzzing every parser: typed values or the one documented error, nothing else, and no machine moved.
 
 Inputs are well-formed-but-odd and malformed, built by mutating valid
-documents (the walks of :mod:`adapters.strategies`): a key dropped, a value
+documents (the walks of :mod:`adapters.testing.strategies`): a key dropped, a value
 of another type put in its place, bytes spliced in, the body truncated, odd
 vocabulary, and XML trees with odd nesting and namespaces.
 
 Each parser's contract, as its module documents it:
 
-- :func:`adapters.events.parse_events`: EventsResponse, or EventParseError;
-- :func:`adapters.events.parse_resource`: a dict, or ResourceParseError;
-- :func:`adapters.ucwa_errors.parse_error`: UcwaError, never raises;
+- :func:`adapters.wire.events.parse_events`: EventsResponse, or EventParseError;
+- :func:`adapters.wire.events.parse_resource`: a dict, or ResourceParseError;
+- :func:`adapters.wire.ucwa_errors.parse_error`: UcwaError, never raises;
 - :func:`adapters.huawei.parse_huawei_error`: HuaweiError, never raises;
 - :meth:`adapters.huawei.HuaweiAuth.accept`: AccessToken, or HuaweiAuthError;
-- :func:`adapters.replay.read_records`: Records, or ReplayInputError; then
-  :meth:`adapters.replay.Replay.feed` never raises (violations are reported);
+- :func:`adapters.routing.replay.read_records`: Records, or ReplayInputError; then
+  :meth:`adapters.routing.replay.Replay.feed` never raises (violations are reported);
 - :func:`fsm.snapshot.loads`: a model, or SnapshotError;
-- :func:`adapters.restart.load`: a ClientState, or SnapshotError;
+- :func:`adapters.routing.restart.load`: a ClientState, or SnapshotError;
 - :func:`adapters.simulator.script.load_scenario` and ``parse_scenario``: a
   Scenario, or ScenarioError.
 
@@ -48,10 +48,16 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from ucwa_fake import closed_port
 
-from adapters import restart
-from adapters.channel import Backoff, EventChannel, EventChannelError
-from adapters.dispatcher import Dispatcher
-from adapters.events import (
+from adapters.huawei import AccessToken, AppIdCredentials, HuaweiAuth, HuaweiAuthError, parse_huawei_error
+from adapters.routing import restart
+from adapters.routing.dispatcher import Dispatcher
+from adapters.routing.replay import Record, Replay, ReplayInputError, read_records
+from adapters.simulator import script
+from adapters.simulator.script import Scenario, ScenarioError
+from adapters.testing.strategies import CHANNEL_MACHINES, event_walks, malformed_responses, random_stream
+from adapters.transport.http import SyncSender, TransportError
+from adapters.ucwa.channel import Backoff, EventChannel, EventChannelError
+from adapters.wire.events import (
     Event,
     EventLink,
     EventParseError,
@@ -63,15 +69,9 @@ from adapters.events import (
     parse_events,
     parse_resource,
 )
-from adapters.http import SyncSender, TransportError
-from adapters.huawei import AccessToken, AppIdCredentials, HuaweiAuth, HuaweiAuthError, parse_huawei_error
-from adapters.replay import Record, Replay, ReplayInputError, read_records
-from adapters.requests import HttpRequest, HttpResponse
-from adapters.simulator import script
-from adapters.simulator.script import Scenario, ScenarioError
-from adapters.strategies import CHANNEL_MACHINES, event_walks, malformed_responses, random_stream
-from adapters.ucwa_errors import UcwaError, parse_error
-from adapters.xml import UCWA_NS
+from adapters.wire.requests import HttpRequest, HttpResponse
+from adapters.wire.ucwa_errors import UcwaError, parse_error
+from adapters.wire.xml import UCWA_NS
 from fsm import snapshot
 from fsm.errors import SnapshotError
 from fsm.invitation import InvitationState

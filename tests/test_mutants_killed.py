@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.channel import Deliver, PGetCursor, ResetKind, Skip
-from adapters.requests import HttpResponse, build_request
+from adapters.ucwa.channel import Deliver, PGetCursor, ResetKind, Skip
+from adapters.wire.requests import HttpResponse, build_request
 from fsm.actions import DeleteSubMeetings
 from fsm.errors import InvalidInput
 from fsm.invitation import Invitation, InvitationKind, InvitationState
@@ -74,18 +74,18 @@ print(json.dumps({
 #: mutant changed at import shows there. Only the every-(state, trigger) tests, for time, and the
 #: diagram drift check.
 _FRESH_TESTS: dict[str, list[str]] = {
-    "invitation": ["tests/test_tables.py", "tests/test_invitation.py"],
-    "online_meeting": ["tests/test_online_meeting.py"],
-    "lobby_participant": ["tests/test_lobby_participant.py"],
-    "renegotiation": ["tests/test_renegotiation.py"],
-    "meeting_series": ["tests/test_meeting_series.py"],
+    "invitation": ["tests/fsm/test_tables.py", "tests/fsm/test_invitation.py"],
+    "online_meeting": ["tests/fsm/test_online_meeting.py"],
+    "lobby_participant": ["tests/fsm/test_lobby_participant.py"],
+    "renegotiation": ["tests/fsm/test_renegotiation.py"],
+    "meeting_series": ["tests/fsm/test_meeting_series.py"],
 }
 _FRESH_FILTER = (
     "every_state or every_pair or reference or hand_written or both_ways or way_out or terminal or checked_in_dot"
 )
 _EVERY_MACHINE = sorted({path for paths in _FRESH_TESTS.values() for path in paths})
 #: A row's note is its label in the checked-in diagrams: a changed note shows as a drift.
-_DIAGRAMS = "tests/test_diagrams.py::test_checked_in_dot_mermaid_and_readme_match_the_machines"
+_DIAGRAMS = "tests/diagrams/test_diagrams.py::test_checked_in_dot_mermaid_and_readme_match_the_machines"
 
 
 def _mutant_module() -> str | None:
@@ -143,7 +143,7 @@ def test_failed_made_non_terminal_in_process() -> None:
         assert {s.value for s in definition.terminal} == TERMINAL[name], name
 
 
-# -- next preferred over resync/resume (adapters/channel.py) ----------------------------------------
+# -- next preferred over resync/resume (adapters/ucwa/channel.py) ----------------------------------------
 
 EVENTS = "https://fe1.contoso.com/ucwa/v1/applications/1/events"
 

@@ -28,13 +28,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from ucwa_fake import APP, EVENTS, INVITATIONS, START_AV, TOKEN, Scripted, UcwaFake, closed_port, serve
 
-from adapters import cli_replay
-from adapters.channel import EventChannelError
-from adapters.client import AsyncUcwaClient, UcwaClient
-from adapters.http import SyncSender, TransportError
+from adapters.cli import replay as cli_replay
 from adapters.huawei import AppIdCredentials, AsyncHuaweiClient, HuaweiAuthError, HuaweiClient
-from adapters.requests import build_request
-from adapters.ucwa_errors import UcwaError
+from adapters.transport.http import SyncSender, TransportError
+from adapters.ucwa.channel import EventChannelError
+from adapters.ucwa.client import AsyncUcwaClient, UcwaClient
+from adapters.wire.requests import build_request
+from adapters.wire.ucwa_errors import UcwaError
 from fsm.actions import FetchResource
 from fsm.meeting_series import MeetingSeries
 

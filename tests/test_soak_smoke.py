@@ -67,7 +67,7 @@ def ringing() -> Invitation:
 
 
 def get_then_completed() -> Invitation:
-    """A GET shows Failed (what adapters.requests does with it: ``completed`` with the representation
+    """A GET shows Failed (what adapters.wire.requests does with it: ``completed`` with the representation
     only), then the server's completed event arrives: Failure, RemoteFailure/Busy."""
     inv = ringing()
     inv.completed(now=1.0, href=INV, representation=Representation(state="Failed", direction="Outgoing"))

@@ -9,7 +9,7 @@ the ``events`` link and then whatever ``next``/``resume``/``resync`` says,
 POST the hrefs the resources carry.
 
 :class:`Replay` is the test side's check, separate from the client: it feeds
-every answer the client received to callfsm's :class:`~adapters.dispatcher.Dispatcher`
+every answer the client received to callfsm's :class:`~adapters.routing.dispatcher.Dispatcher`
 and collects violations.
 """
 
@@ -21,8 +21,8 @@ from typing import Any
 
 import httpx
 
-from adapters.dispatcher import Dispatcher, Violation
-from adapters.events import parse_events
+from adapters.routing.dispatcher import Dispatcher, Violation
+from adapters.wire.events import parse_events
 from fsm.model import FsmModel
 
 JSON = "application/json"

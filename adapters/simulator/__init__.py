@@ -11,9 +11,9 @@ scenario files), :mod:`.faults` (seeded fault injection), :mod:`.render`
 from __future__ import annotations
 
 from adapters.simulator.app import Simulator, SimulatorHandle, create_app, serve
+from adapters.simulator.config import ManualClock, SimulatorConfig
 from adapters.simulator.faults import FaultConfig
 from adapters.simulator.script import Scenario, ScenarioError, Script, load_scenario, parse_scenario
-from adapters.simulator.state import ManualClock, SimulatorConfig
 
 __all__ = [
     "FaultConfig",

@@ -6,7 +6,7 @@ Theory of operation
 :class:`~adapters.simulator.state.World` and its :class:`~adapters.simulator.script.Script`).
 Handlers are thin: they read the request (at most :data:`MAX_BODY` bytes),
 check the credentials, call one World method under its lock, and write the
-:class:`~adapters.simulator.state.Reply` in the format the client accepts
+:class:`~adapters.simulator.replies.Reply` in the format the client accepts
 (:mod:`adapters.simulator.render`).
 
 Routes:
@@ -67,28 +67,25 @@ from starlette.responses import Response
 from starlette.routing import Route
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from adapters.requests import HttpResponse, loggable_url
+from adapters.routing.trace import RequestEntry, TraceWriter
 from adapters.simulator import render
 from adapters.simulator.callbacks import push_loop
+from adapters.simulator.config import SimulatorConfig
 from adapters.simulator.discovery import discovery_routes
 from adapters.simulator.events import Waiter
-from adapters.simulator.script import Script
-from adapters.simulator.state import (
+from adapters.simulator.huawei import (
     HUAWEI_APP_AUTH,
     HUAWEI_DETAIL,
     HUAWEI_SERIES,
     HUAWEI_SUB_MEETINGS,
     HUAWEI_TOKEN,
     HUAWEI_TOKEN_VALIDATE,
-    BodyKind,
-    Reply,
-    SimRequest,
-    SimulatorConfig,
-    World,
-    huawei_error,
-    ucwa_error,
 )
-from adapters.trace import RequestEntry, TraceWriter
+from adapters.simulator.profiles import Profile
+from adapters.simulator.replies import BodyKind, Reply, SimRequest, huawei_error, ucwa_error
+from adapters.simulator.script import Script
+from adapters.simulator.state import World
+from adapters.wire.requests import HttpResponse, loggable_url
 
 log = logging.getLogger("callfsm.simulator")
 
@@ -199,12 +196,16 @@ class Simulator:
         self.world = World(config)
         #: One line per response, in the order the server produced them ("POST /path -> 201").
         self.transcript: list[str] = []
-        #: Where the server's view goes (adapters/trace.py): each request received, each answer sent.
+        #: Where the server's view goes (adapters/routing/trace.py): each request received, each answer sent.
         self.trace: TraceWriter | None = None
 
     @property
     def script(self) -> Script:
         return self.world.script
+
+    @property
+    def profile(self) -> Profile:
+        return self.world.profile
 
     @property
     def events_sent(self) -> list[dict[str, Any]]:
@@ -508,7 +509,10 @@ class SimulatorHandle:
         return self.simulator.config.callback_token
 
     def write_trace(self, path: str | Path) -> Path:
-        """Write the server's view (adapters/trace.py) as JSON Lines: needs a trace in memory (the pytest fixture's)."""
+        """Write the server's view (adapters/routing/trace.py) as JSON Lines.
+
+        Needs a trace in memory (the pytest fixture's).
+        """
         if self.simulator.trace is None:
             raise RuntimeError("this simulator keeps no trace: set simulator.trace = TraceWriter(role='server')")
         return self.simulator.trace.dump(path)

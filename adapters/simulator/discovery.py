@@ -29,17 +29,28 @@ resolve and origin-check them, not assume they stay where it started.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import Final, Protocol
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from adapters.simulator.profiles import dress
-from adapters.simulator.state import BodyKind, Reply
+from adapters.simulator.profiles import Profile, dress
+from adapters.simulator.replies import BodyKind, Reply
 
-if TYPE_CHECKING:
-    from adapters.simulator.app import Simulator
+
+class _Server(Protocol):
+    """What the discovery routes need of :class:`adapters.simulator.app.Simulator`.
+
+    A protocol rather than the class, so that this module, which the app imports, does not import the app.
+    """
+
+    @property
+    def profile(self) -> Profile: ...
+
+    def _write(self, request: Request, reply: Reply) -> Response: ...
+
+    def _authorize(self, request: Request) -> Response | None: ...
 
 ROOT: Final = "/Autodiscover/AutodiscoverService.svc/root"
 USER: Final = ROOT + "/oauth/user"
@@ -53,9 +64,9 @@ def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-def discovery_routes(simulator: Simulator) -> list[Route]:
+def discovery_routes(simulator: _Server) -> list[Route]:
     """The discovery routes of ``simulator``'s profile."""
-    profile = simulator.world.profile
+    profile = simulator.profile
 
     def links(request: Request, **rels: str) -> Reply:
         base = _base(request)

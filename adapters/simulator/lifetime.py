@@ -23,7 +23,7 @@ its first request had been released then.
 :class:`Liveness` is one application's books; the World asks
 :meth:`Liveness.expired` on every request under the application and while a
 P-GET is parked, by its own (injectable) clock, so tests move a
-:class:`~adapters.simulator.state.ManualClock` instead of waiting.
+:class:`~adapters.simulator.config.ManualClock` instead of waiting.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ The content type answered mirrors the one asked for: ``application/json``,
 ``application/vnd.microsoft.com.ucwa+xml`` (JSON when ``Accept`` names none).
 
 Request bodies: JSON objects, or UCWA ``<input>`` documents (read with
-defusedxml through :mod:`adapters.xml`); property names are matched without
+defusedxml through :mod:`adapters.wire.xml`); property names are matched without
 regard to case, because clients write ``UserAgent`` where the docs write
 ``userAgent``.
 """
@@ -38,7 +38,7 @@ from typing import Any, Final
 
 from attrs import frozen
 
-from adapters import xml as uxml
+from adapters.wire import xml as uxml
 
 JSON_TYPE: Final = "application/json"
 UCWA_JSON_TYPE: Final = "application/vnd.microsoft.com.ucwa+json"

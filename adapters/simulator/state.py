@@ -30,6 +30,14 @@ that resource:
 So every event stream the simulator emits is one the machines accept, and
 the replay tests check it again from the outside.
 
+Modules. The configuration and clocks are :mod:`adapters.simulator.config`;
+requests, replies and error bodies :mod:`adapters.simulator.replies`; the
+per-resource records (applications, conversations, invitations, participants,
+renegotiations, series) :mod:`adapters.simulator.records`; the Huawei API
+:mod:`adapters.simulator.huawei` (:class:`HuaweiCloud`, which the World calls
+under its lock). What is left here is the World: the UCWA resources and their
+event channel.
+
 Profiles. Which server is played (root, URL layout, rel prefix, the links
 each invitation offers per state, push or P-GET) is the data of
 :mod:`adapters.simulator.profiles`; the World works on bare rels and the
@@ -62,7 +70,8 @@ Choices where the docs are silent ([U]), besides those of the script:
 - incoming calls go to the newest application that called
   ``makeMeAvailable``; ``addParticipant`` is a link of each conversation, as in
   UCWA (``.../conversations/{c}/addParticipant``);
-- Huawei error bodies where the docs name no code: see :data:`HUAWEI_ERRORS`.
+- Huawei error bodies where the docs name no code: see
+  :data:`adapters.simulator.replies.HUAWEI_ERRORS`.
 """
 
 from __future__ import annotations
@@ -73,39 +82,58 @@ import hashlib
 import heapq
 import hmac
 import itertools
-import json
 import logging
-import math
 import re
 import secrets
 import threading
-import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from enum import Enum
-from typing import Any, Final, Protocol
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Final
 
 import attrs
-from attrs import define, field, frozen
 
-from adapters.events import EventType, representation_of
+from adapters.simulator.config import SimulatorConfig
 from adapters.simulator.events import ChannelError, EventChannel, Sender, Waiter
-from adapters.simulator.faults import FaultConfig, FaultKind, Faults
-from adapters.simulator.lifetime import EXPIRED_SUBCODE, REPORT_MY_ACTIVITY, Lifetime, Liveness
+from adapters.simulator.faults import FaultKind, Faults
+from adapters.simulator.huawei import HuaweiCloud
+from adapters.simulator.lifetime import EXPIRED_SUBCODE, REPORT_MY_ACTIVITY, Liveness
 from adapters.simulator.profiles import (
-    DEFAULT_PROFILE,
     PROFILES,
     Completion,
     EventShape,
-    Layout,
     Phase,
-    Profile,
-    ProfileName,
-    check_callback_url,
     dress,
     profile_of,
 )
+from adapters.simulator.records import (
+    _MODALITY_OF,
+    CS,
+    ET,
+    IS,
+    MS,
+    Application,
+    Conversation,
+    InvitationRecord,
+    Modality,
+    Participant,
+    RenegotiationRecord,
+    SeriesRecord,
+    _event,
+    _final_state,
+    _gone,
+)
 from adapters.simulator.render import InputError, data_uri, is_sdp, parse_input, prop, text_data_uri, text_prop
+from adapters.simulator.replies import (
+    NO_CONTENT,
+    BodyKind,
+    Document,
+    Hold,
+    Reply,
+    SimRequest,
+    _conflict,
+    _invalid,
+    ucwa_error,
+)
 from adapters.simulator.script import (
     DEFAULT_SDP,
     Admit,
@@ -123,13 +151,13 @@ from adapters.simulator.script import (
     Plan,
     Reject,
     RenegotiationReply,
-    Scenario,
     Script,
     ScriptedPlan,
     reason_of,
 )
+from adapters.wire.events import EventType, representation_of
 from fsm.errors import CallFsmError, InvalidInput, LinkMissing
-from fsm.invitation import Invitation, InvitationKind, InvitationState
+from fsm.invitation import Invitation, InvitationKind
 from fsm.lobby_participant import LobbyParticipant
 from fsm.meeting_series import ConferenceState, MeetingSeries
 from fsm.online_meeting import ConversationState, OnlineMeetingJoin, OnlineMeetingState
@@ -140,660 +168,9 @@ from fsm.wire import Direction
 
 log = logging.getLogger("callfsm.simulator")
 
-Document = dict[str, Any]
 
 #: Where each profile creates applications (docs/protocol.md §2.1; see profiles.py).
 UCWA_ROOTS: Final = tuple(profile.root for profile in PROFILES.values())
-HUAWEI_APP_AUTH: Final = "/v2/usg/acs/auth/appauth"
-HUAWEI_SERIES: Final = "/v1/mmc/management/cycleconferences"
-HUAWEI_SUB_MEETINGS: Final = "/v1/mmc/management/conferences/cyclesubconf"
-HUAWEI_DETAIL: Final = "/v1/mmc/management/conferences/confDetail"
-#: PUT: refresh the ``X-Access-Token`` (its expiry moves on); POST ``.../validate``: check a token.
-HUAWEI_TOKEN: Final = "/v1/usg/acs/token"
-HUAWEI_TOKEN_VALIDATE: Final = "/v1/usg/acs/token/validate"
-
-#: Huawei error bodies: status, ``error_code``, ``error_msg``. The codes marked
-#: [C] are in docs/protocol.md §7.3; the others are [U]: no source names the code Huawei
-#: sends, so the simulator's own (``.SIM`` suffix) are used and documented.
-HUAWEI_ERRORS: Final[Mapping[str, tuple[int, str, str]]] = {
-    "bad_request": (400, "MMC.111070001", "bad request"),  # [C] S8
-    "not_found": (400, "MMC.111072065", "CONF_NOT_FOUND_OR_AUTH_FAILED"),  # [C] 7.3
-    "sub_not_found": (400, "MMC.111070005", "meeting does not exist"),  # [C] S8
-    "token": (401, "USG.TOKEN.SIM", "X-Access-Token missing, unknown or expired"),  # [U]
-    "signature": (401, "USG.AUTH.SIM", "App ID authentication failed"),  # [U]
-    "held": (403, "MMC.HELD.SIM", "a meeting that has been held can only be cancelled with type=1"),  # [U]
-    "server": (500, "MMC.111070003", "system processing failure"),  # [C] S8
-}
-
-
-# -- time ------------------------------------------------------------------------------------
-
-
-class Clock(Protocol):
-    """The simulator's clock (seconds). Injectable: tests use :class:`ManualClock`."""
-
-    def now(self) -> float: ...
-
-
-class MonotonicClock:
-    def now(self) -> float:
-        return time.monotonic()
-
-
-class ManualClock:
-    """A clock that moves only when told (``advance``); thread-safe enough for float reads."""
-
-    def __init__(self, start: float = 0.0) -> None:
-        self._now = float(start)
-
-    def now(self) -> float:
-        return self._now
-
-    def advance(self, seconds: float) -> None:
-        if seconds < 0 or not math.isfinite(seconds):
-            raise ValueError("a clock only moves forward")
-        self._now += seconds
-
-
-# -- configuration ------------------------------------------------------------------------------
-
-
-def _positive(name: str, value: float) -> None:
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number of seconds > 0, got {value!r}")
-
-
-def _profile_name(value: str | ProfileName) -> ProfileName:
-    return profile_of(value).name
-
-
-@define(kw_only=True)
-class SimulatorConfig:
-    """Everything that shapes a simulator run."""
-
-    #: The bearer token UCWA requests must carry; ``None``: any non-empty bearer token.
-    token: str | None = None
-    seed: int = 0
-    faults: FaultConfig = field(factory=FaultConfig)
-    #: The P-GET hold when the client sends no ``timeout`` (the docs' default is 180 s).
-    pget_timeout: float = 180.0
-    #: Send every queued group in one answer (realistic, but batching then depends on timing).
-    coalesce: bool = False
-    #: How long an unanswered outgoing invitation rings before it fails (docs/protocol.md §1.7: about 30 s).
-    ring_timeout: float = 30.0
-    #: The remote answers after this long when nothing is scripted.
-    default_answer_delay: float = 0.1
-    #: An application idle this long is gone (404 ApplicationNotFound); ``None``: never.
-    application_expiry: float | None = None
-    #: A P-GET after this long without one is answered with ``resume``; ``None``: never.
-    resume_after_idle: float | None = None
-    #: The documented inactivity rules: an application left idle expires, 410 InactiveApplicationExpired.
-    lifetime: Lifetime = field(factory=Lifetime)
-    user_name: str = "Simulated User"
-    user_uri: str = "sip:user@callfsm.test"
-    #: Huawei App IDs and their app keys (for ``appauth`` signatures).
-    huawei_apps: Mapping[str, str] = field(factory=lambda: {"callfsm-sim-app": "callfsm-sim-app-key"})
-    #: Huawei access tokens accepted without authenticating first.
-    huawei_tokens: tuple[str, ...] = ()
-    huawei_token_lifetime: float = 12 * 3600.0
-    clock: Clock = field(factory=MonotonicClock)
-    #: Unix time, for Huawei ``expireTime`` checks.
-    wall_clock: Callable[[], float] = time.time
-    scenario: Scenario | None = None
-    #: Which server to play (profiles.py; ``ucwa``, ``online``, ``saas``).
-    profile: ProfileName = field(default=DEFAULT_PROFILE, converter=_profile_name)
-    #: ``embedded``: events carry their resource; ``links``: they do not (the client must GET).
-    events: EventShape = field(default=EventShape.EMBEDDED, converter=EventShape)
-    #: ``event``: invitations end with ``completed``; ``updated``: with an ``updated`` to a final
-    #: state, for the kinds whose current documentation lists no ``completed``.
-    completion: Completion = field(default=Completion.EVENT, converter=Completion)
-    #: Trusted Application API: where events are POSTed (loopback only); ``None``: the P-GET serves them.
-    callback_url: str | None = None
-    #: The bearer token the callbacks carry (the receiver checks it); ``None``: a random one.
-    callback_token: str | None = None
-    #: ``json`` or ``multipart`` (``multipart/related``, docs/protocol.md §2.1).
-    callback_format: str = "json"
-
-    def use_scenario(self, scenario: Scenario, *, seed: int | None = None) -> SimulatorConfig:
-        """This configuration with a scenario's steps, faults, user and seed (``seed`` given here wins)."""
-        self.scenario = scenario
-        if seed is not None:
-            self.seed = seed
-        elif scenario.seed is not None:
-            self.seed = scenario.seed
-        if scenario.faults is not None:
-            self.faults = scenario.faults
-        self.user_name = scenario.user_name or self.user_name
-        self.user_uri = scenario.user_uri or self.user_uri
-        for name in ("profile", "events", "completion"):
-            value = getattr(scenario, name)
-            if value is not None:
-                setattr(self, name, value)  # the field's converter reads the name
-        self.check_profile()
-        return self
-
-    def check_profile(self) -> None:
-        """Refuse a switch the chosen profile has no use for (ValueError says why)."""
-        profile = profile_of(self.profile)
-        if self.completion is Completion.UPDATED and not profile.completion_switch_applies:
-            raise ValueError(
-                f"--completion updated does not apply to the {profile.name.value} profile: its documentation "
-                "lists a completed event for every invitation (docs/protocol.md §2.3)"
-            )
-        if self.callback_format not in ("json", "multipart"):
-            raise ValueError(f"callback_format is json or multipart, got {self.callback_format!r}")
-        if self.callback_url is not None:
-            if not profile.push:
-                raise ValueError(f"the {profile.name.value} profile has no callbacks: events go through the P-GET")
-            check_callback_url(self.callback_url)
-
-    def __attrs_post_init__(self) -> None:
-        _positive("pget_timeout", self.pget_timeout)
-        _positive("ring_timeout", self.ring_timeout)
-        if not math.isfinite(self.default_answer_delay) or self.default_answer_delay < 0:
-            raise ValueError("default_answer_delay must be a finite number of seconds >= 0")
-        for name in ("application_expiry", "resume_after_idle"):
-            value = getattr(self, name)
-            if value is not None:
-                _positive(name, value)
-        self.check_profile()
-
-
-# -- requests and replies ---------------------------------------------------------------------------
-
-
-@frozen
-class SimRequest:
-    method: str
-    path: str
-    #: The raw query string, exactly as received (it goes back into ``self`` links).
-    raw_query: str
-    query: Mapping[str, str]
-    #: Header names in lower case.
-    headers: Mapping[str, str]
-    body: bytes = b""
-
-    @property
-    def content_type(self) -> str | None:
-        return self.headers.get("content-type")
-
-    @property
-    def target(self) -> str:
-        return f"{self.path}?{self.raw_query}" if self.raw_query else self.path
-
-
-class BodyKind(Enum):
-    NONE = "none"
-    RESOURCE = "resource"
-    EVENTS = "events"
-    UCWA_ERROR = "ucwa error"
-    JSON = "json"
-
-
-@frozen
-class Hold:
-    """Hold the answer until the application's channel delivered group ``group`` (or ``until``)."""
-
-    app: str
-    group: int
-    until: float
-
-
-@frozen
-class Reply:
-    status: int
-    kind: BodyKind = BodyKind.NONE
-    document: Document | None = None
-    headers: tuple[tuple[str, str], ...] = ()
-    hold: Hold | None = None
-
-
-def ucwa_error(
-    status: int, code: str, subcode: str | None = None, message: str | None = None, parameters: tuple[str, ...] = ()
-) -> Reply:
-    document: Document = {"code": code}
-    if subcode is not None:
-        document["subcode"] = subcode
-    if message is not None:
-        document["message"] = message
-    if parameters:
-        document["parameters"] = [{"name": name} for name in parameters]
-    return Reply(status, BodyKind.UCWA_ERROR, document)
-
-
-def huawei_error(name: str, detail: str | None = None) -> Reply:
-    status, code, message = HUAWEI_ERRORS[name]
-    return Reply(status, BodyKind.JSON, {"error_code": code, "error_msg": message if detail is None else detail})
-
-
-def _invalid(parameter: str, why: str) -> Reply:
-    return ucwa_error(400, "BadRequest", "ParameterValidationFailure", why, (parameter,))
-
-
-def _conflict(why: str) -> Reply:
-    return ucwa_error(409, "Conflict", None, why)
-
-
-NO_CONTENT: Final = Reply(204)
-
-
-def _gone(app: Application | None) -> Reply:
-    """What a request to an application that is no more gets: 410 when inactivity ended it, else 404."""
-    if app is not None and app.liveness.expired:
-        return ucwa_error(410, "Gone", EXPIRED_SUBCODE, "the application expired after inactivity")
-    return ucwa_error(404, "NotFound", "ApplicationNotFound", "the application does not exist")
-
-
-# -- records ---------------------------------------------------------------------------------------
-
-
-class ModalityState(Enum):
-    """A modality's ``state`` (docs/protocol.md §1.1 describes it by examples only: these three)."""
-
-    CONNECTING = "Connecting"
-    CONNECTED = "Connected"
-    DISCONNECTED = "Disconnected"
-
-
-class SessionState(Enum):
-    """``audioVideoSession`` state (docs/protocol.md §1.1)."""
-
-    ESTABLISHING = "Establishing"
-    ESTABLISHED = "Established"
-
-
-IS = InvitationState
-CS = ConversationState
-ET = EventType
-MS = ModalityState
-
-
-@define(eq=False)
-class Participant:
-    href: str
-    conversation_href: str
-    name: str
-    uri: str
-    rel: str = "participant"
-    local: bool = False
-    in_lobby: bool = False
-    #: The user may admit or reject this lobby member (links ``admit``/``reject``).
-    actionable: bool = False
-    shadow: LobbyParticipant | None = None
-
-    def render(self) -> Document:
-        links: Document = {"self": {"href": self.href}, "conversation": {"href": self.conversation_href}}
-        if self.in_lobby and self.actionable:
-            links["admit"] = {"href": f"{self.href}/admit"}
-            links["reject"] = {"href": f"{self.href}/reject"}
-        return {
-            "rel": self.rel,
-            "name": self.name,
-            "uri": self.uri,
-            "local": self.local,
-            "inLobby": self.in_lobby,
-            "_links": links,
-        }
-
-
-@define(eq=False)
-class Modality:
-    name: str
-    href: str
-    conversation_href: str
-    state: ModalityState = ModalityState.DISCONNECTED
-
-    @property
-    def session_href(self) -> str:
-        return f"{self.href}/audioVideoSession"
-
-    @property
-    def messages_href(self) -> str:
-        return f"{self.href}/messages"
-
-    def render(self) -> Document:
-        links: Document = {"self": {"href": self.href}, "conversation": {"href": self.conversation_href}}
-        if self.name == "audioVideo" and self.state is MS.CONNECTED:
-            links["audioVideoSession"] = {"href": self.session_href}
-        if self.name == "messaging" and self.state is MS.CONNECTED:
-            # the ReceiveAnIM sample's connected messaging modality (docs/protocol.md §1.6)
-            links["sendMessage"] = {"href": self.messages_href}
-            links["stopMessaging"] = {"href": f"{self.href}/terminate"}
-        return {"rel": self.name, "state": self.state.value, "_links": links}
-
-    def render_session(self) -> Document:
-        return {
-            "rel": "audioVideoSession",
-            "state": (SessionState.ESTABLISHED if self.state is MS.CONNECTED else SessionState.ESTABLISHING).value,
-            "_links": {
-                "self": {"href": self.session_href},
-                "renegotiations": {"href": f"{self.session_href}/renegotiations"},
-                "audioVideo": {"href": self.href},
-                "conversation": {"href": self.conversation_href},
-            },
-        }
-
-
-@define(eq=False)
-class Conversation:
-    ident: int
-    href: str
-    thread_id: str
-    local: Participant
-    subject: str | None = None
-    state: ConversationState = ConversationState.CONNECTING
-    meeting_uri: str | None = None
-    modalities: dict[str, Modality] = field(factory=dict)
-    roster: dict[str, Participant] = field(factory=dict)
-    lobby: dict[str, Participant] = field(factory=dict)
-    invitation: InvitationRecord | None = None
-    renegotiations: list[RenegotiationRecord] = field(factory=list)
-    participant_ids: Iterator[int] = field(factory=lambda: itertools.count(2))
-    message_ids: Iterator[int] = field(factory=lambda: itertools.count(1))
-    #: The href of its ``addParticipant`` link (the profile's layout).
-    add_participant_href: str = ""
-
-    @property
-    def is_meeting(self) -> bool:
-        return self.meeting_uri is not None
-
-    def new_participant_href(self) -> str:
-        return f"{self.href}/participants/{next(self.participant_ids)}"
-
-    def render(self) -> Document:
-        links: Document = {
-            "self": {"href": self.href},
-            "participants": {"href": f"{self.href}/participants"},
-            "localParticipant": {"href": self.local.href},
-            "addParticipant": {"href": self.add_participant_href or f"{self.href}/addParticipant"},
-        }
-        for name, modality in self.modalities.items():
-            links[name] = {"href": modality.href}
-        if self.is_meeting:
-            links["lobby"] = {"href": f"{self.href}/lobby"}
-        document: Document = {
-            "rel": "conversation",
-            "state": self.state.value,
-            "threadId": self.thread_id,
-            "_links": links,
-        }
-        if self.subject is not None:
-            document["subject"] = self.subject
-        if self.meeting_uri is not None:
-            document["onlineMeetingUri"] = self.meeting_uri
-        return document
-
-    def render_lobby(self) -> Document:
-        return {
-            "rel": "lobby",
-            "_links": {
-                "self": {"href": f"{self.href}/lobby"},
-                "participant": [{"href": p.href} for p in self.lobby.values()],
-            },
-        }
-
-    def render_participants(self) -> Document:
-        return {
-            "rel": "participants",
-            "_links": {
-                "self": {"href": f"{self.href}/participants"},
-                "participant": [{"href": p.href} for p in (self.local, *self.roster.values())],
-            },
-        }
-
-
-_MODALITY_OF: Final = {InvitationKind.AUDIO_VIDEO: "audioVideo", InvitationKind.MESSAGING: "messaging"}
-
-
-@define(eq=False)
-class InvitationRecord:
-    ident: int
-    href: str
-    kind: InvitationKind
-    direction: Direction
-    conversation: Conversation
-    shadow: Invitation | OnlineMeetingJoin
-    #: The sender of the invitation (``from``): the user for outgoing ones.
-    sender: Participant
-    #: ``to`` (or ``onlineMeetingUri`` for a join).
-    target: str
-    operation_id: str | None = None
-    subject: str | None = None
-    importance: str = "Normal"
-    extra: dict[str, str] = field(factory=dict)
-    wire_state: InvitationState = InvitationState.CONNECTING
-    phase: Phase = Phase.RINGING
-    plan: Plan | None = None
-    timers: list[int] = field(factory=list)
-    media_offer: str | None = None
-    #: The participant an addParticipant invited, once in the roster.
-    invitee: Participant | None = None
-    #: The incoming messaging invitation's first text (its ``message`` data: link).
-    message: str | None = None
-    profile: Profile = PROFILES[DEFAULT_PROFILE]
-
-    @property
-    def modality(self) -> Modality | None:
-        name = _MODALITY_OF.get(self.kind)
-        return None if name is None else self.conversation.modalities.get(name)
-
-    def links(self, phase: Phase | None = None) -> dict[str, str]:
-        """The links the profile's table offers now (bare rels), with their hrefs."""
-        phase = self.phase if phase is None else phase
-        out = {"conversation": self.conversation.href}
-        for rel in self.profile.offers(self.kind, self.direction, phase):
-            href = self._href_of(rel, phase)
-            if href is not None:
-                out[rel] = href
-        return out
-
-    def _href_of(self, rel: str, phase: Phase) -> str | None:
-        modality = self.modality
-        if rel in _MODALITY_OF.values():
-            return None if modality is None else modality.href
-        if rel == "cancel" and phase is Phase.CONNECTED:
-            # a connected call's cancel terminates its modality, a meeting's its conversation (recorded traffic)
-            if self.kind is InvitationKind.ONLINE_MEETING:
-                return f"{self.conversation.href}/terminate"
-            return None if modality is None else f"{modality.href}/terminate"
-        if rel == "mediaOffer":
-            return self.media_offer
-        if rel == "message":
-            return None if self.message is None else text_data_uri(self.message)
-        if rel == "participant":
-            return None if self.invitee is None else self.invitee.href
-        return f"{self.href}/{rel}"
-
-    def render(self, *, state: InvitationState | None = None, phase: Phase | None = None) -> Document:
-        links: Document = {"self": {"href": self.href}}
-        for rel, href in self.links(phase).items():
-            links[rel] = {"href": href}
-        links["from"] = {"href": self.sender.href}
-        document: Document = {
-            "rel": self.kind.value,
-            "direction": self.direction.value,
-            "importance": self.importance,
-            "state": (self.wire_state if state is None else state).value,
-            "threadId": self.conversation.thread_id,
-        }
-        if self.kind is InvitationKind.ONLINE_MEETING:
-            document["onlineMeetingUri"] = self.target
-        else:
-            document["to"] = self.target
-        if self.operation_id is not None:
-            document["operationId"] = self.operation_id
-        if self.subject is not None:
-            document["subject"] = self.subject
-        document.update(self.extra)
-        document["_links"] = links
-        document["_embedded"] = {"from": self.sender.render()}
-        return document
-
-
-@define(eq=False)
-class RenegotiationRecord:
-    ident: int
-    href: str
-    direction: Direction
-    modality: Modality
-    operation_id: str
-    offer: str
-    shadow: Renegotiation
-    answer: str | None = None
-    offered: bool = True
-
-    def render(self) -> Document:
-        links: Document = {
-            "self": {"href": self.href},
-            "mediaOffer": {"href": data_uri("application/sdp", self.offer)},
-            "audioVideoSession": {"href": self.modality.session_href},
-            "conversation": {"href": self.modality.conversation_href},
-        }
-        if self.answer is not None:
-            links["mediaAnswer"] = {"href": data_uri("application/sdp", self.answer)}
-        if self.direction is Direction.INCOMING and self.offered:
-            links["answer"] = {"href": f"{self.href}/answer"}
-            links["dismiss"] = {"href": f"{self.href}/dismiss"}
-        return {
-            "rel": "audioVideoRenegotiation",
-            "direction": self.direction.value,
-            "operationId": self.operation_id,
-            "_links": links,
-        }
-
-
-@define(eq=False)
-class SeriesRecord:
-    conference_id: str
-    shadow: MeetingSeries
-    subject: str | None = None
-    #: Sub-meeting UUID -> ``Schedule`` or ``Created`` (held); cancelled ones are removed.
-    sub_meetings: dict[str, ConferenceState] = field(factory=dict)
-
-
-@define(eq=False)
-class Application:
-    ident: str
-    href: str
-    user_agent: str
-    endpoint_id: str
-    culture: str
-    instance_id: str | None
-    channel: EventChannel
-    last_seen: float
-    #: The user it signs in as: (name, uri).
-    user: tuple[str, str]
-    available: bool = False
-    gone: bool = False
-    supported_modalities: list[str] = field(factory=list)
-    #: Events of the action under way (one group when flushed).
-    pending: list[tuple[Sender, Document]] = field(factory=list)
-    resources: dict[str, Callable[[], Document]] = field(factory=dict)
-    actions: dict[str, Callable[[SimRequest], Reply]] = field(factory=dict)
-    conversations: list[Conversation] = field(factory=list)
-    ids: Iterator[int] = field(factory=lambda: itertools.count(1))
-    conversation_ids: Iterator[int] = field(factory=lambda: itertools.count(1))
-    force_resume: bool = False
-    #: Digest of the bearer token that created it: only that token reaches it (:meth:`World.owner_of`).
-    owner: bytes = b""
-    layout: Layout = PROFILES[DEFAULT_PROFILE].layout
-    #: Where the events go (Trusted Application API), and the server's base URL for their ``baseuri``.
-    callback_url: str | None = None
-    base_uri: str = ""
-    #: A callback POST is under way (its answer acknowledges the events it carried).
-    pushing: bool = False
-    #: What keeps it from expiring (lifetime.py), and its ``reportMyActivity`` path (``None``: the server has none).
-    liveness: Liveness = field(factory=lambda: Liveness.new(0.0))
-    report_my_activity: str | None = None
-
-    def path(self, relative: str) -> str:
-        return f"{self.href}/{relative}"
-
-    @property
-    def communication(self) -> str:
-        return f"{self.href}/communication"
-
-    def render(self) -> Document:
-        communication = {
-            "rel": "communication",
-            "supportedModalities": list(self.supported_modalities),
-            "supportedMessageFormats": ["Plain"],
-            "_links": {
-                "self": {"href": self.communication},
-                "conversations": {"href": f"{self.communication}/conversations"},
-                self.layout.start_audio_video_rel: {"href": self.path(self.layout.start_audio_video)},
-                "startMessaging": {"href": self.path(self.layout.start_messaging)},
-                "joinOnlineMeeting": {"href": self.path(self.layout.join_online_meeting)},
-            },
-        }
-        return {
-            "rel": "application",
-            "culture": self.culture,
-            "endpointId": self.endpoint_id,
-            "id": self.ident,
-            "instanceId": self.instance_id,
-            "userAgent": self.user_agent,
-            "type": "Browser",
-            "_links": {
-                "self": {"href": self.href},
-                "events": {"href": self.channel.href(1)},
-            },
-            "_embedded": {
-                "me": self.render_me(),
-                "people": self.render_people(),
-                "communication": communication,
-            },
-        }
-
-    def render_me(self, links: Document | None = None) -> Document:
-        if links is None:
-            links = {"self": {"href": f"{self.href}/me"}}
-            if not self.available:
-                links["makeMeAvailable"] = {"href": self.path(self.layout.make_me_available)}
-            if self.report_my_activity is not None:
-                # there from the start (MeDashboard); before makeMeAvailable it answers 409 MakeMeAvailableRequired
-                links["reportMyActivity"] = {"href": self.path(self.report_my_activity)}
-        return {"rel": "me", "name": self.user[0], "uri": self.user[1], "_links": links}
-
-    def render_people(self) -> Document:
-        return {"rel": "people", "_links": {"self": {"href": f"{self.href}/people"}}}
-
-
-def _final_state(reason: Reason, kind: InvitationKind) -> InvitationState:
-    if reason.subcode_is("Canceled"):
-        return IS.CANCELLED
-    if reason.subcode_is("Declined") and kind is not InvitationKind.ONLINE_MEETING:
-        return IS.DECLINED
-    return IS.FAILED
-
-
-def _event(
-    rel: str,
-    href: str,
-    kind: EventType,
-    *,
-    embedded: Document | None = None,
-    status: CompletionStatus | None = None,
-    reason: Reason | None = None,
-    in_: tuple[str, str] | None = None,
-) -> Document:
-    event: Document = {"link": {"rel": rel, "href": href}}
-    if in_ is not None:
-        event["in"] = {"rel": in_[0], "href": in_[1]}
-    if status is not None:
-        event["status"] = status.value
-    if reason is not None:
-        body: Document = {"code": reason.code}
-        if reason.subcode is not None:
-            body["subcode"] = reason.subcode
-        if reason.message is not None:
-            body["message"] = reason.message
-        event["reason"] = body
-    if embedded is not None:
-        event["_embedded"] = {rel: embedded}
-    event["type"] = kind.value
-    return event
-
 
 _BEARER = re.compile(r"^\s*bearer\s+(\S.*?)\s*$", re.IGNORECASE)
 
@@ -816,8 +193,9 @@ class World:
         self.plans: deque[ScriptedPlan] = deque()
         self.renegotiation_replies: deque[RenegotiationReply] = deque()
         self.waiting: list[Happening] = []
-        self.series: dict[str, SeriesRecord] = {}
-        self.huawei_tokens: dict[str, float] = {t: math.inf for t in config.huawei_tokens}
+        self.huawei_cloud = HuaweiCloud(config, self.faults)
+        self.series = self.huawei_cloud.series
+        self.huawei_tokens = self.huawei_cloud.tokens
         #: Every event-channel answer sent (200), in order, as JSON-shaped dicts.
         self.events_sent: list[Document] = []
         #: Events the server's own machines refused (never sent): should stay empty.
@@ -2146,184 +1524,11 @@ class World:
         log.info("lobby participant %s: %s", guest.href, verb)
         return NO_CONTENT
 
-    # -- Huawei -------------------------------------------------------------------------------------------
+    # -- Huawei (adapters/simulator/huawei.py) ------------------------------------------------------------
 
     def huawei(self, request: SimRequest) -> Reply:
         with self._entry() as now:
-            if self.faults.happens(FaultKind.SERVER_ERROR):
-                return huawei_error("server")
-            if request.path == HUAWEI_APP_AUTH and request.method == "POST":
-                return self._huawei_auth(request)
-            token = request.headers.get("x-access-token")
-            expiry = self.huawei_tokens.get(token or "")
-            if token is None or expiry is None or expiry <= self.config.wall_clock():
-                # validate too: the SDK sends X-Access-Token with every call, and the app layer refuses
-                # a request without a good one before reading its body
-                return huawei_error("token")
-            if request.path == HUAWEI_TOKEN and request.method == "PUT":
-                return self._huawei_refresh(token)
-            if request.path == HUAWEI_TOKEN_VALIDATE and request.method == "POST":
-                return self._huawei_validate(request)
-            conference_id = request.query.get("conferenceID")
-            if not conference_id:
-                return huawei_error("bad_request", "conferenceID is required")
-            record = self.series.get(conference_id)
-            if record is None or record.shadow.is_terminal:
-                return huawei_error("not_found")
-            kind = request.query.get("type")
-            if kind is not None and kind not in ("0", "1"):
-                return huawei_error("bad_request", "type must be 1 (or absent)")
-            ongoing = kind == "1"
-            if request.path == HUAWEI_DETAIL and request.method == "GET":
-                return self._huawei_detail(record)
-            if request.path == HUAWEI_SERIES and request.method == "DELETE":
-                return self._huawei_cancel(record, ongoing, now)
-            if request.path == HUAWEI_SUB_MEETINGS and request.method == "DELETE":
-                return self._huawei_cancel_subs(record, ongoing, request, now)
-            return huawei_error("bad_request", "no such operation")
-
-    def _huawei_auth(self, request: SimRequest) -> Reply:
-        header = request.headers.get("authorization", "")
-        match = re.match(r"^\s*HMAC-SHA256\s+signature=([0-9a-fA-F]+)\s*(?:,.*)?$", header)
-        try:
-            body = json.loads(request.body or b"{}")
-        except ValueError:
-            return huawei_error("bad_request", "the body is not JSON")
-        if not isinstance(body, dict):
-            return huawei_error("bad_request", "the body is not a JSON object")
-        app_id, user_id, expire_time, nonce = (
-            body.get("appId"),
-            body.get("userId", ""),
-            body.get("expireTime"),
-            body.get("nonce"),
-        )
-        if not isinstance(app_id, str) or not isinstance(user_id, str) or not isinstance(nonce, str):
-            return huawei_error("bad_request", "appId, userId and nonce are strings")
-        if not isinstance(expire_time, int) or isinstance(expire_time, bool):
-            return huawei_error("bad_request", "expireTime is an integer (Unix seconds)")
-        if not 32 <= len(nonce) <= 64:
-            return huawei_error("bad_request", "nonce has 32 to 64 characters")
-        key = self.config.huawei_apps.get(app_id)
-        if match is None or key is None:
-            return huawei_error("signature")
-        expected = hmac.new(
-            key.encode("utf-8"), f"{app_id}:{user_id}:{expire_time}:{nonce}".encode(), hashlib.sha256
-        ).hexdigest()
-        wall = self.config.wall_clock()
-        if not hmac.compare_digest(expected, match.group(1).lower()) or expire_time <= wall:
-            return huawei_error("signature")
-        token = secrets.token_urlsafe(30)
-        lifetime = self.config.huawei_token_lifetime
-        self.huawei_tokens[token] = wall + lifetime
-        log.info("Huawei App ID authentication succeeded for app %s", app_id)
-        return Reply(
-            200,
-            BodyKind.JSON,
-            {
-                "accessToken": token,
-                "clientType": body.get("clientType", 72),
-                "createTime": int(wall * 1000),
-                "expireTime": int(wall + lifetime),
-                "validPeriod": int(lifetime),
-                "tokenType": 0,
-                "user": {"userId": user_id, "appId": app_id},
-            },
-        )
-
-    def _huawei_refresh(self, token: str) -> Reply:
-        """The token's expiry moves to now + lifetime; the same token is returned (SDK ``update_token``)."""
-        wall = self.config.wall_clock()
-        self.huawei_tokens[token] = wall + self.config.huawei_token_lifetime
-        log.info("Huawei token refreshed")
-        return self._huawei_token_answer(token, wall)
-
-    def _huawei_validate(self, request: SimRequest) -> Reply:
-        """Is the body's ``token`` valid (SDK ``check_token``)? ``needGenNewToken`` true: a new one as well."""
-        try:
-            body = json.loads(request.body or b"null")
-        except ValueError:
-            return huawei_error("bad_request", "the body is not JSON")
-        token = body.get("token") if isinstance(body, dict) else None
-        renew = body.get("needGenNewToken") if isinstance(body, dict) else None
-        if not isinstance(token, str) or not isinstance(renew, bool):
-            return huawei_error("bad_request", "token (a string) and needGenNewToken (a boolean) are required")
-        wall = self.config.wall_clock()
-        expiry = self.huawei_tokens.get(token)
-        if expiry is None or expiry <= wall:
-            return huawei_error("token")
-        if renew:
-            token = secrets.token_urlsafe(30)
-            self.huawei_tokens[token] = wall + self.config.huawei_token_lifetime
-        return self._huawei_token_answer(token, wall)
-
-    def _huawei_token_answer(self, token: str, wall: float) -> Reply:
-        # a token the configuration accepts "forever" still reports a finite expiry, as Huawei's all do
-        expiry = min(self.huawei_tokens[token], wall + self.config.huawei_token_lifetime)
-        return Reply(
-            200,
-            BodyKind.JSON,
-            {
-                "accessToken": token,
-                "clientType": 72,
-                "expireTime": int(expiry),
-                "validPeriod": max(0, int(expiry - wall)),
-                "tokenType": 0,
-            },
-        )
-
-    def _huawei_detail(self, record: SeriesRecord) -> Reply:
-        state = (ConferenceState.CREATED if record.shadow.held else ConferenceState.SCHEDULE).value
-        return Reply(
-            200,
-            BodyKind.JSON,
-            {
-                "conferenceData": {
-                    "conferenceID": record.conference_id,
-                    "conferenceState": state,
-                    "conferenceType": 1,
-                    "confType": "CYCLE",
-                    "subject": record.subject,
-                    "subConfs": [
-                        {"cycleSubConfID": sub, "conferenceState": st.value} for sub, st in record.sub_meetings.items()
-                    ],
-                }
-            },
-        )
-
-    def _huawei_cancel(self, record: SeriesRecord, ongoing: bool, now: float) -> Reply:
-        try:
-            record.shadow.cancel(now=now, cancel_ongoing=ongoing)
-        except CallFsmError as exc:
-            log.info("Huawei series %s: cancel refused: %s", record.conference_id, exc)
-            return huawei_error("held")
-        record.shadow.cancel_succeeded(now=now)
-        log.info("Huawei series %s cancelled%s", record.conference_id, " (type=1)" if ongoing else "")
-        return Reply(200)
-
-    def _huawei_cancel_subs(self, record: SeriesRecord, ongoing: bool, request: SimRequest, now: float) -> Reply:
-        try:
-            body = json.loads(request.body or b"null")
-        except ValueError:
-            return huawei_error("bad_request", "the body is not JSON")
-        ids = body.get("cycleSubConfIDs") if isinstance(body, dict) else None
-        if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
-            return huawei_error("bad_request", "cycleSubConfIDs is a non-empty list of sub-meeting IDs")
-        unknown = [i for i in ids if i not in record.sub_meetings]
-        if unknown:
-            return huawei_error("sub_not_found", f"meeting does not exist: {', '.join(unknown)}")
-        if not ongoing and any(record.sub_meetings[i] is ConferenceState.CREATED for i in ids):
-            return huawei_error("held")
-        try:
-            record.shadow.cancel_sub_meetings(now=now, ids=ids, cancel_ongoing=ongoing)
-            record.shadow.sub_cancel_succeeded(now=now, ids=ids)
-        except CallFsmError as exc:
-            return huawei_error("bad_request", str(exc))
-        for i in ids:
-            del record.sub_meetings[i]
-        return Reply(200)
-
-
-# -- small binders (typed closures) ------------------------------------------------------------------
+            return self.huawei_cloud.answer(request, now)
 
 
 def _bind(function: Callable[..., Any], *bound: Any) -> Callable[..., Any]:

@@ -12,7 +12,7 @@ header says. The expected values were written from the documentation
 A sample may also script the application around its events (``app``: the
 create POST it sent before the first response and the response after which
 its 201 arrived). Replay cannot express a 201, so those samples are also run
-through a :class:`~adapters.dispatcher.Dispatcher` the way ``adapters.client``
+through a :class:`~adapters.routing.dispatcher.Dispatcher` the way ``adapters.ucwa.client``
 drives one: ``track`` the model before the POST, ``feed`` each response,
 ``created`` when the 201 names the href.
 
@@ -32,8 +32,8 @@ from typing import Any
 import pytest
 
 from adapters.cli import main
-from adapters.dispatcher import Dispatcher
-from adapters.events import parse_events
+from adapters.routing.dispatcher import Dispatcher
+from adapters.wire.events import parse_events
 from fsm.actions import FetchResource
 from fsm.invitation import Invitation, InvitationKind
 

@@ -2,7 +2,7 @@
 
 Each main scenario (an outgoing call answered, declined, cancelled; a meeting
 join admitted from the lobby or rejected; an incoming IM accepted) runs with
-:class:`adapters.client.UcwaClient` and its dispatcher over loopback HTTP, for
+:class:`adapters.ucwa.client.UcwaClient` and its dispatcher over loopback HTTP, for
 every combination that applies (adapters/simulator/README.md):
 
 - ``ucwa`` and ``online`` x ``embedded``/``links`` x ``event``/``updated``;
@@ -44,11 +44,11 @@ import pytest
 from ucwa_doc_client import DocClient, embedded, is_event
 from ucwa_fake import serve as serve_app
 
-from adapters.client import UcwaClient
-from adapters.dispatcher import Dispatcher
+from adapters.routing.dispatcher import Dispatcher
 from adapters.simulator import SimulatorConfig, SimulatorHandle, serve
 from adapters.simulator.profiles import Completion, EventShape, ProfileName, profile_of
-from adapters.webhook import webhook_app
+from adapters.ucwa.client import UcwaClient
+from adapters.ucwa.webhook import webhook_app
 from fsm.errors import LinkMissing
 from fsm.invitation import Invitation, InvitationKind, InvitationState
 from fsm.online_meeting import OnlineMeetingJoin, OnlineMeetingState

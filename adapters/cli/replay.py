@@ -1,0 +1,264 @@
+"""``callfsm replay [--json] [--jobs N] FILE...``: check a recorded event stream against the machines.
+
+Theory of operation
+-------------------
+The files are read as a stream, one record at a time, in the order given
+(``-`` is standard input), and fed to :mod:`adapters.routing.replay` as they are read
+(:func:`adapters.routing.replay.iter_records`): memory holds the live resources, a
+compact final record per resource and the violations, never the file. Anything
+unreadable (not UTF-8, not JSON, a truncated file, a record above
+:data:`adapters.wire.recording.MAX_RECORD`, a file too large for memory) stops the
+command with one line naming the file and line, exit status 2, before any
+output: the report is printed once the input is known to be whole, text, or
+with ``--json`` exactly ``{"resources": [...], "violations": [...], "events":
+N}``, written piece by piece. Exit status 0 without violations, 1 with. The
+formats and indexes are described in :mod:`adapters.routing.replay`.
+
+Parallel replay. ``--jobs N`` replays the files in up to N worker processes,
+each FILE as one application's stream with its own dispatcher (an event
+channel belongs to one application, so a recording of one channel is one
+file). A file that holds several applications' responses is not split: it is
+replayed as one stream in one worker, exactly as without ``--jobs`` (their
+hrefs differ, so their resources never meet); to spread it over workers,
+write each application's responses to a file of its own. The results are
+merged in the order of the files, with ``response`` indexes counted across
+all files as without ``--jobs``, so the output is the same as with ``--jobs
+1`` whenever no resource's events are spread over two files (with ``--jobs
+1`` the files are one stream). Standard input needs ``--jobs 1``.
+
+Cost. For the command only (never for library users), once the modules are
+imported: ``gc.freeze()`` moves the start-up objects out of the collector's
+sight, and the collector's first threshold is raised (:data:`GC_THRESHOLD`),
+since a replay allocates many short-lived containers that reference counting
+frees and a few long-lived models; transitions' ``transitions.core`` logger is
+disabled while the replay runs (its debug calls then return at the first
+test). Both are measured in bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from json.encoder import encode_basestring_ascii
+from typing import IO, Any, Final, cast
+
+from attrs import evolve
+
+from adapters.cli import CliError
+from adapters.routing.replay import Replay, ReplayReport, ResourceReport, iter_records, render_text
+
+#: The collector's thresholds while a replay runs (gen 0, 1, 2); see bench/README.md for the measurements.
+GC_THRESHOLD: Final = (50_000, 20, 100)
+
+EPILOG = (
+    "Each FILE holds JSON Lines (one event-channel response per line), a JSON array of responses, "
+    'one response, or raw XML <events> responses. A response is an events document, or {"t": seconds, '
+    '"response": document or raw body, "content_type": ...}. A trace (docs/trace.md) also holds the app\'s own '
+    "calls and requests, which are re-applied in order. At most 8 MiB a record. Indexes in the output "
+    'count from 0: "response" across all files, "event" within its response. --jobs N: each FILE is one '
+    "application's stream, replayed in its own process. Exit status: 0 no violation, 1 violations, "
+    "2 unreadable input."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EPILOG
+    parser.add_argument("files", nargs="+", metavar="FILE", help="recorded responses; - for standard input")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    parser.add_argument(
+        "--jobs", type=int, default=1, metavar="N", help="replay the files in N processes (each file one application)"
+    )
+
+
+@contextmanager
+def _open(name: str) -> Iterator[IO[bytes]]:
+    if name == "-":
+        buffer = getattr(sys.stdin, "buffer", None)
+        if buffer is not None:
+            yield buffer
+        else:  # a text stream (tests): its text as UTF-8
+            yield cast(IO[bytes], _TextAsBytes(sys.stdin))
+        return
+    try:
+        handle = open(name, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise CliError(f"{name}: cannot read: {exc.strerror or exc}") from None
+    with handle:
+        yield handle
+
+
+class _TextAsBytes:
+    """A text stream read as UTF-8 bytes (only ``read`` and ``readline``, what the reader calls)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        return self.stream.read(size).encode("utf-8", "surrogatepass")
+
+    def readline(self, size: int = -1) -> bytes:
+        return self.stream.readline(size).encode("utf-8", "surrogatepass")
+
+
+def _feed_file(run: Replay, name: str) -> None:
+    shown = "<stdin>" if name == "-" else name
+    try:
+        with _open(name) as stream:
+            for record in iter_records(stream, shown):
+                run.feed_record(record)
+    except MemoryError:
+        raise CliError(f"{shown}: out of memory while replaying it (too many live resources?)") from None
+    except OSError as exc:
+        raise CliError(f"{shown}: cannot read: {exc.strerror or exc}") from None
+
+
+def replay_files(names: list[str]) -> ReplayReport:
+    """The files as one stream through one dispatcher (what ``--jobs 1`` does)."""
+    run = Replay()
+    for name in names:
+        _feed_file(run, name)
+    return run.report()
+
+
+def _replay_one(name: str) -> ReplayReport:
+    """A worker's job: one file, its own dispatcher."""
+    with _replay_settings():
+        return replay_files([name])
+
+
+def merge(reports: list[ReplayReport]) -> ReplayReport:
+    """Reports of consecutive files as one: in file order, response indexes counted across the files."""
+    resources: list[Any] = []
+    violations: list[Any] = []
+    not_applied: list[Any] = []
+    offset = 0
+    for report in reports:
+        resources.extend(report.resources)
+        violations.extend(v if not offset else evolve(v, response=v.response + offset) for v in report.violations)
+        not_applied.extend(n if not offset else evolve(n, response=n.response + offset) for n in report.not_applied)
+        offset += report.responses
+    return ReplayReport(
+        tuple(resources),
+        tuple(violations),
+        sum(r.events for r in reports),
+        offset,
+        tuple(not_applied),
+        sum(r.duplicates for r in reports),
+    )
+
+
+def replay_parallel(names: list[str], jobs: int) -> ReplayReport:
+    if "-" in names:
+        raise CliError("--jobs replays files in other processes: standard input (-) needs --jobs 1")
+    for name in names:
+        # the first unreadable file stops the command before any worker starts
+        try:
+            open(name, "rb").close()
+        except OSError as exc:
+            raise CliError(f"{name}: cannot read: {exc.strerror or exc}") from None
+    from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415 - 14 ms of start-up a plain replay need not pay
+    from concurrent.futures.process import BrokenProcessPool  # noqa: PLC0415 - as above
+
+    try:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(names))) as pool:
+            futures = [pool.submit(_replay_one, name) for name in names]
+            # in file order: the first file's error is the one reported, whichever worker finished first
+            reports = [future.result() for future in futures]
+    except BrokenProcessPool:
+        raise CliError("a replay worker process died (killed, or out of memory?)") from None
+    except OSError as exc:
+        raise CliError(f"cannot start the replay worker processes: {exc.strerror or exc}") from None
+    return merge(reports)
+
+
+@contextmanager
+def _replay_settings() -> Iterator[None]:
+    """The command's GC policy and transitions' logger switched off, restored afterwards."""
+    logger = logging.getLogger("transitions.core")
+    was_disabled = logger.disabled
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLD)
+    logger.disabled = True
+    try:
+        yield
+    finally:
+        logger.disabled = was_disabled
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
+
+
+def write_json(report: ReplayReport, out: IO[str]) -> None:
+    """``json.dumps(report.to_json(), indent=2)`` and a newline, written an entry at a time."""
+    out.write('{\n  "resources": ')
+    _write_list(report.resources, out)
+    out.write(',\n  "violations": ')
+    _write_list(report.violations, out)
+    out.write(f',\n  "events": {json.dumps(report.events)}\n}}\n')
+
+
+def _write_list(items: Any, out: IO[str]) -> None:
+    if not items:
+        out.write("[]")
+        return
+    out.write("[\n")
+    last = len(items) - 1
+    for i, item in enumerate(items):
+        text = _resource_text(item) if type(item) is ResourceReport else _indented(item.to_json(), 2)
+        out.write("    " + text + (",\n" if i < last else "\n"))
+    out.write("  ]")
+
+
+_text: Final = encode_basestring_ascii
+_OUTCOME: Final = '{{\n        "status": {},\n        "code": {},\n        "subcode": {}\n      }}'
+_RESOURCE: Final = (
+    '{{\n      "href": {},\n      "rel": {},\n      "machine": {},\n      "state": {},\n      "outcome": {}\n    }}'
+)
+
+
+def _resource_text(r: ResourceReport) -> str:
+    """:func:`_indented` of ``r.to_json()``, spelt out: one resource per ended call, the bulk of the output."""
+    o = r.outcome
+    outcome = "null" if o is None else _OUTCOME.format(*(_scalar(v) for v in (o.status, o.code, o.subcode)))
+    return _RESOURCE.format(_text(r.href), _text(r.rel), _text(r.machine), _text(r.state), outcome)
+
+
+def _scalar(value: str | None) -> str:
+    return "null" if value is None else _text(value)
+
+
+def _indented(value: object, level: int) -> str:
+    """``json.dumps(value, indent=2)`` at nesting ``level``, for objects of scalars and such objects.
+
+    json's indenting encoder is pure Python; the scalars go through its C encoder here instead.
+    """
+    if type(value) is dict and value:
+        pad = "  " * (level + 1)
+        inner = ",\n".join(f"{pad}{json.dumps(key)}: {_indented(item, level + 1)}" for key, item in value.items())
+        return "{\n" + inner + "\n" + "  " * level + "}"
+    if isinstance(value, dict | list):
+        return json.dumps(value, indent=2).replace("\n", "\n" + "  " * level)
+    return json.dumps(value)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.jobs < 1:
+        raise CliError(f"--jobs must be at least 1, got {args.jobs}")
+    try:
+        if args.jobs > 1 and len(args.files) > 1:
+            report = replay_parallel(args.files, args.jobs)
+        else:
+            with _replay_settings():
+                report = replay_files(args.files)
+    except MemoryError:
+        raise CliError("out of memory while replaying (too many live resources?)") from None
+    if args.json:
+        write_json(report, sys.stdout)
+    else:
+        sys.stdout.write(render_text(report))
+    return 1 if report.violations else 0

@@ -1,0 +1,10 @@
+"""The UCWA wire, sans I/O: bytes in, typed values out, and request descriptions back.
+
+Event parsing (JSON and XML: :mod:`.events`, :mod:`.xml`, :mod:`.data_uri`), request bodies
+(:mod:`.bodies`), request building and response to trigger (:mod:`.requests`), typed UCWA
+errors (:mod:`.ucwa_errors`), and the bounded reader of recorded JSON Lines / XML streams
+(:mod:`.recording`). The recording reader sits here, not with replay, because it only decodes
+bytes into values: it needs nothing but the codec, and the trace and replay above both read with it.
+
+Layer: imports only :mod:`fsm` (enforced by import-linter, ``[tool.importlinter]`` in pyproject.toml).
+"""
