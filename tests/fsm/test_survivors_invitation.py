@@ -187,3 +187,37 @@ def test_an_event_naming_another_href_does_not_rename_the_call() -> None:
     call.created(now=0.2, href=INV)
     call.updated(now=0.3, href=f"{INV}-other", representation=Representation(state="Connecting"))
     assert call.href == INV
+
+
+@pytest.mark.parametrize(
+    ("rel", "kind"),
+    [
+        # docs/protocol.md §1.2: the invitation resources, UCWA rels bare, Trusted Application API ones prefixed
+        ("audioVideoInvitation", InvitationKind.AUDIO_VIDEO),
+        ("ms:rtc:saas:audioVideoInvitation", InvitationKind.AUDIO_VIDEO),
+        ("messagingInvitation", InvitationKind.MESSAGING),
+        ("ms:rtc:saas:messagingInvitation", InvitationKind.MESSAGING),
+        ("onlineMeetingInvitation", InvitationKind.ONLINE_MEETING),
+        ("ms:rtc:saas:participantInvitation", InvitationKind.PARTICIPANT),
+        ("phoneAudioInvitation", InvitationKind.PHONE_AUDIO),
+        # not invitations: a renegotiation (§4), a conversation, a participant
+        ("audioVideoRenegotiation", None),
+        ("conversation", None),
+        ("ms:rtc:saas:participant", None),
+    ],
+)
+def test_an_invitation_kind_is_read_off_its_rel(rel: str, kind: InvitationKind | None) -> None:
+    assert InvitationKind.from_rel(rel) is kind
+
+
+def test_an_updated_with_an_undocumented_state_keeps_the_call_where_it_is() -> None:
+    # docs/protocol.md §1.1: InvitationState has eight values; a server that sends another
+    # (here "Ringing") must not break the call: the wire value is kept, the progress stays.
+    call = Invitation(kind=InvitationKind.AUDIO_VIDEO)
+    call.send(now=0.0, href="/app/communication/startAudioVideo", operation_id="op-1", to="sip:bob@contoso.com")
+    call.created(now=0.1, href="/app/communication/invitations/1")
+    cancel = [Link("cancel", "/app/communication/invitations/1/cancel")]
+    call.updated(now=0.2, representation=Representation(state="Alerting", links=cancel))
+    call.updated(now=0.3, representation=Representation(state="Ringing", links=cancel))
+    assert call.state is InvitationState.ALERTING
+    assert call.outcome is None
