@@ -98,6 +98,13 @@ Rules, each from docs/protocol.md §2.2:
 
 ``clock`` (for the ``now`` each dispatch gets) and ``sleep`` are injected, so
 tests neither wait nor read the wall clock.
+
+Modules: :mod:`.channel_parameters` (the P-GET's query parameters),
+:mod:`.channel_cursor` (the sans-IO decisions), :mod:`.channel_loop` (what the
+two loops share: their state, and the steps each decision leads to, yielded as
+hook calls that the sync loop makes and the asyncio loop also awaits),
+:mod:`.channel_prefetch` (the sync loop's GET sent ahead, its one thread),
+:mod:`.channel_sync` and :mod:`.channel_async`. Every name is re-exported here.
 """
 
 from adapters.ucwa.channel_async import AsyncEventChannel

@@ -8,31 +8,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 
 from adapters.transport.http import AsyncSender, TransportError
-from adapters.ucwa.channel_cursor import Backoff, Decision, Deliver, Replaced, Retry, Skip
+from adapters.ucwa.channel_cursor import Backoff, Decision, Deliver, Skip
 from adapters.ucwa.channel_loop import (
     ChannelEnd,
     ChannelReset,
     EventSink,
     R,
     _Base,
-    _call,
     _request,
-    _restart,
-    _retry_error,
+    _run_steps_async,
     resolve_events,
 )
 from adapters.ucwa.channel_parameters import PGET_TIMEOUT, PGetParameters
 from adapters.wire.requests import HttpResponse
 from adapters.wire.ucwa_errors import UcwaError
 
-log = logging.getLogger("callfsm.channel")
 
 class AsyncEventChannel(_Base[R]):
     """The asyncio P-GET loop over an :class:`~adapters.transport.http.AsyncSender`.
@@ -61,6 +57,7 @@ class AsyncEventChannel(_Base[R]):
     ) -> None:
         super().__init__(
             dispatcher,
+            sender.base_url,
             resolve_events(sender.base_url, events_href),
             on_result=on_result,
             on_reset=on_reset,
@@ -138,28 +135,4 @@ class AsyncEventChannel(_Base[R]):
                 self.ended = ChannelEnd.STOPPED
 
     async def _process(self, decision: Decision) -> R | None:
-        if isinstance(decision, Deliver):
-            dropped = self.dispatcher.drop_transient() if decision.reset is not None else None
-            result = self.dispatcher.feed(decision.events, self.clock())
-            await _call(self.on_result, result)
-            if decision.reset is not None:
-                await _call(self.on_reset, ChannelReset(decision.reset, self.cursor.url, dropped))
-            return result
-        if isinstance(decision, Skip):
-            log.warning("event channel: unreadable answer skipped: %s", decision.error)
-            await _call(self.on_error, decision.error)
-        elif isinstance(decision, Retry):
-            log.warning("event channel: %s; retrying in %.1f s", decision.why, decision.delay)
-            await _call(self.on_error, _retry_error(self.cursor, decision))
-            await self.sleep(decision.delay)
-        elif isinstance(decision, Replaced):
-            log.info("event channel: %s; this loop ends", decision.error)
-            self.ended = ChannelEnd.REPLACED
-            await _call(self.on_replaced, decision.error)
-        else:
-            onward = await _call(self.on_application_not_found, decision.error)
-            if isinstance(onward, str):
-                _restart(self.cursor, self.sender.base_url, onward)
-            else:
-                self.ended = ChannelEnd.APPLICATION_NOT_FOUND
-        return None
+        return await _run_steps_async(self._steps(decision))

@@ -10,20 +10,31 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from enum import Enum
 from typing import Any, Generic, Protocol, TypeVar
 
 import httpx
 from attrs import frozen
 
-from adapters.ucwa.channel_cursor import Backoff, EventChannelError, PGetCursor, ResetKind, Retry
+from adapters.ucwa.channel_cursor import (
+    Backoff,
+    Decision,
+    Deliver,
+    EventChannelError,
+    PGetCursor,
+    Replaced,
+    ResetKind,
+    Retry,
+    Skip,
+)
 from adapters.ucwa.channel_parameters import PGetParameters, read_timeout_for
 from adapters.wire.events import EventsResponse
 from adapters.wire.requests import ACCEPT, JSON, HttpRequest, OriginError, Secret, loggable_url, resolve
 from adapters.wire.ucwa_errors import UcwaError
 
 log = logging.getLogger("callfsm.channel")
+
 
 class ChannelEnd(Enum):
     """Why a loop ended without an error."""
@@ -34,7 +45,6 @@ class ChannelEnd(Enum):
     REPLACED = "replaced"
     #: ``404``: the application is gone and the hook did not give a new events link.
     APPLICATION_NOT_FOUND = "application_not_found"
-
 
 
 @frozen
@@ -65,6 +75,23 @@ class EventSink(Protocol[R_co]):
 MaybeAwaitable = Any  # a hook of the asyncio loop may be a coroutine function
 
 
+@frozen
+class HookCall:
+    """One call the loop must make with one argument: a hook (``None``: not given) or its ``sleep``.
+
+    The shared steps (:meth:`_Base._steps`) yield these and receive what the
+    call returned; the sync loop calls them, the asyncio loop also awaits what
+    a coroutine hook returns. So both loops act on a decision the same way.
+    """
+
+    hook: Callable[[Any], MaybeAwaitable] | None
+    argument: object
+
+
+#: What the loop does with one decision: the calls it makes, in order; then the dispatch result, if any.
+Steps = Generator[HookCall, object, R | None]
+
+
 def _request(url: str, token: Secret | None, body_format: str) -> HttpRequest:
     headers: list[tuple[str, str | Secret]] = [("Accept", ACCEPT.get(body_format, ACCEPT[JSON]))]
     if token is not None:
@@ -73,9 +100,13 @@ def _request(url: str, token: Secret | None, body_format: str) -> HttpRequest:
 
 
 class _Base(Generic[R]):
+    #: The loop's pause before a retry (``time.sleep``, ``asyncio.sleep`` or a test's fake).
+    sleep: Callable[[float], MaybeAwaitable]
+
     def __init__(
         self,
         dispatcher: EventSink[R],
+        base_url: str,
         events_href: str,
         *,
         on_result: Callable[[R], MaybeAwaitable] | None,
@@ -89,6 +120,8 @@ class _Base(Generic[R]):
         parameters: PGetParameters | None,
     ) -> None:
         self.dispatcher = dispatcher
+        #: The application's URL: a new events link a hook gives is resolved against it.
+        self.base_url = base_url
         # events_href was resolved against the application's URL and checked to stay on its origin
         self.cursor = PGetCursor(events_href, backoff, parameters=parameters)
         self.on_result = on_result
@@ -128,6 +161,38 @@ class _Base(Generic[R]):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(next={loggable_url(self.cursor.url)!r}, ended={self.ended})"
 
+    def _steps(self, decision: Decision) -> Steps[R]:
+        """What both loops do with ``decision``: feed, report, pause, end or go on from a new events link.
+
+        Sans-IO like the cursor: the hooks and the pause are yielded as
+        :class:`HookCall` for the loop to make, each answered with what it returned.
+        """
+        if isinstance(decision, Deliver):
+            dropped = self.dispatcher.drop_transient() if decision.reset is not None else None
+            result = self.dispatcher.feed(decision.events, self.clock())
+            yield HookCall(self.on_result, result)
+            if decision.reset is not None:
+                yield HookCall(self.on_reset, ChannelReset(decision.reset, self.cursor.url, dropped))
+            return result
+        if isinstance(decision, Skip):
+            log.warning("event channel: unreadable answer skipped: %s", decision.error)
+            yield HookCall(self.on_error, decision.error)
+        elif isinstance(decision, Retry):
+            log.warning("event channel: %s; retrying in %.1f s", decision.why, decision.delay)
+            yield HookCall(self.on_error, _retry_error(self.cursor, decision))
+            yield HookCall(self.sleep, decision.delay)
+        elif isinstance(decision, Replaced):
+            log.info("event channel: %s; this loop ends", decision.error)
+            self.ended = ChannelEnd.REPLACED
+            yield HookCall(self.on_replaced, decision.error)
+        else:
+            onward = yield HookCall(self.on_application_not_found, decision.error)
+            if isinstance(onward, str):
+                _restart(self.cursor, self.base_url, onward)
+            else:
+                self.ended = ChannelEnd.APPLICATION_NOT_FOUND
+        return None
+
 
 # -- helpers ---------------------------------------------------------------------------------
 
@@ -153,9 +218,26 @@ def _retry_error(cursor: PGetCursor, decision: Retry) -> EventChannelError:
     )
 
 
-def _report(hook: Callable[[Exception], object] | None, error: Exception) -> None:
-    if hook is not None:
-        hook(error)
+def _run_steps(steps: Steps[R]) -> R | None:
+    """Make the calls of ``steps`` in this thread; a hook's exception ends them and propagates."""
+    try:
+        call = next(steps)
+        while True:
+            call = steps.send(None if call.hook is None else call.hook(call.argument))
+    except StopIteration as done:
+        result: R | None = done.value
+        return result
+
+
+async def _run_steps_async(steps: Steps[R]) -> R | None:
+    """:func:`_run_steps`, awaiting what a coroutine hook (or ``asyncio.sleep``) returns."""
+    try:
+        call = next(steps)
+        while True:
+            call = steps.send(await _call(call.hook, call.argument))
+    except StopIteration as done:
+        result: R | None = done.value
+        return result
 
 
 async def _call(hook: Callable[[Any], object] | None, argument: object) -> object:

@@ -18,6 +18,7 @@ from adapters.wire.requests import HttpRequest, HttpResponse, loggable_url
 
 log = logging.getLogger("callfsm.channel")
 
+
 class _Prefetch:
     """One P-GET sent from its own daemon thread, and what came of it.
 

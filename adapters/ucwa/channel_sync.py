@@ -17,12 +17,11 @@ import httpx
 
 from adapters.transport.http import SyncSender, TransportError
 from adapters.ucwa.channel_cursor import (
+    ApplicationGone,
     Backoff,
     Decision,
     Deliver,
     EventChannelError,
-    Replaced,
-    Retry,
     Skip,
 )
 from adapters.ucwa.channel_loop import (
@@ -31,10 +30,8 @@ from adapters.ucwa.channel_loop import (
     EventSink,
     R,
     _Base,
-    _report,
     _request,
-    _restart,
-    _retry_error,
+    _run_steps,
     resolve_events,
 )
 from adapters.ucwa.channel_parameters import PGET_TIMEOUT, PGetParameters
@@ -42,6 +39,7 @@ from adapters.ucwa.channel_prefetch import _Prefetch
 from adapters.wire.ucwa_errors import UcwaError
 
 log = logging.getLogger("callfsm.channel")
+
 
 class EventChannel(_Base[R]):
     """The blocking P-GET loop over a :class:`~adapters.transport.http.SyncSender`.
@@ -85,6 +83,7 @@ class EventChannel(_Base[R]):
     ) -> None:
         super().__init__(
             dispatcher,
+            sender.base_url,
             resolve_events(sender.base_url, events_href),
             on_result=on_result,
             on_reset=on_reset,
@@ -245,40 +244,9 @@ class EventChannel(_Base[R]):
             return
 
     def _process(self, decision: Decision) -> R | None:
-        if isinstance(decision, Deliver):
-            result = self._deliver(decision)
-        elif isinstance(decision, Skip):
-            log.warning("event channel: unreadable answer skipped: %s", decision.error)
-            _report(self.on_error, decision.error)
-            result = None
-        elif isinstance(decision, Retry):
-            log.warning("event channel: %s; retrying in %.1f s", decision.why, decision.delay)
-            _report(self.on_error, _retry_error(self.cursor, decision))
-            self.sleep(decision.delay)
-            result = None
-        elif isinstance(decision, Replaced):
-            log.info("event channel: %s; this loop ends", decision.error)
-            self.ended = ChannelEnd.REPLACED
-            if self.on_replaced is not None:
-                self.on_replaced(decision.error)
-            result = None
-        else:
-            onward = self.on_application_not_found(decision.error) if self.on_application_not_found else None
-            if onward is None:
-                self.ended = ChannelEnd.APPLICATION_NOT_FOUND
-            else:
-                assert self._pending is None  # nothing is sent ahead of a 404
-                _restart(self.cursor, self.sender.base_url, onward)
-            result = None
+        if isinstance(decision, ApplicationGone):
+            assert self._pending is None  # nothing is sent ahead of a 404
+        result = _run_steps(self._steps(decision))
         if self._stopping and self.ended is None:
             self.ended = ChannelEnd.STOPPED
-        return result
-
-    def _deliver(self, decision: Deliver) -> R:
-        dropped = self.dispatcher.drop_transient() if decision.reset is not None else None
-        result = self.dispatcher.feed(decision.events, self.clock())
-        if self.on_result is not None:
-            self.on_result(result)
-        if decision.reset is not None and self.on_reset is not None:
-            self.on_reset(ChannelReset(decision.reset, self.cursor.url, dropped))
         return result
