@@ -54,374 +54,68 @@ not when it arrives: the asyncio client, and the sync one with
 done, and its answer may come back first; written on arrival, a replay would
 see it too early. An answer the channel cannot read (it skips it) is written
 as a plain exchange, and a replay skips it too.
+
+This module is the writer. The records and the converter that reads them are in
+:mod:`.trace_format`, what is blanked out in :mod:`.trace_redaction`, a call's
+arguments (both ways) in :mod:`.trace_calls`; their public names are importable
+from here too.
 """
 
 from __future__ import annotations
 
 import contextvars
-import inspect
 import json
-import math
-import re
 import threading
-import typing
 import weakref
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from enum import Enum
 from os import PathLike
 from pathlib import Path
-from typing import IO, Any, Final, Literal, TypeVar
+from typing import IO, Any, Final, TypeVar
 
-import cattrs
-from attrs import frozen
-
-from adapters.wire.events import MAX_EVENTS_BODY, EventParseError, parse_events
-from adapters.wire.recording import MAX_RECORD, RecordError
-from adapters.wire.requests import HttpRequest, HttpResponse, Secret, loggable_url
-from fsm.actions import (
-    Action,
-    Actions,
-    DeleteSeries,
-    DeleteSubMeetings,
-    FetchResource,
-    PostLink,
-    PostRenegotiation,
-    PropertyValue,
-    StartOperation,
+from adapters.routing.trace_calls import call_args, call_kwargs, local_trigger, model_ref
+from adapters.routing.trace_format import (
+    FORMAT,
+    VERSION,
+    CallEntry,
+    Entry,
+    EventsEntry,
+    Header,
+    ModelRef,
+    RequestEntry,
+    RequestSent,
+    ResponseReceived,
+    Role,
+    TraceError,
+    action_from_json,
+    action_json,
+    converter,
+    parse_entry,
 )
+from adapters.routing.trace_redaction import (
+    MAX_REDACT_DEPTH,
+    REDACTED,
+    SECRET_HEADERS,
+    SECRET_MEMBER,
+    _body_text,
+    redact_headers,
+)
+from adapters.wire.events import MAX_EVENTS_BODY, EventParseError, parse_events
+from adapters.wire.recording import MAX_RECORD
+from adapters.wire.requests import HttpRequest, HttpResponse, Secret, loggable_url
+from fsm.actions import Action, Actions
 from fsm.model import FsmModel
 
-FORMAT: Final = "callfsm-trace"
-VERSION: Final = 1
 #: Largest request or response body kept in a record (larger ones: their size only).
 MAX_BODY: Final = 1024 * 1024
 #: Records the in-memory trace (no file: the simulator fixture's) keeps, the newest.
 MAX_BUFFERED: Final = 100_000
-REDACTED: Final = "***"
 #: Events answers held until fed (a channel has one or two out); past this, they are written as they came.
 MAX_ARRIVED: Final = 16
 #: Actions awaiting their request, at most (each is sent right after its call: a handful in practice).
 MAX_OWNERS: Final = 10_000
 R = TypeVar("R")
-SECRET_HEADERS: Final = frozenset({"authorization", "proxy-authorization", "x-access-token", "cookie", "set-cookie"})
-#: JSON member names whose values are credentials (Huawei's ``accessToken``, ``appKey``, ``signature``...).
-SECRET_MEMBER: Final = re.compile(r"token|secret|password|signature|appkey|app_key|credential", re.IGNORECASE)
-#: How deep a JSON body is searched for credential members (bodies are a few levels deep).
-MAX_REDACT_DEPTH: Final = 32
-
-Role = Literal["client", "server"]
-
-
-class TraceError(RecordError):
-    """A trace line that is not a record of this format (names the file and line)."""
-
-
-# -- the records ------------------------------------------------------------------------------------
-
-
-@frozen
-class Header:
-    format: str
-    version: int
-    role: str = "client"
-
-
-@frozen
-class ModelRef:
-    """Which model: its machine, and what finds it again (href once known, operation id before)."""
-
-    machine: str
-    href: str | None = None
-    operation_id: str | None = None
-    #: An invitation's kind (its rel: ``audioVideoInvitation``...), which a new one is made with.
-    kind: str | None = None
-
-
-@frozen
-class RequestSent:
-    method: str
-    url: str
-    headers: list[tuple[str, str]]
-    body: str | None = None
-    body_size: int = 0
-
-
-@frozen
-class ResponseReceived:
-    status: int
-    headers: list[tuple[str, str]]
-    body: str | None = None
-    body_size: int = 0
-
-
-@frozen
-class EventsEntry:
-    t: float
-    response: Any
-    content_type: str | None = None
-    kind: str = "events"
-
-
-@frozen
-class CallEntry:
-    t: float
-    model: ModelRef
-    trigger: str
-    args: dict[str, Any]
-    kind: str = "call"
-
-
-@frozen
-class RequestEntry:
-    t: float
-    request: RequestSent
-    response: ResponseReceived | None = None
-    error: str | None = None
-    model: ModelRef | None = None
-    #: The action as performed (``{"type": "PostLink", ...}``), when a model asked for the request.
-    action: dict[str, Any] | None = None
-    kind: str = "request"
-
-
-Entry = Header | EventsEntry | CallEntry | RequestEntry
-_KINDS: Final[Mapping[str, type[Any]]] = {"events": EventsEntry, "call": CallEntry, "request": RequestEntry}
-_ACTIONS: Final[Mapping[str, type[Any]]] = {
-    cls.__name__: cls
-    for cls in (PostLink, StartOperation, FetchResource, PostRenegotiation, DeleteSeries, DeleteSubMeetings)
-}
-
-converter = cattrs.Converter(forbid_extra_keys=True)
-converter.register_structure_hook(Any, lambda value, _: value)
-
-
-def _finite(value: object, _: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"t must be a finite number, got {value!r}")
-    return float(value)
-
-
-converter.register_structure_hook(float, _finite)
-
-
-def _exactly(kind: type[Any]) -> Any:
-    """A hook that takes a value of ``kind`` as it is and refuses any other (cattrs would convert ``5`` to ``"5"``)."""
-
-    def hook(value: object, _: object) -> Any:
-        if type(value) is not kind:
-            raise ValueError(f"expected {kind.__name__}, got {type(value).__name__}")
-        return value
-
-    return hook
-
-
-for _kind in (str, int, bool):
-    converter.register_structure_hook(_kind, _exactly(_kind))
-
-
-def _property_value(value: object, _: object) -> PropertyValue:
-    """A body property's value (``extra``): a string, a boolean or an integer, as the wire has them."""
-    if type(value) not in (str, bool, int):
-        raise ValueError(f"a property value is a string, boolean or integer, got {type(value).__name__}")
-    return typing.cast(PropertyValue, value)
-
-
-converter.register_structure_hook(PropertyValue, _property_value)
-
-
-def action_json(action: Action) -> dict[str, Any]:
-    """An action as JSON data: its fields and ``type`` (its class name)."""
-    data = converter.unstructure(action)
-    return {"type": type(action).__name__, **data}
-
-
-def action_from_json(data: Mapping[str, Any]) -> Action:
-    """The action :func:`action_json` wrote; ``ValueError`` for anything else."""
-    cls = _ACTIONS.get(str(data.get("type")))
-    if cls is None:
-        raise ValueError(f"unknown action type {data.get('type')!r}; known: {', '.join(_ACTIONS)}")
-    fields = {k: v for k, v in data.items() if k != "type"}
-    for name in ("properties", "sub_meeting_ids"):
-        if isinstance(fields.get(name), list):
-            fields[name] = tuple(tuple(p) if isinstance(p, list) else p for p in fields[name])
-    try:
-        return typing.cast(Action, cls(**fields))
-    except TypeError as exc:
-        raise ValueError(f"{cls.__name__}: {exc}") from None
-
-
-def parse_entry(value: Mapping[str, Any], where: str) -> Entry:
-    """One trace line, decoded from JSON, as its record; :class:`TraceError` naming ``where`` otherwise."""
-    try:
-        if "format" in value:
-            header = converter.structure(value, Header)
-            if header.format != FORMAT:
-                raise TraceError(f"{where}: not a callfsm trace (format {header.format!r})")
-            if header.version != VERSION:
-                raise TraceError(f"{where}: trace version {header.version} is not supported (this reads {VERSION})")
-            return header
-        cls = _KINDS.get(str(value.get("kind")))
-        if cls is None:
-            raise TraceError(f"{where}: unknown trace record kind {value.get('kind')!r}; known: {', '.join(_KINDS)}")
-        entry: Entry = converter.structure(value, cls)
-    except TraceError:
-        raise
-    except (cattrs.BaseValidationError, ValueError, TypeError) as exc:
-        raise TraceError(f"{where}: not a trace record: {_why(exc)}") from None
-    if isinstance(entry, RequestEntry) and entry.action is not None:
-        try:
-            action_from_json(entry.action)
-        except ValueError as exc:
-            raise TraceError(f"{where}: {exc}") from None
-    return entry
-
-
-def _why(exc: BaseException) -> str:
-    if isinstance(exc, cattrs.BaseValidationError):
-        return "; ".join(cattrs.transform_error(exc)) or str(exc)
-    return str(exc)
-
-
-# -- redaction ----------------------------------------------------------------------------------------
-
-
-def redact_headers(headers: Sequence[tuple[str, str | Secret]]) -> list[tuple[str, str]]:
-    return [(k, REDACTED if k.lower() in SECRET_HEADERS or isinstance(v, Secret) else v) for k, v in headers]
-
-
-def _redact_members(value: Any, depth: int = 0) -> tuple[Any, bool]:
-    if depth > MAX_REDACT_DEPTH:
-        return value, False
-    if isinstance(value, dict):
-        changed = False
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            if isinstance(key, str) and SECRET_MEMBER.search(key) and item not in (None, ""):
-                out[key], changed = REDACTED, True
-            else:
-                out[key], inner = _redact_members(item, depth + 1)
-                changed = changed or inner
-        return out, changed
-    if isinstance(value, list):
-        items = [_redact_members(item, depth + 1) for item in value]
-        return [i for i, _ in items], any(c for _, c in items)
-    return value, False
-
-
-def _body_text(body: bytes | None, content_type: str, limit: int) -> tuple[str | None, int]:
-    """The body as text (UTF-8, credential members redacted), or ``None`` above ``limit``; and its size."""
-    if body is None:
-        return None, 0
-    size = len(body)
-    if size > limit:
-        return None, size
-    text = body.decode("utf-8", "replace")
-    looks_json = "json" in content_type.lower() or (not content_type and text.lstrip()[:1] in ("{", "["))
-    if looks_json and text.strip():
-        try:
-            value, changed = _redact_members(json.loads(text))
-        except (ValueError, RecursionError):
-            return text, size
-        if changed:
-            return json.dumps(value, ensure_ascii=False), size
-    return text, size
-
-
-# -- what a call's arguments were -------------------------------------------------------------------
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)
-
-
-def _jsonable(value: object) -> Any:
-    if isinstance(value, Enum):
-        return value.value
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return str(value)
-
-
-def call_args(model: FsmModel, trigger: str, actions: Actions) -> dict[str, Any]:
-    """The trigger's arguments (``now`` aside) as far as its actions and the model keep them (module doc)."""
-    method = getattr(type(model), trigger, None)
-    if method is None:
-        return {}
-    action = actions[0] if actions else None
-    properties: dict[str, Any] = dict(getattr(action, "properties", ()) or ())
-    rules = getattr(model, "rules", None)
-    args: dict[str, Any] = {}
-    for name, param in inspect.signature(method).parameters.items():
-        if name in ("self", "now") or param.kind is not inspect.Parameter.KEYWORD_ONLY:
-            continue
-        if action is not None and name in ("href", "operation_id", "sdp") and hasattr(action, name):
-            value = getattr(action, name)
-        elif name == "to" and rules is not None and rules.target_property in properties:
-            value = properties[rules.target_property]
-        elif _camel(name) in properties:
-            value = properties[_camel(name)]
-        elif name in ("deadline", "lobby_deadline"):
-            value = getattr(model, name, None)
-        else:
-            continue
-        if value is not None and value != param.default:
-            args[name] = _jsonable(value)
-    return args
-
-
-def local_trigger(model: FsmModel, name: str) -> typing.Callable[..., Actions]:
-    """``model``'s local trigger ``name`` (a call in a trace may name no other); ``ValueError`` otherwise."""
-    local = {str(t.value) for t in model.DEFINITION.local_triggers}
-    if name not in local:
-        raise ValueError(f"{name!r} is not a local trigger of {model.machine} (those: {', '.join(sorted(local))})")
-    return typing.cast(typing.Callable[..., Actions], getattr(model, name))
-
-
-def call_kwargs(model: FsmModel, name: str, args: Mapping[str, Any]) -> dict[str, Any]:
-    """A call's JSON arguments as the trigger's typed keywords (enums back from their values); a value that
-    does not fit its parameter's type is a ``ValueError``, so the trigger never sees it."""
-    method = getattr(type(model), name)
-    hints = typing.get_type_hints(method)
-    required = [
-        p.name
-        for p in inspect.signature(method).parameters.values()
-        if p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is inspect.Parameter.empty and p.name != "now"
-    ]
-    missing = [p for p in required if p not in args]
-    if missing:
-        raise ValueError(f"{model.machine}.{name} needs {', '.join(missing)}, which the call does not give")
-    out: dict[str, Any] = {}
-    for key, value in args.items():
-        if key == "now" or key not in hints:
-            raise ValueError(f"{model.machine}.{name} takes no argument {key!r}")
-        if type(value) in (str, int, float, bool) and type(value) in (typing.get_args(hints[key]) or (hints[key],)):
-            out[key] = value  # a plain value the parameter takes as it is (``importance`` by its wire name)
-            continue
-        try:
-            out[key] = converter.structure(value, hints[key])
-        except Exception as exc:
-            why = f"{key}={value!r} does not fit {hints[key]}: {_why(exc)}"
-            raise ValueError(f"{model.machine}.{name}: {why}") from None
-    return out
-
-
-def model_ref(model: FsmModel) -> ModelRef:
-    kind = getattr(model, "kind", None)
-    href = getattr(model, "href", None)
-    operation_id = getattr(model, "operation_id", None)
-    return ModelRef(
-        model.machine,
-        href if isinstance(href, str) else None,
-        operation_id if isinstance(operation_id, str) else None,
-        kind.value if isinstance(kind, Enum) else None,
-    )
-
 
 # -- writing ----------------------------------------------------------------------------------------------
 
@@ -658,19 +352,36 @@ def open_trace(target: TraceTarget | TraceWriter | None, role: Role = "client") 
 
 __all__ = [
     "FORMAT",
+    "MAX_ARRIVED",
     "MAX_BODY",
+    "MAX_BUFFERED",
+    "MAX_OWNERS",
+    "MAX_REDACT_DEPTH",
+    "REDACTED",
+    "SECRET_HEADERS",
+    "SECRET_MEMBER",
     "VERSION",
     "CallEntry",
+    "Entry",
     "EventsEntry",
     "Header",
     "ModelRef",
     "RequestEntry",
     "RequestSent",
     "ResponseReceived",
+    "Role",
     "TraceError",
+    "TraceTarget",
     "TraceWriter",
     "action_from_json",
     "action_json",
     "call_args",
+    "call_kwargs",
+    "converter",
+    "is_events_answer",
+    "local_trigger",
+    "model_ref",
+    "open_trace",
     "parse_entry",
+    "redact_headers",
 ]
