@@ -75,9 +75,11 @@ Requests carry ``X-Access-Token`` and never ``X-Authorization-Type``,
 ``{"error_code": "MMC.111072065", "error_msg": "..."}`` are parsed leniently:
 a missing or non-JSON body gives ``None`` for both, never an exception.
 
-Modules: :mod:`.auth` (App ID authentication and the token, sans I/O) and :mod:`.series`
-(the details query, the cancel conversations, ``HuaweiClient`` and ``AsyncHuaweiClient``).
-Both are re-exported here, where the README imports them from.
+Modules: :mod:`.auth` (App ID authentication and the token, sans I/O),
+:mod:`.series_detail` (the details query and its answer), :mod:`.series_exchange`
+(the conversations, sans I/O) and :mod:`.series` (``HuaweiClient`` and
+``AsyncHuaweiClient``, which run them). Their public names are re-exported here,
+where the README imports them from.
 """
 
 from adapters.huawei.auth import (
