@@ -47,8 +47,15 @@ is what the index picked it by: every row of the tables here),
 ``set_state``, enter, ``on_final``) instead of the whole ``execute``, whose
 remaining work for such a row is three empty callback lists and four
 debug-log calls: 13% of an event's ingestion (bench/README.md, issue 14). Any
-other row still goes through ``execute``. ``tests/fsm/test_engine_plain.py``
-checks every row of every machine against transitions' own ``Event.trigger``.
+other row still goes through ``execute``. A plain row is also *silent* when
+``_change_state`` itself would call nothing (no ``on_exit`` on its source, no
+``on_enter`` on its destination, no ``on_final`` to run): all transitions would
+then do is ``setattr(model, "state", dest)``, and that is all ``advance`` does,
+without building an EventData (18% of an event in replay). Every row of the
+tables here is silent today; the tables are still built, validated and drawn by
+transitions, and any callback added to them brings its machinery back.
+``tests/fsm/test_engine_plain.py`` checks every row of every machine against
+transitions' own ``Event.trigger``.
 """
 
 from __future__ import annotations
@@ -193,7 +200,7 @@ class MachineDefinition(Generic[S, T]):
             # add_transition appends one Transition per source: this row's is the last one
             transition = event.transitions[source.name][-1]
             compiled.setdefault((row.source.name, row.trigger.name), []).append(
-                (row, source, event, transition, _plain(engine, transition))
+                (row, source, event, transition, _mode(engine, transition))
             )
         # advance() runs a Transition directly: that is only the same as Event.trigger
         # while the machine has no hooks of its own and no queue.
@@ -308,10 +315,16 @@ class MachineDefinition(Generic[S, T]):
         ``state`` must be the model's current state (the caller read it already).
         Returns the row that ran.
         """
-        row, source, event, transition, plain = self._pick(state, trigger, branch)
+        row, source, event, transition, mode = self._pick(state, trigger, branch)
+        if mode is _SILENT:
+            # All that transitions would do for this row is ``setattr(model, "state", dest)``
+            # (see _mode); its EventData and the callback walk around it were 18% of an event.
+            if transition.dest:
+                model.state = row.dest
+            return row
         event_data = EventData(source, event, self._engine, model, (), {"branch": row.when})
         event_data.transition = transition
-        if plain:
+        if mode is _PLAIN:
             # All that Transition.execute would do for a row with no callbacks of its own: its one
             # condition (``branch is row.when``) is what _pick just matched, and without callbacks
             # only the state change is left, run by transitions (exit, set_state, enter, on_final).
@@ -332,9 +345,30 @@ class MachineDefinition(Generic[S, T]):
             raise InvalidTrigger(self.name, model.state, row.trigger, "the engine refused the row")
 
 
-#: One compiled row: the row, its source State, its Event, its transitions Transition, and whether
-#: that Transition is plain (see :func:`_plain`).
-_Compiled = tuple[Transition[S, T], "State", "Event", "EngineTransition", bool]
+#: One compiled row: the row, its source State, its Event, its transitions Transition, and how
+#: :meth:`MachineDefinition.advance` runs it (see :func:`_mode`).
+_Compiled = tuple[Transition[S, T], "State", "Event", "EngineTransition", str]
+
+#: How a compiled row runs: through ``Transition.execute``; through ``_change_state`` only (plain);
+#: or, when transitions' state change itself would run no callback, as the one assignment it makes.
+_EXECUTE, _PLAIN, _SILENT = "execute", "plain", "silent"
+
+
+def _mode(engine: Machine, transition: EngineTransition) -> str:
+    """How :meth:`MachineDefinition.advance` may run ``transition`` and end as transitions would.
+
+    Silent: plain, and ``_change_state`` would call no callback either: the source
+    State has no ``on_exit``, the destination no ``on_enter``, and it is not a final
+    state with machine ``on_final`` callbacks. Then all it does besides logging is
+    ``setattr(model, engine.model_attribute, dest)``.
+    """
+    if not _plain(engine, transition):
+        return _EXECUTE
+    if transition.dest is None:
+        return _SILENT  # an internal row: no exit, no enter, no state change
+    source, dest = engine.get_state(transition.source), engine.get_state(transition.dest)
+    quiet = not source.on_exit and not dest.on_enter and not (dest.final and engine.on_final)
+    return _SILENT if quiet and engine.model_attribute == "state" else _PLAIN
 
 
 def _plain(engine: Machine, transition: EngineTransition) -> bool:
