@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from typing import Generic
 
 import httpx
+from attrs import frozen
 
 from adapters.huawei.auth import HUAWEI_BASE_URL, AppIdCredentials, HuaweiAuth, Renewal, new_nonce
 from adapters.huawei.series_detail import (
@@ -55,42 +57,47 @@ __all__ = [
 ]
 
 
+@frozen
+class _Done(Generic[R]):
+    """What a finished conversation came to (a value apart from the requests it yields)."""
+
+    value: R
+
+
+def _resume(exchange: Exchange[R], outcome: HttpResponse | TransportError | None) -> HttpRequest | _Done[R]:
+    """Hand the conversation what its last request came to (nothing yet, an answer, or a
+    transport error thrown into it): the next request it asks for, or what it came to."""
+    try:
+        if isinstance(outcome, TransportError):
+            return exchange.throw(outcome)
+        if outcome is None:
+            return next(exchange)
+        return exchange.send(outcome)
+    except StopIteration as done:
+        value: R = done.value
+        return _Done(value)
+
+
 def _run(exchange: Exchange[R], send: Callable[[HttpRequest], HttpResponse]) -> R:
     """Run a conversation over a blocking transport; a transport error is thrown into it."""
     outcome: HttpResponse | TransportError | None = None
-    while True:
+    while not isinstance(step := _resume(exchange, outcome), _Done):
         try:
-            if isinstance(outcome, TransportError):
-                request = exchange.throw(outcome)
-            elif outcome is None:
-                request = next(exchange)
-            else:
-                request = exchange.send(outcome)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
-        try:
-            outcome = send(request)
+            outcome = send(step)
         except TransportError as exc:
             outcome = exc
+    return step.value
 
 
 async def _run_async(exchange: Exchange[R], sender: AsyncSender) -> R:
     """:func:`_run` over an asyncio transport."""
     outcome: HttpResponse | TransportError | None = None
-    while True:
+    while not isinstance(step := _resume(exchange, outcome), _Done):
         try:
-            if isinstance(outcome, TransportError):
-                request = exchange.throw(outcome)
-            elif outcome is None:
-                request = next(exchange)
-            else:
-                request = exchange.send(outcome)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
-        try:
-            outcome = await sender.send(request)
+            outcome = await sender.send(step)
         except TransportError as exc:
             outcome = exc
+    return step.value
 
 
 def _no_redirects(client: httpx.Client | httpx.AsyncClient) -> None:
