@@ -7,7 +7,6 @@ EventsResponse whose every value is typed, or EventParseError and nothing else. 
 that folder on ``sys.path``).
 """
 
-
 from __future__ import annotations
 
 from collections.abc import Mapping

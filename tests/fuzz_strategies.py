@@ -7,7 +7,6 @@ settings every fuzz test runs with. Shared by the ``test_fuzz_*.py`` files, and 
 anywhere below ``tests/`` (``conftest.py`` puts that folder on ``sys.path``).
 """
 
-
 from __future__ import annotations
 
 import json

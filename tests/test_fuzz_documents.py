@@ -10,7 +10,6 @@ Each reader's contract, as its module documents it:
   Scenario, or ScenarioError.
 """
 
-
 from __future__ import annotations
 
 import functools

@@ -12,7 +12,6 @@ The inputs are fuzz_strategies.py's; "typed values" is checked field by field (f
 The other ``test_fuzz_*.py`` files fuzz the stored documents and the machines behind the channel.
 """
 
-
 from __future__ import annotations
 
 import json

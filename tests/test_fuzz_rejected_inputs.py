@@ -9,7 +9,6 @@ xfail in the corpus (tests/corpus/MANIFEST.json, ``xfail``), which fails as
 soon as the bug is fixed.
 """
 
-
 from __future__ import annotations
 
 import json
