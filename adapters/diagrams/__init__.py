@@ -72,7 +72,8 @@ on every platform, fonts bundled), else the ``pygraphviz`` wheel (which bundles
 libgvc and the dot layout plugin). With none, :func:`render` raises
 :class:`RendererUnavailable`; DOT and Mermaid need none.
 
-Modules: :mod:`.plan` (what is drawn, views, live paths), :mod:`.dot`, :mod:`.mermaid`,
+Modules: :mod:`.plan` (what is drawn; built from :mod:`.shapes`, :mod:`.merging`, :mod:`.views`,
+:mod:`.live` and :mod:`.style`), :mod:`.dot`, :mod:`.mermaid`,
 :mod:`.rendering` (pictures through a layout engine) and :mod:`.files` (what ``callfsm diagrams``
 writes). Their public names are re-exported here.
 """

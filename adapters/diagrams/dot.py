@@ -9,7 +9,10 @@ from typing import Any
 
 import graphviz  # type: ignore[import-untyped]
 
-from adapters.diagrams.plan import (
+from adapters.diagrams.live import LiveModel, _Path, _path
+from adapters.diagrams.plan import Plan, is_failure, plan
+from adapters.diagrams.shapes import Arc, Endpoint, Group, _contains, _key, _states
+from adapters.diagrams.style import (
     _ALIKE_BOX,
     _CURRENT_FILL,
     _FAILED_BOX,
@@ -24,26 +27,12 @@ from adapters.diagrams.plan import (
     _VISITED_FILL,
     ABSORB_NOTE,
     FAILED_TITLE,
-    FULL,
     LABEL_WIDTH,
     STAY_WIDTH,
     TITLE_WIDTH,
     WITHIN_TITLE,
-    Arc,
-    Endpoint,
-    Group,
-    LiveModel,
-    Plan,
-    View,
-    _contains,
-    _key,
-    _Path,
-    _path,
-    _states,
-    drawn_in,
-    is_failure,
-    plan,
 )
+from adapters.diagrams.views import FULL, View, drawn_in
 from fsm.engine import MachineDefinition
 
 # -- DOT ------------------------------------------------------------------------------

@@ -5,7 +5,10 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
-from adapters.diagrams.plan import (
+from adapters.diagrams.live import LiveModel, _path
+from adapters.diagrams.plan import Plan, is_failure, plan
+from adapters.diagrams.shapes import Endpoint, Group, _states
+from adapters.diagrams.style import (
     _CURRENT_FILL,
     _FAILED_FILL,
     _FAILED_LINE,
@@ -13,20 +16,10 @@ from adapters.diagrams.plan import (
     _VISITED_FILL,
     ABSORB_NOTE,
     FAILED_TITLE,
-    FULL,
     LOCAL_MARK,
     WITHIN_TITLE,
-    Endpoint,
-    Group,
-    LiveModel,
-    Plan,
-    View,
-    _path,
-    _states,
-    drawn_in,
-    is_failure,
-    plan,
 )
+from adapters.diagrams.views import FULL, View, drawn_in
 from fsm.engine import MachineDefinition
 
 # -- Mermaid ------------------------------------------------------------------------
