@@ -11,6 +11,8 @@ the bad value is (the machine, the field), so that a log line is enough.
 from __future__ import annotations
 
 import copy
+import json
+import re
 from typing import Any
 
 import pytest
@@ -252,3 +254,87 @@ def test_a_connected_call_whose_outcome_says_it_failed_says_so() -> None:
     snap = _data(call)
     snap["model"]["outcome"] = {"success": False, "status": "Failure", "reason": None}
     assert "failed" in _refused(snap)
+
+
+# -- what a refusal shows of the bad value, and the text dumps writes ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "shown"),
+    [
+        ((), "not rows", "string"),  # the history itself
+        ((1,), "idle", "string"),  # a row
+        ((1, 3), 7, "number"),  # a row's reason
+        ((1, 4), "0.0", "string"),  # a row's time
+    ],
+)
+def test_a_malformed_history_says_what_it_found_instead(path: tuple[int, ...], value: object, shown: str) -> None:
+    # "a log line is enough": the refusal names the JSON kind that was there, taken from the value put there
+    snap = _data(_alerting())
+    if not path:
+        snap["model"]["history"] = value
+    elif len(path) == 1:
+        snap["model"]["history"][path[0]] = value
+    else:
+        snap["model"]["history"][path[0]][path[1]] = value
+    assert shown in _refused(snap)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "shown"),
+    [("href", 7, "number"), ("href", b"/bytes", "bytes")],
+)
+def test_a_field_of_the_wrong_kind_says_what_it_found(field: str, value: object, shown: str) -> None:
+    # restore takes Python data from any loader, so the value may be no JSON kind at all (bytes)
+    snap = _data(_alerting())
+    snap["model"][field] = value
+    message = _refused(snap)
+    assert field in message
+    assert shown in message
+
+
+def test_a_flag_of_the_wrong_kind_says_what_it_found() -> None:
+    snap = _data(_declined())
+    snap["model"]["outcome"]["success"] = "yes"
+    message = _refused(snap)
+    assert "success" in message
+    assert "string" in message
+
+
+def test_a_state_that_is_not_one_of_the_machines_says_which_enumeration_it_expected() -> None:
+    snap = _data(_alerting())
+    del snap["model"]["history"]
+    snap["model"]["state"] = "Ringing"  # not one of InvitationState (docs/protocol.md §1.1)
+    message = _refused(snap)
+    assert "state" in message
+    assert InvitationState.__name__ in message
+
+
+def test_a_connected_call_whose_outcome_says_it_failed_uses_the_word() -> None:
+    call = _alerting()
+    call.completed(now=3.0, status="Success")
+    snap = _data(call)
+    snap["model"]["outcome"] = {"success": False, "status": "Failure", "reason": None}
+    assert re.search(r"\bfailed\b", _refused(snap))
+
+
+def _keys_in_order(text: str) -> list[list[str]]:
+    found: list[list[str]] = []
+
+    def hook(pairs: list[tuple[str, object]]) -> dict[str, object]:
+        found.append([key for key, _ in pairs])
+        return dict(pairs)
+
+    json.loads(text, object_pairs_hook=hook)
+    return found
+
+
+def test_dumps_writes_every_object_with_its_keys_sorted() -> None:
+    # snapshots are stored and diffed as text: the same model must give the same text whatever order the
+    # fields are declared in, so dumps writes the canonical form, every object's keys sorted
+    text = model_snapshot.dumps(_declined())
+    objects = _keys_in_order(text)
+    assert len(objects) > 3  # the envelope, the model, the representation, the outcome...
+    for keys in objects:
+        assert keys == sorted(keys)
+    assert model_snapshot.loads(text) == _declined()
