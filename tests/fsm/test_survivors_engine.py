@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from fsm.errors import InvalidTrigger
-from fsm.invitation import INVITATION, InvitationState, InvitationTrigger
+from fsm.invitation import INVITATION, Invitation, InvitationKind, InvitationState, InvitationTrigger
 from fsm.online_meeting import OnlineMeetingState
 from fsm.renegotiation import RENEGOTIATION, RenegotiationState, RenegotiationTrigger
 from fsm.wire import Direction
@@ -58,3 +58,34 @@ def test_the_wire_name_of_a_state_is_the_servers_word_and_local_states_have_none
     assert INVITATION.wire_name(InvitationState.CONNECTED) == "Connected"
     assert INVITATION.wire_name(InvitationState.CONNECTING) == "Connecting"
     assert INVITATION.wire_name(InvitationState.IDLE) is None  # nothing on the wire is called idle
+
+
+# -- fire: a row run on a model that is not where the row starts (fsm/paths.py replays rows this way) ---------
+
+
+def test_a_row_fired_on_a_model_in_another_state_is_refused_naming_the_models_state() -> None:
+    # the row is Connecting --updated(Alerting)--> Alerting; the model is accepting, where updated is decided
+    # by a completion, never by a progress state: the engine refuses it, and the refusal says where the model is
+    row = INVITATION.select(InvitationState.CONNECTING, InvitationTrigger.UPDATED, InvitationState.ALERTING)
+    model = Invitation(kind=InvitationKind.MESSAGING, state=InvitationState.ACCEPTING)
+    with pytest.raises(InvalidTrigger) as caught:
+        INVITATION.fire(model, row)
+    error = caught.value
+    assert (error.machine, error.state, error.trigger) == (
+        "invitation", InvitationState.ACCEPTING, InvitationTrigger.UPDATED,
+    )
+    assert error.why
+    assert error.why != GENERIC
+    assert model.state is InvitationState.ACCEPTING
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="fsm/engine.py: MachineDefinition.fire with a row whose trigger has no row at all from the model's "
+    "state lets transitions' MachineError through instead of InvalidTrigger (select and advance never get there)",
+)
+def test_a_row_fired_where_its_trigger_has_no_row_is_refused_as_invalid_trigger() -> None:
+    row = INVITATION.select(InvitationState.IDLE, InvitationTrigger.SEND, None)
+    model = Invitation(kind=InvitationKind.MESSAGING, state=InvitationState.CONNECTED)
+    with pytest.raises(InvalidTrigger):
+        INVITATION.fire(model, row)
