@@ -84,7 +84,7 @@ def scanned_for_lines(monkeypatch: pytest.MonkeyPatch, data: bytes) -> tuple[int
 
 def array_of(elements: int) -> bytes:
     # the smallest events document, one per line: "[\n" + "{...},\n" * n + "]"
-    return b"[\n" + b',\n'.join([b'{"sender": []}'] * elements) + b"\n]\n"
+    return b"[\n" + b",\n".join([b'{"sender": []}'] * elements) + b"\n]\n"
 
 
 def test_an_array_is_read_in_time_linear_in_its_size(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -187,6 +187,7 @@ def test_releasing_settled_models_changes_no_verdict(seed: int) -> None:
     late = jsonl(APP, 6) + b"".join(
         json.dumps(response(APP, late_events(APP, n), 100 + n)).encode() + b"\n" for n in range(6)
     )
+
     def both(data: bytes) -> list[Any]:
         reports = []
         for release in (True, False):
@@ -299,7 +300,7 @@ def test_json_output_is_json_dumps_indent_2(tmp_path: Path) -> None:
     declined = [*call_events(APP, 90)[:2], {**call_events(APP, 90)[2], **refusal}]
     declined[2]["_embedded"]["audioVideoInvitation"]["state"] = "Declined"
     failed = [*call_events(APP, 91)[:1], {**call_events(APP, 91)[2], "status": "Failure", "_embedded": {}}]
-    odd = call_events(f"{APP}/é\"", 92)
+    odd = call_events(f'{APP}/é"', 92)
     lines = [json.dumps(response(APP, e, n)).encode() for n, e in enumerate((declined, failed, odd))]
     data = jsonl(APP, 3) + b"\n".join(lines) + b'\n{"t": 1, "response": "not json"}\n'
     report = replay(read_records(data, "x.jsonl"))
@@ -334,7 +335,28 @@ def test_jobs_2_gives_the_output_of_jobs_1(tmp_path: Path, capsys: pytest.Captur
     assert capsys.readouterr().out == text
 
 
-def _die(name: str) -> None:
+@pytest.mark.parametrize("jobs", ["2", "3"])
+def test_files_shared_between_this_process_and_workers_come_out_in_file_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], jobs: str
+) -> None:
+    # with --jobs 2 this process replays files 0 and 2 and the worker 1 and 3 (3: 0 and 3 here, 1 and 2
+    # there); a file with no resource at all sits among them, so an empty rendered part must not
+    # leave a stray comma. --jobs 1 (one stream) is the reference.
+    files = []
+    for n, body in enumerate(
+        (jsonl(f"{APP}1", 3), b'{"response": "{\\"sender\\": ["}\n', jsonl(f"{APP}3", 2), jsonl(f"{APP}4", 4))
+    ):
+        files.append(tmp_path / f"app{n}.jsonl")
+        files[-1].write_bytes(body)
+    names = [str(f) for f in files]
+    assert main(["replay", "--json", "--jobs", "1", *names]) == 1
+    expected = capsys.readouterr().out
+    assert main(["replay", "--json", "--jobs", jobs, *names]) == 1
+    assert capsys.readouterr().out == expected
+    assert len(json.loads(expected)["resources"]) == 3 + 2 + 4
+
+
+def _die(name: str, render: bool) -> None:
     os._exit(3)  # a worker killed from outside (the OOM killer, a signal) ends like this
 
 
