@@ -88,6 +88,13 @@ def parse_kind(kind: object) -> InvitationKind:
     raise ValueError(f"unknown invitation kind {kind!r}; use audioVideo, messaging, onlineMeeting or participant")
 
 
+def check_incoming_kind(kind: object) -> InvitationKind:
+    parsed = parse_kind(kind)
+    if parsed not in (InvitationKind.AUDIO_VIDEO, InvitationKind.MESSAGING):
+        raise ValueError("an incoming call is an audioVideo or messaging invitation")
+    return parsed
+
+
 def reason_of(code: str, subcode: str | None, message: str | None = None) -> Reason:
     """The wire reason: a ``None`` subcode (the tables' "None") is no subcode."""
     if subcode is not None and subcode.lower() == "none":

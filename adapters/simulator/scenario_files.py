@@ -1,38 +1,29 @@
 """Scenario files: a JSON or YAML document of Script calls, read, checked and applied.
 
-Separate from :mod:`adapters.simulator.scenario_script` because reading a file
-is its own job: bounded YAML (no aliases), one-line errors that name the file
-and the JSON path, and a dry run of every step when the file is read rather
-than when a server starts.
+Reading a file is its own job, apart from the calls
+(:mod:`adapters.simulator.scenario_script`) and the document's grammar
+(:mod:`adapters.simulator.scenario_document`): YAML without aliases, one-line
+errors that name the file and the JSON path, and a dry run of every step when
+the file is read rather than when a server starts.
 """
 
 from __future__ import annotations
 
-import inspect
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import yaml
 from attrs import frozen
+from cattrs.errors import BaseValidationError
 
 from adapters.simulator.faults import FaultConfig, FaultKind
-from adapters.simulator.profiles import Completion, EventShape, ProfileName
+from adapters.simulator.scenario_document import ScenarioDocument, User, converter
+from adapters.simulator.scenario_errors import ScenarioError, scenario_error
 from adapters.simulator.scenario_remote import Happening, RenegotiationReply, ScriptedPlan
-from adapters.simulator.scenario_script import SCENARIO_STEPS, Script
-
-# -- scenario files -----------------------------------------------------------------------------------
-
-
-class ScenarioError(ValueError):
-    """A scenario file that cannot be used: says where and why, in one line."""
-
-
-@frozen
-class Step:
-    name: str
-    arguments: Mapping[str, Any]
+from adapters.simulator.scenario_script import Script
+from adapters.simulator.scenario_steps import Step
 
 
 @frozen
@@ -58,83 +49,24 @@ class Scenario:
                 raise ScenarioError(f"steps[{index}] ({step.name}): {exc}") from None
 
 
-#: Top-level switches and their allowed values (profiles.py).
-_SWITCHES: Final[Mapping[str, tuple[str, ...]]] = {
-    "profile": tuple(m.value for m in ProfileName),
-    "events": tuple(m.value for m in EventShape),
-    "completion": tuple(m.value for m in Completion),
-}
-_TOP_KEYS: Final = frozenset({"seed", "faults", "user", "steps", "description", *_SWITCHES})
-
-
-def _check_arguments(name: str, arguments: Mapping[str, Any], where: str) -> None:
-    signature = inspect.signature(SCENARIO_STEPS[name])
-    params = {p for p in signature.parameters if p != "self"}
-    unknown = sorted(set(arguments) - params)
-    if unknown:
-        raise ScenarioError(
-            f"{where}: {name} has no argument {unknown[0]!r}; it takes {', '.join(sorted(params)) or 'none'}"
-        )
-    try:
-        signature.bind(None, **arguments)
-    except TypeError as exc:
-        raise ScenarioError(f"{where}: {name}: {exc}") from None
-
-
 def parse_scenario(document: object) -> Scenario:
-    """A scenario from its JSON-shaped document (see ``scenario.schema.json``)."""
-    if not isinstance(document, dict):
-        raise ScenarioError("$: a scenario is an object with a 'steps' list")
-    unknown = sorted(set(document) - _TOP_KEYS)
-    if unknown:
-        raise ScenarioError(f"$: unknown key {unknown[0]!r}; known: {', '.join(sorted(_TOP_KEYS))}")
-    seed = document.get("seed")
-    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
-        raise ScenarioError(f"$.seed: an integer, got {seed!r}")
-    faults = None
-    if document.get("faults") is not None:
-        raw = document["faults"]
-        if not isinstance(raw, dict):
-            raise ScenarioError("$.faults: an object of fault rates")
-        try:
-            faults = FaultConfig.from_mapping(raw)
-        except (TypeError, ValueError) as exc:
-            raise ScenarioError(f"$.faults: {exc}") from None
-    user_name = user_uri = None
-    if document.get("user") is not None:
-        user = document["user"]
-        if not isinstance(user, dict) or set(user) - {"name", "uri"}:
-            raise ScenarioError("$.user: an object with 'name' and/or 'uri'")
-        user_name, user_uri = user.get("name"), user.get("uri")
-        for key, value in (("name", user_name), ("uri", user_uri)):
-            if value is not None and (not isinstance(value, str) or not value):
-                raise ScenarioError(f"$.user.{key}: a non-empty string")
-    switches: dict[str, str | None] = {}
-    for key, allowed in _SWITCHES.items():
-        value = document.get(key)
-        if value is not None and value not in allowed:
-            raise ScenarioError(f"$.{key}: one of {', '.join(allowed)}, got {value!r}")
-        switches[key] = value
-    raw_steps = document.get("steps", [])
-    if not isinstance(raw_steps, list):
-        raise ScenarioError("$.steps: a list of steps")
-    steps: list[Step] = []
-    for index, given in enumerate(raw_steps):
-        where = f"$.steps[{index}]"
-        raw_step = {given: None} if isinstance(given, str) else given
-        if not isinstance(raw_step, dict) or len(raw_step) != 1:
-            raise ScenarioError(f"{where}: a step is an object with exactly one key, the step's name")
-        ((name, arguments),) = raw_step.items()
-        if name not in SCENARIO_STEPS:
-            raise ScenarioError(f"{where}: unknown step {name!r}; known: {', '.join(SCENARIO_STEPS)}")
-        if arguments is None:
-            arguments = {}
-        if not isinstance(arguments, dict):
-            raise ScenarioError(f"{where}.{name}: the arguments are an object (or null)")
-        _check_arguments(name, arguments, f"{where}.{name}")
-        steps.append(Step(name, dict(arguments)))
-    scenario = Scenario(tuple(steps), seed, faults, user_name, user_uri, **switches)
-    scenario.apply(Script(_DryRun()))  # every argument checked now, not when a server starts
+    """A scenario from its JSON-shaped document (see ``scenario.schema.json``), structured by cattrs."""
+    try:
+        parsed = converter.structure(document, ScenarioDocument)
+    except (BaseValidationError, ValueError, TypeError) as exc:
+        raise scenario_error(exc) from None
+    user = parsed.user or User()
+    scenario = Scenario(
+        parsed.steps,
+        parsed.seed,
+        parsed.faults,
+        user.name,
+        user.uri,
+        profile=None if parsed.profile is None else parsed.profile.value,
+        events=None if parsed.events is None else parsed.events.value,
+        completion=None if parsed.completion is None else parsed.completion.value,
+    )
+    scenario.apply(Script(_DryRun()))  # what only the Script call checks, checked now rather than when a server starts
     return scenario
 
 

@@ -55,6 +55,7 @@ from adapters.simulator.faults import FaultKind
 from adapters.simulator.scenario_checks import (
     check_after,
     check_code,
+    check_incoming_kind,
     check_nonempty,
     check_seconds,
     check_subcode,
@@ -231,9 +232,7 @@ class Script:
         ``message``: a messaging invitation's first text, delivered as a
         ``message`` event once the user accepts (the ReceiveAnIM sample).
         """
-        parsed = parse_kind(kind)
-        if parsed not in (InvitationKind.AUDIO_VIDEO, InvitationKind.MESSAGING):
-            raise ValueError("an incoming call is an audioVideo or messaging invitation")
+        parsed = check_incoming_kind(kind)
         if message is not None and (parsed is not InvitationKind.MESSAGING or not isinstance(message, str)):
             raise ValueError("message is the text of a messaging invitation")
         self._target.add_happening(
