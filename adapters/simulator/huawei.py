@@ -9,6 +9,7 @@ import logging
 import math
 import re
 import secrets
+from collections.abc import Sequence
 from typing import Final
 
 from adapters.simulator.config import SimulatorConfig
@@ -16,7 +17,7 @@ from adapters.simulator.faults import FaultKind, Faults
 from adapters.simulator.records import SeriesRecord
 from adapters.simulator.replies import BodyKind, Reply, SimRequest, huawei_error
 from fsm.errors import CallFsmError
-from fsm.meeting_series import ConferenceState
+from fsm.meeting_series import ConferenceState, MeetingSeries
 
 log = logging.getLogger("callfsm.simulator")
 
@@ -40,6 +41,31 @@ class HuaweiCloud:
         self.faults = faults
         self.series: dict[str, SeriesRecord] = {}
         self.tokens: dict[str, float] = {t: math.inf for t in config.huawei_tokens}
+
+    # -- the script's series --------------------------------------------------------------------------------
+
+    def add_series(
+        self, conference_id: str, *, held: bool, sub_meetings: Sequence[str], subject: str | None, now: float
+    ) -> None:
+        if conference_id in self.series and not self.series[conference_id].shadow.is_terminal:
+            raise ValueError(f"series {conference_id} already exists")
+        record = SeriesRecord(conference_id, MeetingSeries(conference_id=conference_id), subject)
+        record.sub_meetings = {sub: ConferenceState.SCHEDULE for sub in sub_meetings}
+        self.series[conference_id] = record
+        if held:
+            record.shadow.conference_state_observed(now=now, conference_state=ConferenceState.CREATED.value)
+            if record.sub_meetings:
+                record.sub_meetings[next(iter(record.sub_meetings))] = ConferenceState.CREATED
+
+    def hold_series(self, conference_id: str, sub_meeting: str | None, now: float) -> None:
+        record = self.series.get(conference_id)
+        if record is None:
+            raise ValueError(f"no series {conference_id}")
+        if sub_meeting is not None:
+            if sub_meeting not in record.sub_meetings:
+                raise ValueError(f"series {conference_id} has no sub-meeting {sub_meeting}")
+            record.sub_meetings[sub_meeting] = ConferenceState.CREATED
+        record.shadow.conference_state_observed(now=now, conference_state=ConferenceState.CREATED.value)
 
     # -- requests -------------------------------------------------------------------------------------------
 
