@@ -109,6 +109,13 @@ status, no reason code) takes the status and reason of a ``completed`` that
 comes later and agrees with it (:func:`fsm.outcome.fill_in`), as the event is
 the server's own word on both. Such an outcome is final only then, or once
 :data:`fsm.outcome.FINAL_GRACE` has passed (:meth:`Invitation.outcome_is_final`).
+
+Why this module is one piece (about 800 lines, over the 500 the adapters keep
+to): it is one machine, read together. This header, the literal table and
+:class:`Invitation`, whose methods are the table's triggers, say the same thing
+three ways, and a reader checks one against the others; the table's helper
+rows and the kinds' rules are used by nothing else. Split, a row and the
+method that fires it would sit in different files.
 """
 
 from __future__ import annotations

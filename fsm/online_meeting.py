@@ -92,6 +92,10 @@ a ``completed`` fills in an outcome seen without status, as above.
 Correlation is the caller's job: the adapter routes to this model the OMI
 events, the updates of the OMI's conversation, and the events of the local
 participant only.
+
+Why this module is one piece (about 700 lines, over the 500 the adapters keep
+to): as :mod:`fsm.invitation`, it is one machine whose header, literal table and
+model class (its methods are the table's triggers) are read against each other.
 """
 
 from __future__ import annotations
