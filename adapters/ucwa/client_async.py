@@ -1,0 +1,528 @@
+""":class:`AsyncUcwaClient`: a UCWA application in asyncio code, over ``httpx.AsyncClient``, and the
+:class:`Subscription` that hands its changes out as an async iterator.
+
+The asyncio twin; the sans-IO work it awaits around is :mod:`adapters.ucwa.client_core`'s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from adapters.routing import restart
+from adapters.routing.dispatcher import DispatchResult
+from adapters.routing.trace import TraceTarget, TraceWriter, open_trace
+from adapters.transport.http import AsyncSender, AsyncTokenSource, TransportError
+from adapters.ucwa.application import (
+    ASYNC_REPORT_LEAD,
+    MakeMeAvailable,
+    creation,
+    expect,
+    made_available,
+    new_endpoint_id,
+)
+from adapters.ucwa.application import Created as ApplicationCreated
+from adapters.ucwa.channel import AsyncEventChannel, Backoff, ChannelEnd, ChannelReset, PGetParameters
+from adapters.ucwa.client_changes import StateChange, _outcome_settled
+from adapters.ucwa.client_core import REQUEST_TIMEOUT, Cancellable, M, _Core, _raise_for, _step_request
+from adapters.ucwa.client_links import ApplicationLinks, ClientError, _links_or_raise, read_application
+from adapters.ucwa.tracing import async_traced_sender, trace_sink
+from adapters.wire.requests import (
+    Applied,
+    Created,
+    OriginError,
+    apply_response,
+    build_request,
+    loggable_url,
+)
+from adapters.wire.ucwa_errors import UcwaError
+from fsm.actions import Actions, FetchResource
+from fsm.invitation import Invitation, InvitationKind
+from fsm.lobby_participant import LobbyParticipant
+from fsm.model import FsmModel
+from fsm.online_meeting import OnlineMeetingJoin
+from fsm.outcome import Outcome
+from fsm.reasons import CallDeclineReason, ReNegotiationDeclineReason
+from fsm.renegotiation import Renegotiation
+
+log = logging.getLogger("callfsm.client")
+
+
+class Subscription:
+    """An async iterator of :class:`StateChange`; changes are queued from its creation on."""
+
+    def __init__(self, owner: AsyncUcwaClient) -> None:
+        self._owner = owner
+        self._queue: asyncio.Queue[StateChange | None] = asyncio.Queue()
+        owner._subscriptions.add(self)
+        if owner._task is not None and owner._task.done():
+            self.put(None)  # the channel has already ended: iteration ends at once
+
+    def put(self, change: StateChange | None) -> None:
+        self._queue.put_nowait(change)
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> StateChange:
+        item = await self._queue.get()
+        if item is None:
+            self._owner._subscriptions.discard(self)
+            if self._owner.failure is not None:
+                raise self._owner.failure
+            raise StopAsyncIteration
+        return item
+
+    def close(self) -> None:
+        self._owner._subscriptions.discard(self)
+
+
+class AsyncUcwaClient(_Core):
+    """A UCWA application in asyncio code. ``async with`` connects and runs the event channel."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: AsyncTokenSource,
+        client: httpx.AsyncClient | None = None,
+        body_format: str = "json",
+        on_change: Callable[[StateChange], object] | None = None,
+        on_application_not_found: Callable[[UcwaError], str | Awaitable[str | None] | None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        backoff: Backoff | None = None,
+        pget_parameters: PGetParameters | None = None,
+        keep_alive: bool = True,
+        trace: TraceTarget | TraceWriter | None = None,
+    ) -> None:
+        super().__init__(url, url, on_change)
+        self._own_client = client is None
+        self.http = client or httpx.AsyncClient(timeout=REQUEST_TIMEOUT)
+        #: The trace, as :attr:`UcwaClient.trace`.
+        self.trace = open_trace(trace)
+        self.sender = async_traced_sender(
+            AsyncSender(self.http, token, base_url=url, body_format=body_format), self.trace, clock
+        )
+        self.clock = clock
+        self.sleep = sleep
+        self.backoff = backoff
+        #: ``low``/``medium``/``timeout``/``priority`` for the P-GET (:class:`~adapters.ucwa.channel.PGetParameters`).
+        self.pget_parameters = pget_parameters
+        self.on_application_not_found = on_application_not_found
+        self.channel: AsyncEventChannel[DispatchResult] | None = None
+        self.failure: BaseException | None = None
+        self._task: asyncio.Task[ChannelEnd] | None = None
+        self._subscriptions: set[Subscription] = set()
+        #: model id -> the timer that shows its provisional outcome as final once the grace passes.
+        self._final_timers: dict[int, asyncio.TimerHandle] = {}
+        #: Run the ``reportMyActivity`` task after ``make_me_available`` (off: the app reports itself).
+        self.keep_alive_enabled = keep_alive
+        self._keep_alive_task: asyncio.Task[None] | None = None
+
+    def __repr__(self) -> str:
+        return f"AsyncUcwaClient({loggable_url(self.url)!r}, models={len(self.models)})"
+
+    def _clock_now(self) -> float:
+        return self.clock()
+
+    @classmethod
+    def restore(
+        cls,
+        url: str,
+        snapshot: Mapping[str, Any] | str | bytes,
+        *,
+        token: AsyncTokenSource,
+        wall: Callable[[], float] = time.time,
+        **options: Any,
+    ) -> AsyncUcwaClient:
+        """The asyncio twin of :meth:`UcwaClient.restore` (nothing is sent; ``async with`` connects)."""
+        clock: Callable[[], float] = options.get("clock", time.monotonic)
+        state = restart.load(snapshot, url=url, now=clock(), wall=wall())  # before anything is opened
+        client = cls(url, token=token, **options)
+        client._install(state)
+        return client
+
+    @classmethod
+    async def create_application(
+        cls,
+        url: str,
+        *,
+        token: AsyncTokenSource,
+        user_agent: str,
+        endpoint_id: str | None = None,
+        culture: str = "en-US",
+        allowed_origins: Sequence[str] = (),
+        delete_on_close: bool = True,
+        client: httpx.AsyncClient | None = None,
+        **options: Any,
+    ) -> AsyncUcwaClient:
+        """The asyncio twin of :meth:`UcwaClient.create_application` (``token`` may be an async callable);
+        ``async with`` then starts the event channel without reading the application again."""
+        http = client or httpx.AsyncClient(timeout=REQUEST_TIMEOUT)
+        body_format = options.get("body_format", "json")
+        try:
+            walk = creation(
+                url,
+                user_agent=user_agent,
+                endpoint_id=endpoint_id or new_endpoint_id(),
+                culture=culture,
+                allowed_origins=allowed_origins,
+            )
+            step = next(walk)
+            while True:
+                sender = AsyncSender(http, token, base_url=step.url, body_format=body_format)
+                credential = await sender.token() if step.authorized else None
+                response = await sender.send(_step_request(step, credential, body_format))
+                try:
+                    step = walk.send(response)
+                except StopIteration as done:
+                    created: ApplicationCreated = done.value
+                    break
+            app = cls(created.url, token=token, client=http, **options)
+        except BaseException:
+            if client is None:
+                await http.aclose()
+            raise
+        app._own_client = client is None
+        app.delete_on_close = delete_on_close
+        app._open(app._adopt(created))
+        return app
+
+    async def __aenter__(self) -> AsyncUcwaClient:
+        if self.channel is None:  # one create_application made is connected already
+            await self.connect()
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def _read_links(self) -> ApplicationLinks:
+        request = build_request(
+            FetchResource(self.url, "read the application"),
+            base_url=self.url,
+            token=await self.sender.token(),
+            body_format=self.sender.body_format,
+        )
+        return read_application(self.url, await self.sender.send(request))
+
+    async def connect(self) -> ApplicationLinks:
+        """GET the application resource, read its links, prepare the event channel."""
+        return self._open(await self._read_links())
+
+    async def make_me_available(self, settings: MakeMeAvailable | None = None, /, **fields: Any) -> None:
+        """The asyncio twin of :meth:`UcwaClient.make_me_available`; the keep-alive then runs as a task
+        (every :data:`~adapters.ucwa.application.REPORT_DEADLINE` less a margin, on ``clock`` and ``sleep``)."""
+        request = self._make_me_available_request(settings or MakeMeAvailable(**fields), await self.sender.token())
+        made_available(await self.sender.send(request))
+        self.keep_alive.started(self.clock())
+        if "reportMyActivity" not in _links_or_raise(self.links).links:
+            self.links = await self._read_links()  # some servers add it to ``me`` only now
+        if self.keep_alive_enabled and (self._keep_alive_task is None or self._keep_alive_task.done()):
+            self._keep_alive_task = asyncio.ensure_future(self._keep_alive_loop())
+
+    async def report_my_activity(self) -> None:
+        """The asyncio twin of :meth:`UcwaClient.report_my_activity`."""
+        request = self._lifecycle_request("POST", "reportMyActivity", await self.sender.token())
+        expect(await self.sender.send(request), 204, 200)
+        self.keep_alive.reported(self.clock())
+
+    async def _keep_alive_loop(self) -> None:
+        while self.keep_alive.active:
+            at = self.keep_alive.next_at(blocking_for=ASYNC_REPORT_LEAD)
+            if at is None:
+                return
+            await self.sleep(max(0.0, at - self.clock()))
+            if not self.keep_alive.due(self.clock(), blocking_for=ASYNC_REPORT_LEAD):
+                continue  # reported meanwhile (the app called report_my_activity itself)
+            try:
+                await self.report_my_activity()
+            except (UcwaError, TransportError, OriginError, ClientError) as error:
+                self._keep_alive_failed(error)
+                if self.keep_alive.active:
+                    await self.sleep(ASYNC_REPORT_LEAD)  # try again later, not in a tight loop
+
+    async def delete_application(self) -> None:
+        """The asyncio twin of :meth:`UcwaClient.delete_application`."""
+        response = await self.sender.send(self._lifecycle_request("DELETE", "self", await self.sender.token()))
+        if response.status not in (404, 410):
+            expect(response, 204, 200)
+
+    def _open(self, links: ApplicationLinks) -> ApplicationLinks:
+        self.links = links
+        self.channel = AsyncEventChannel(
+            self.sender,
+            trace_sink(self.dispatcher, self.trace),
+            self._channel_start(self.links),
+            on_result=self._dispatched,
+            on_reset=self._reset,
+            on_application_not_found=self.on_application_not_found,
+            clock=self.clock,
+            sleep=self.sleep,
+            backoff=self.backoff,
+            parameters=self.pget_parameters,
+        )
+        return self.links
+
+    def start(self) -> asyncio.Task[ChannelEnd]:
+        """Run the event channel as a task (``async with`` does it for you).
+
+        After the loop ended (``409 PGetReplaced``, the application gone, a failure),
+        ``await connect()`` then ``start()`` runs a new loop from where the old one stopped.
+        """
+        if self.channel is None:
+            raise ClientError("not connected: await connect() first (or use async with)")
+        if self._task is None or self._task.done():
+            self.failure = None
+            self._task = asyncio.ensure_future(self.channel.run())
+            self._task.add_done_callback(self._channel_done)
+        return self._task
+
+    def _channel_done(self, task: asyncio.Task[ChannelEnd]) -> None:
+        if task.cancelled():
+            self.ended = ChannelEnd.STOPPED
+        elif task.exception() is not None:
+            self.failure = task.exception()
+            log.error("event channel failed: %s", self.failure)
+        else:
+            self.ended = task.result()
+        for subscription in list(self._subscriptions):
+            subscription.put(None)
+
+    async def aclose(self, *, delete_application: bool | None = None) -> None:
+        """Stop the event channel (the GET in flight is cancelled) and the keep-alive; DELETE the
+        application when ``delete_application`` (default: :attr:`delete_on_close`); close what the
+        client opened."""
+        if self.channel is not None:
+            self.channel.stop()
+        self.keep_alive.stop()
+        if self._keep_alive_task is not None:
+            self._keep_alive_task.cancel()
+        for task in (self._task, self._keep_alive_task):
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        for timer in self._final_timers.values():
+            timer.cancel()
+        self._final_timers.clear()
+        try:
+            if self.links is not None and (self.delete_on_close if delete_application is None else delete_application):
+                try:
+                    await self.delete_application()
+                except (UcwaError, TransportError, OriginError) as error:
+                    if delete_application:
+                        raise
+                    log.warning("the application was not deleted: %s", error)
+        finally:
+            if self.trace is not None:
+                self.trace.close()
+            if self._own_client:
+                await self.http.aclose()
+
+    # -- the app's calls ------------------------------------------------------------------------
+
+    def changes(self) -> Subscription:
+        """An async iterator of every :class:`StateChange` from now on (ends when the channel ends)."""
+        return Subscription(self)
+
+    async def start_audio_video(
+        self, to: str, *, subject: str | None = None, operation_id: str | None = None, **extra: Any
+    ) -> Invitation:
+        """The asyncio twin of :meth:`UcwaClient.start_audio_video`."""
+        kind = InvitationKind.AUDIO_VIDEO
+        return await self._sent(*self._outgoing(kind, to, operation_id=operation_id, subject=subject, extra=extra))
+
+    async def start_messaging(
+        self, to: str, *, subject: str | None = None, operation_id: str | None = None, **extra: Any
+    ) -> Invitation:
+        """The asyncio twin of :meth:`UcwaClient.start_messaging`."""
+        kind = InvitationKind.MESSAGING
+        return await self._sent(*self._outgoing(kind, to, operation_id=operation_id, subject=subject, extra=extra))
+
+    async def add_participant(
+        self, to: str, *, href: str | None = None, operation_id: str | None = None, **extra: Any
+    ) -> Invitation:
+        """The asyncio twin of :meth:`UcwaClient.add_participant` (``href``: the conversation's link)."""
+        kind = InvitationKind.PARTICIPANT
+        return await self._sent(*self._outgoing(kind, to, href=href, operation_id=operation_id, extra=extra))
+
+    async def join_online_meeting(
+        self,
+        meeting_uri: str,
+        *,
+        subject: str | None = None,
+        operation_id: str | None = None,
+        lobby_deadline: float | None = None,
+        **extra: Any,
+    ) -> OnlineMeetingJoin:
+        """The asyncio twin of :meth:`UcwaClient.join_online_meeting`."""
+        join = self._join(
+            meeting_uri, subject=subject, operation_id=operation_id, lobby_deadline=lobby_deadline, extra=extra
+        )
+        return await self._sent(*join)
+
+    async def accept(self, invitation: Invitation, *, media_host: str | None = None) -> None:
+        """The asyncio twin of :meth:`UcwaClient.accept`."""
+        await self.perform(invitation, invitation.accept(now=self.clock(), media_host=media_host))
+
+    async def accept_with_answer(
+        self, invitation: Invitation, sdp: str, *, session_context: str, processed_offer_id: str | None = None
+    ) -> None:
+        """The asyncio twin of :meth:`UcwaClient.accept_with_answer`."""
+        await self.perform(
+            invitation,
+            invitation.accept_with_answer(
+                now=self.clock(), sdp=sdp, session_context=session_context, processed_offer_id=processed_offer_id
+            ),
+        )
+
+    async def accept_with_phone_audio(self, invitation: Invitation) -> None:
+        """The asyncio twin of :meth:`UcwaClient.accept_with_phone_audio`."""
+        await self.perform(invitation, invitation.accept_with_phone_audio(now=self.clock()))
+
+    async def send_provisional_answer(
+        self, invitation: Invitation, sdp: str, *, session_context: str, processed_offer_id: str | None = None
+    ) -> None:
+        """The asyncio twin of :meth:`UcwaClient.send_provisional_answer`."""
+        await self.perform(
+            invitation,
+            invitation.send_provisional_answer(
+                now=self.clock(), sdp=sdp, session_context=session_context, processed_offer_id=processed_offer_id
+            ),
+        )
+
+    async def decline(self, invitation: Invitation, reason: CallDeclineReason | None = None) -> None:
+        """The asyncio twin of :meth:`UcwaClient.decline`."""
+        await self.perform(invitation, invitation.decline(now=self.clock(), reason=reason))
+
+    async def forward(self, invitation: Invitation, to: str | None = None) -> None:
+        """The asyncio twin of :meth:`UcwaClient.forward`."""
+        await self.perform(invitation, invitation.forward(now=self.clock(), to=to))
+
+    async def cancel(self, model: Cancellable) -> None:
+        """The asyncio twin of :meth:`UcwaClient.cancel` (an invitation or a join)."""
+        await self.perform(model, model.cancel(now=self.clock()))
+
+    async def offer(
+        self,
+        session: str,
+        sdp: str,
+        *,
+        href: str,
+        operation_id: str | None = None,
+        deadline: float | None = None,
+    ) -> Renegotiation:
+        """The asyncio twin of :meth:`UcwaClient.offer` (``href``: the session's ``renegotiations`` link)."""
+        return await self._sent(*self._offer(session, sdp, href=href, operation_id=operation_id, deadline=deadline))
+
+    async def answer(self, renegotiation: Renegotiation) -> None:
+        """The asyncio twin of :meth:`UcwaClient.answer`."""
+        await self.perform(renegotiation, renegotiation.answer(now=self.clock()))
+
+    async def dismiss(self, renegotiation: Renegotiation, reason: ReNegotiationDeclineReason | None = None) -> None:
+        """The asyncio twin of :meth:`UcwaClient.dismiss`."""
+        await self.perform(renegotiation, renegotiation.dismiss(now=self.clock(), reason=reason))
+
+    async def admit(self, participant: LobbyParticipant) -> None:
+        """The asyncio twin of :meth:`UcwaClient.admit`."""
+        await self.perform(participant, participant.admit(now=self.clock()))
+
+    async def reject(self, participant: LobbyParticipant) -> None:
+        """The asyncio twin of :meth:`UcwaClient.reject`."""
+        await self.perform(participant, participant.reject(now=self.clock()))
+
+    async def _sent(self, model: M, actions: Actions) -> M:
+        await self.perform(model, actions)
+        return model
+
+    async def perform(self, model: FsmModel, actions: Actions) -> list[Applied]:
+        """The asyncio twin of :meth:`UcwaClient.perform` (creating POSTs tracked first, the same way)."""
+        applied: list[Applied] = []
+        self._track_creations(model, actions)
+        if self.trace is not None:
+            self.trace.call(model, actions, self.clock())
+        self._emit([model])
+        for action in actions:
+            response = await self.sender.perform(action)
+            result = apply_response(model, action, response, now=self.clock())
+            applied.append(result)
+            self._emit([model])
+            if isinstance(result.outcome, Created) and result.violation is None:
+                # the 201 names the resource: what the channel held for that href now reaches the model
+                await self._dispatched(self.dispatcher.created(model, now=self.clock()))
+            if result.actions:
+                applied.extend(await self.perform(model, result.actions))
+            _raise_for(result)
+        return applied
+
+    async def wait_for_outcome(self, invitation: Invitation, timeout: float = 60.0) -> Outcome | None:
+        """Wait until ``invitation``'s outcome is final (as :meth:`UcwaClient.wait_for_outcome`); returns it."""
+        subscription = self.changes()
+        try:
+            async with asyncio.timeout(timeout):
+                while not _outcome_settled(invitation, self.clock()):
+                    final_at = invitation.final_at if invitation.outcome is not None else None
+                    # a provisional outcome turns final by itself once its grace passes: wake up for it
+                    wait = None if final_at is None else max(0.0, final_at - self.clock())
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(wait):
+                            await anext(subscription)
+        except (TimeoutError, StopAsyncIteration):
+            pass
+        finally:
+            subscription.close()
+        if self.failure is not None and invitation.outcome is None:
+            raise self.failure
+        return invitation.outcome
+
+    # -- hooks ------------------------------------------------------------------------------------
+
+    async def _dispatched(self, result: DispatchResult) -> None:
+        self._emit(change.model for change in result.changes)
+        for action in result.actions:
+            owner = self._owner(action)
+            if owner is None:
+                log.warning("no machine owns %s; not sent", type(action).__name__)
+                continue
+            try:
+                await self.perform(owner, (action,))
+            except (UcwaError, OriginError) as error:  # an event's href off the application's origin: not sent
+                log.warning("%s refused: %s", type(action).__name__, error)
+
+    async def _reset(self, reset: ChannelReset) -> None:
+        for href in self.dispatcher.hrefs_to_refetch():
+            model = self.dispatcher.model_for(href)
+            if model is not None:
+                with contextlib.suppress(UcwaError, OriginError):
+                    await self.perform(model, (FetchResource(href, f"re-read after {reset.kind.value}"),))
+
+    def _emit(self, models: Iterable[FsmModel]) -> None:
+        for change in self._changes(models):
+            if self.on_change is not None:
+                self.on_change(change)
+            for subscription in list(self._subscriptions):
+                subscription.put(change)
+        waiting = [(i, m) for i, m in self._provisional.items() if i not in self._final_timers]
+        if waiting:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # not in the loop (a restore): the next change in the loop arms it
+                return
+            for ident, model in waiting:
+                # a provisional outcome turns final with time alone: show it then, with no event to wait for
+                final_at = getattr(model, "final_at", None) or self.clock()
+                delay = max(0.0, final_at - self.clock())
+                self._final_timers[ident] = loop.call_later(delay, self._final_due, ident)
+
+    def _final_due(self, ident: int) -> None:
+        self._final_timers.pop(ident, None)
+        model = self._provisional.get(ident)
+        if model is not None:
+            self._emit([model])

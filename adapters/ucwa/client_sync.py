@@ -1,0 +1,534 @@
+""":class:`UcwaClient`: a UCWA application driven from a plain script, over ``httpx.Client``.
+
+The sync twin; the sans-IO work it sends around is :mod:`adapters.ucwa.client_core`'s.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from adapters.routing import restart
+from adapters.routing.dispatcher import DispatchResult
+from adapters.routing.trace import TraceTarget, TraceWriter, open_trace
+from adapters.transport.http import SyncSender, TokenSource, TransportError
+from adapters.ucwa.application import Created as ApplicationCreated
+from adapters.ucwa.application import (
+    MakeMeAvailable,
+    creation,
+    expect,
+    made_available,
+    new_endpoint_id,
+    pget_hold,
+)
+from adapters.ucwa.channel import Backoff, ChannelEnd, ChannelReset, EventChannel, PGetParameters
+from adapters.ucwa.client_changes import StateChange, _outcome_settled
+from adapters.ucwa.client_core import REQUEST_TIMEOUT, Cancellable, M, _Core, _raise_for, _step_request
+from adapters.ucwa.client_links import ApplicationLinks, ClientError, _links_or_raise, read_application
+from adapters.ucwa.tracing import trace_sink, traced_sender
+from adapters.wire.requests import (
+    Applied,
+    Created,
+    OriginError,
+    apply_response,
+    build_request,
+    loggable_url,
+)
+from adapters.wire.ucwa_errors import UcwaError
+from fsm.actions import Actions, FetchResource
+from fsm.invitation import Invitation, InvitationKind
+from fsm.lobby_participant import LobbyParticipant
+from fsm.model import FsmModel
+from fsm.online_meeting import OnlineMeetingJoin
+from fsm.outcome import Outcome
+from fsm.reasons import CallDeclineReason, ReNegotiationDeclineReason
+from fsm.renegotiation import Renegotiation
+
+log = logging.getLogger("callfsm.client")
+
+
+class UcwaClient(_Core):
+    """A UCWA application, driven from a plain script.
+
+    ``url`` is the application resource (``.../ucwa/v1/applications/<id>``);
+    ``token`` a bearer token, or a callable that returns the current one.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: TokenSource,
+        client: httpx.Client | None = None,
+        body_format: str = "json",
+        on_change: Callable[[StateChange], object] | None = None,
+        on_application_not_found: Callable[[UcwaError], str | None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], object] = time.sleep,
+        backoff: Backoff | None = None,
+        prefetch: bool = False,
+        pget_parameters: PGetParameters | None = None,
+        keep_alive: bool = True,
+        trace: TraceTarget | TraceWriter | None = None,
+    ) -> None:
+        super().__init__(url, url, on_change)
+        #: Send each P-GET ahead, from a helper thread, while the answer before it is processed
+        #: (:class:`~adapters.ucwa.channel.EventChannel`'s ``prefetch``). Off by default here: this client
+        #: promises a plain script no thread of its own, and a sync GET sent ahead cannot be interrupted,
+        #: so after :meth:`close` it would stay out until the server answers or its long-poll times out.
+        self.prefetch = prefetch
+        self._own_client = client is None
+        self.http = client or httpx.Client(timeout=REQUEST_TIMEOUT)
+        #: The trace (``trace=``: a path or text stream; adapters/routing/trace.py): answers, calls, requests, redacted.
+        self.trace = open_trace(trace)
+        sender = SyncSender(self.http, token, base_url=url, body_format=body_format)
+        self.sender = traced_sender(sender, self.trace, clock)
+        self.clock = clock
+        self.sleep = sleep
+        self.backoff = backoff
+        #: ``low``/``medium``/``timeout``/``priority`` for the P-GET (:class:`~adapters.ucwa.channel.PGetParameters`).
+        self.pget_parameters = pget_parameters
+        self.on_application_not_found = on_application_not_found
+        self.channel: EventChannel[DispatchResult] | None = None
+        #: Send ``reportMyActivity`` before a P-GET when due, after ``make_me_available`` (off: the app reports).
+        self.keep_alive_enabled = keep_alive
+
+    def __repr__(self) -> str:
+        return f"UcwaClient({loggable_url(self.url)!r}, models={len(self.models)})"
+
+    def _clock_now(self) -> float:
+        return self.clock()
+
+    @classmethod
+    def restore(
+        cls,
+        url: str,
+        snapshot: Mapping[str, Any] | str | bytes,
+        *,
+        token: TokenSource,
+        wall: Callable[[], float] = time.time,
+        **options: Any,
+    ) -> UcwaClient:
+        """A client for ``url`` holding the machines of ``snapshot`` (from :meth:`snapshot`, as data or JSON).
+
+        Nothing is sent: ``connect()`` (or ``with``) reads the application
+        again and starts the event channel from the snapshot's cursor.
+        ``options`` are the constructor's (``client``, ``clock``, ``on_change``...).
+        Raises :class:`~fsm.errors.SnapshotError` for a snapshot it cannot use.
+        """
+        clock: Callable[[], float] = options.get("clock", time.monotonic)
+        state = restart.load(snapshot, url=url, now=clock(), wall=wall())  # before anything is opened
+        client = cls(url, token=token, **options)
+        client._install(state)
+        return client
+
+    @classmethod
+    def create_application(
+        cls,
+        url: str,
+        *,
+        token: TokenSource,
+        user_agent: str,
+        endpoint_id: str | None = None,
+        culture: str = "en-US",
+        allowed_origins: Sequence[str] = (),
+        delete_on_close: bool = True,
+        client: httpx.Client | None = None,
+        **options: Any,
+    ) -> UcwaClient:
+        """Create an application by following links from ``url`` (discovery, ``user``, ``applications``) and
+        return a client connected to it (its event channel ready; ``with`` does not read it again).
+
+        ``url`` is the discovery URL (``https://lyncdiscover.contoso.com/``) or a ``user`` resource.
+        ``token``: a bearer token, or a callable returning the current one (called for each request).
+        It goes only to ``url``'s origin and to ``allowed_origins`` (``["https://lyncweb.contoso.com"]``:
+        where the discovery document sends you), then only to the application's. ``endpoint_id``: a
+        GUID, new by default. ``delete_on_close``: :meth:`close` deletes the application (the
+        documentation asks a client to, when the user leaves). ``options``: the constructor's.
+        Raises :class:`~adapters.ucwa.application.ApplicationError` (which step, which URL, why),
+        :class:`~adapters.wire.requests.OriginError` (a link off the allowed origins: nothing sent there) or
+        :class:`~adapters.transport.http.TransportError`.
+        """
+        http = client or httpx.Client(timeout=REQUEST_TIMEOUT)
+        body_format = options.get("body_format", "json")
+        try:
+            walk = creation(
+                url,
+                user_agent=user_agent,
+                endpoint_id=endpoint_id or new_endpoint_id(),
+                culture=culture,
+                allowed_origins=allowed_origins,
+            )
+            step = next(walk)
+            while True:
+                sender = SyncSender(http, token, base_url=step.url, body_format=body_format)
+                credential = sender.token() if step.authorized else None
+                response = sender.send(_step_request(step, credential, body_format))
+                try:
+                    step = walk.send(response)
+                except StopIteration as done:
+                    created: ApplicationCreated = done.value
+                    break
+            app = cls(created.url, token=token, client=http, **options)
+        except BaseException:
+            if client is None:
+                http.close()
+            raise
+        app._own_client = client is None
+        app.delete_on_close = delete_on_close
+        app._open(app._adopt(created))
+        return app
+
+    def __enter__(self) -> UcwaClient:
+        if self.channel is None:  # one create_application made is connected already
+            self.connect()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self, *, delete_application: bool | None = None) -> None:
+        """Stop the event channel; DELETE the application when ``delete_application`` (default:
+        :attr:`delete_on_close`); close what the client opened. A 404 or 410 to the DELETE means it
+        is gone already. Another failure is raised when ``delete_application=True`` was asked for, and
+        only logged for the default (leaving ``with`` must not hide the error that made it leave)."""
+        if self.channel is not None:
+            self.channel.close()  # stops, and lets go of a P-GET sent ahead
+        self.keep_alive.stop()
+        try:
+            if self.links is not None and (self.delete_on_close if delete_application is None else delete_application):
+                try:
+                    self.delete_application()
+                except (UcwaError, TransportError, OriginError) as error:
+                    if delete_application:
+                        raise
+                    log.warning("the application was not deleted: %s", error)
+        finally:
+            if self.trace is not None:
+                self.trace.close()
+            if self._own_client:
+                self.http.close()
+
+    def delete_application(self) -> None:
+        """``DELETE`` the application (204; 404 or 410: already gone). Its calls end with it."""
+        response = self.sender.send(self._lifecycle_request("DELETE", "self", self.sender.token()))
+        if response.status not in (404, 410):
+            expect(response, 204, 200)
+
+    # -- setup ----------------------------------------------------------------------------
+
+    def make_me_available(self, settings: MakeMeAvailable | None = None, /, **fields: Any) -> None:
+        """POST ``makeMeAvailable`` (wherever the application puts it) so incoming invitations arrive;
+        the keep-alive (``reportMyActivity``) runs from then on. ``fields`` are those of
+        :class:`~adapters.ucwa.application.MakeMeAvailable` (``supported_modalities=[Modality.AUDIO]``...),
+        checked before anything is sent. A second call (409 ``AlreadyExists``: a restored client's
+        application is available already) only restarts the keep-alive. Raises :class:`UcwaError` when refused."""
+        request = self._make_me_available_request(settings or MakeMeAvailable(**fields), self.sender.token())
+        made_available(self.sender.send(request))
+        self.keep_alive.started(self.clock())
+        if "reportMyActivity" not in _links_or_raise(self.links).links:
+            # some servers add it to ``me`` only now: read the application again (the channel stays)
+            self.links = self._read_links()
+        hold = pget_hold(None if self.pget_parameters is None else self.pget_parameters.timeout)
+        if self.keep_alive_enabled and self.keep_alive.next_at(blocking_for=hold) <= self.clock():  # type: ignore[operator]
+            log.warning(
+                "a P-GET held up to %.0f s may outlast reportMyActivity's %.0f s deadline: lower its timeout",
+                hold,
+                self.keep_alive.deadline,
+            )
+
+    def report_my_activity(self) -> None:
+        """POST ``reportMyActivity`` now (the keep-alive does it on time by itself). Raises :class:`UcwaError`."""
+        expect(self.sender.send(self._lifecycle_request("POST", "reportMyActivity", self.sender.token())), 204, 200)
+        self.keep_alive.reported(self.clock())
+
+    def _keep_alive_if_due(self) -> None:
+        hold = pget_hold(None if self.pget_parameters is None else self.pget_parameters.timeout)
+        if not self.keep_alive_enabled or not self.keep_alive.due(self.clock(), blocking_for=hold):
+            return
+        try:
+            self.report_my_activity()
+        except (UcwaError, TransportError, OriginError, ClientError) as error:
+            self._keep_alive_failed(error)
+
+    def _read_links(self) -> ApplicationLinks:
+        request = build_request(
+            FetchResource(self.url, "read the application"),
+            base_url=self.url,
+            token=self.sender.token(),
+            body_format=self.sender.body_format,
+        )
+        return read_application(self.url, self.sender.send(request))
+
+    def connect(self) -> ApplicationLinks:
+        """GET the application resource, read its links, prepare the event channel."""
+        return self._open(self._read_links())
+
+    def _open(self, links: ApplicationLinks) -> ApplicationLinks:
+        self.links = links
+        previous = self.channel
+        self.channel = EventChannel(
+            self.sender,
+            trace_sink(self.dispatcher, self.trace),
+            self._channel_start(self.links),
+            on_result=self._dispatched,
+            on_reset=self._reset,
+            on_application_not_found=self.on_application_not_found,
+            clock=self.clock,
+            sleep=self.sleep,
+            backoff=self.backoff,
+            prefetch=self.prefetch,
+            parameters=self.pget_parameters,
+        )
+        if previous is not None:
+            self.channel.take_over(previous)  # its P-GET sent ahead, if any, is this channel's now
+        return self.links
+
+    # -- the app's calls ----------------------------------------------------------------------
+
+    def start_audio_video(
+        self, to: str, *, subject: str | None = None, operation_id: str | None = None, **extra: Any
+    ) -> Invitation:
+        """Call ``to``: POST ``startAudioVideo``; returns the invitation, already fed its 201."""
+        kind = InvitationKind.AUDIO_VIDEO
+        return self._sent(*self._outgoing(kind, to, operation_id=operation_id, subject=subject, extra=extra))
+
+    def start_messaging(
+        self, to: str, *, subject: str | None = None, operation_id: str | None = None, **extra: Any
+    ) -> Invitation:
+        """Start an IM conversation with ``to``: POST ``startMessaging``; returns the messagingInvitation."""
+        kind = InvitationKind.MESSAGING
+        return self._sent(*self._outgoing(kind, to, operation_id=operation_id, subject=subject, extra=extra))
+
+    def add_participant(
+        self, to: str, *, href: str | None = None, operation_id: str | None = None, **extra: Any
+    ) -> Invitation:
+        """Invite ``to`` into a conversation: POST ``addParticipant``; returns the participantInvitation.
+
+        ``addParticipant`` is a link of the conversation (read it from the
+        conversation resource an invitation's ``conversation`` link names), not
+        of the application: pass it as ``href``. Without ``href`` the
+        application's own ``addParticipant`` link is used, and a
+        :class:`ClientError` is raised (nothing sent) when it has none.
+        """
+        kind = InvitationKind.PARTICIPANT
+        return self._sent(*self._outgoing(kind, to, href=href, operation_id=operation_id, extra=extra))
+
+    def join_online_meeting(
+        self,
+        meeting_uri: str,
+        *,
+        subject: str | None = None,
+        operation_id: str | None = None,
+        lobby_deadline: float | None = None,
+        **extra: Any,
+    ) -> OnlineMeetingJoin:
+        """Join the meeting ``meeting_uri``: POST ``joinOnlineMeeting``; returns the join, fed its 201.
+
+        The join then waits in the lobby (if the meeting has one) until admitted
+        or rejected: follow ``join.state``. ``extra`` carries further properties
+        by their wire names (``anonymousDisplayName`` for an anonymous user,
+        ``importance``...), length-checked like ``subject``. ``lobby_deadline``
+        is an absolute time on this client's ``clock``; once
+        ``join.lobby_timeout_due(client.clock())``, ``client.perform(join,
+        join.lobby_timeout(now=client.clock()))`` leaves (the client fires no timer).
+        """
+        join = self._join(
+            meeting_uri, subject=subject, operation_id=operation_id, lobby_deadline=lobby_deadline, extra=extra
+        )
+        return self._sent(*join)
+
+    def accept(self, invitation: Invitation, *, media_host: str | None = None) -> None:
+        """Accept an incoming invitation: POST its ``accept`` link, and no other (``LinkMissing`` without one).
+
+        UCWA audio/video has no ``accept``: use :meth:`accept_with_answer` or
+        :meth:`accept_with_phone_audio`. ``media_host``: the optional body of
+        ``ms:rtc:saas:accept``.
+        """
+        self.perform(invitation, invitation.accept(now=self.clock(), media_host=media_host))
+
+    def accept_with_answer(
+        self, invitation: Invitation, sdp: str, *, session_context: str, processed_offer_id: str | None = None
+    ) -> None:
+        """UCWA audio/video: POST ``acceptWithAnswer`` with the SDP answer (``application/sdp``)."""
+        self.perform(
+            invitation,
+            invitation.accept_with_answer(
+                now=self.clock(), sdp=sdp, session_context=session_context, processed_offer_id=processed_offer_id
+            ),
+        )
+
+    def accept_with_phone_audio(self, invitation: Invitation) -> None:
+        """UCWA audio/video: POST ``acceptWithPhoneAudio`` (the audio goes to the user's phone)."""
+        self.perform(invitation, invitation.accept_with_phone_audio(now=self.clock()))
+
+    def send_provisional_answer(
+        self, invitation: Invitation, sdp: str, *, session_context: str, processed_offer_id: str | None = None
+    ) -> None:
+        """UCWA audio/video early media: POST ``sendProvisionalAnswer``; the invitation keeps ringing."""
+        self.perform(
+            invitation,
+            invitation.send_provisional_answer(
+                now=self.clock(), sdp=sdp, session_context=session_context, processed_offer_id=processed_offer_id
+            ),
+        )
+
+    def decline(self, invitation: Invitation, reason: CallDeclineReason | None = None) -> None:
+        """Decline an incoming invitation: POST its ``decline`` link, with ``reason`` when given."""
+        self.perform(invitation, invitation.decline(now=self.clock(), reason=reason))
+
+    def forward(self, invitation: Invitation, to: str | None = None) -> None:
+        """Forward an incoming invitation (to ``to``, optional as documented): POST its ``forward`` link."""
+        self.perform(invitation, invitation.forward(now=self.clock(), to=to))
+
+    def cancel(self, model: Cancellable) -> None:
+        """Cancel an outgoing invitation or hang up a connected one; leave a join's lobby, or its meeting."""
+        self.perform(model, model.cancel(now=self.clock()))
+
+    def offer(
+        self,
+        session: str,
+        sdp: str,
+        *,
+        href: str,
+        operation_id: str | None = None,
+        deadline: float | None = None,
+    ) -> Renegotiation:
+        """Offer new media (``sdp``) on the audio/video session ``session`` (its href); returns our renegotiation.
+
+        ``href`` is that session's ``renegotiations`` link (read from the
+        audioVideoSession resource). At most one renegotiation per session is
+        in flight: a second offer raises
+        :class:`~fsm.renegotiation.RenegotiationInFlight`, nothing sent; an
+        incoming offer crossing ours is dismissed (glare). ``deadline``: an
+        absolute time on this client's ``clock``.
+        """
+        return self._sent(*self._offer(session, sdp, href=href, operation_id=operation_id, deadline=deadline))
+
+    def answer(self, renegotiation: Renegotiation) -> None:
+        """Accept the remote's renegotiation offer: POST its ``answer`` link."""
+        self.perform(renegotiation, renegotiation.answer(now=self.clock()))
+
+    def dismiss(self, renegotiation: Renegotiation, reason: ReNegotiationDeclineReason | None = None) -> None:
+        """Refuse the remote's renegotiation offer: POST its ``dismiss`` link, with ``reason`` when given."""
+        self.perform(renegotiation, renegotiation.dismiss(now=self.clock(), reason=reason))
+
+    def admit(self, participant: LobbyParticipant) -> None:
+        """Admit a participant waiting in the lobby of our meeting (leader): POST its ``admit`` link."""
+        self.perform(participant, participant.admit(now=self.clock()))
+
+    def reject(self, participant: LobbyParticipant) -> None:
+        """Refuse a participant waiting in the lobby of our meeting (leader): POST its ``reject`` link."""
+        self.perform(participant, participant.reject(now=self.clock()))
+
+    def _sent(self, model: M, actions: Actions) -> M:
+        self.perform(model, actions)
+        return model
+
+    def perform(self, model: FsmModel, actions: Actions) -> list[Applied]:
+        """Send ``actions`` (from ``model``'s trigger), feed each response back; raise the first error.
+
+        A creating POST's model is tracked by the dispatcher under its operation
+        id first, so that its events are routed to it, even those that beat the 201.
+        """
+        applied: list[Applied] = []
+        self._track_creations(model, actions)
+        if self.trace is not None:
+            self.trace.call(model, actions, self.clock())
+        self._emit([model])
+        for action in actions:
+            response = self.sender.perform(action)
+            result = apply_response(model, action, response, now=self.clock())
+            applied.append(result)
+            self._emit([model])
+            if isinstance(result.outcome, Created) and result.violation is None:
+                # the 201 names the resource: what the channel held for that href now reaches the model
+                self._dispatched(self.dispatcher.created(model, now=self.clock()))
+            if result.actions:
+                applied.extend(self.perform(model, result.actions))
+            _raise_for(result)
+        return applied
+
+    # -- the event loop ------------------------------------------------------------------------
+
+    def _channel(self) -> EventChannel[DispatchResult]:
+        if self.channel is None:
+            raise ClientError("not connected: call connect() first (or use the client as a context manager)")
+        return self.channel
+
+    def poll_once(self) -> DispatchResult | None:
+        """One P-GET and everything it causes (and the final outcomes its wait made due); before it,
+        ``reportMyActivity`` when that P-GET's longest hold would otherwise carry it past its deadline."""
+        channel = self._channel()
+        self._keep_alive_if_due()
+        result = channel.poll_once()
+        self.ended = channel.ended
+        if self._provisional:
+            self._emit(self._due_finals())
+        return result
+
+    def run_until(self, predicate: Callable[[], object], timeout: float) -> bool:
+        """Poll until ``predicate()`` is true (True) or ``timeout`` seconds passed (False)."""
+        deadline = self.clock() + timeout
+        while not predicate():
+            if self.ended is not None or self.clock() >= deadline:
+                return bool(predicate())
+            self.poll_once()
+        return True
+
+    def wait_for_outcome(self, invitation: Invitation, timeout: float = 60.0) -> Outcome | None:
+        """Poll until ``invitation``'s outcome is final; returns it (at ``timeout``: the outcome as it stands).
+
+        An end seen without status (a GET after a resync, an ``updated`` to a
+        final state) is final only once its ``completed`` fills in status and
+        reason, or :data:`fsm.outcome.FINAL_GRACE` seconds later
+        (:meth:`~fsm.invitation.Invitation.outcome_is_final`).
+        """
+        self.run_until(lambda: _outcome_settled(invitation, self.clock()), timeout)
+        return invitation.outcome
+
+    def run(self) -> ChannelEnd:
+        """Run the event channel until :meth:`stop`, a takeover or the application's end (keeping it alive)."""
+        channel = self._channel()
+        try:
+            while channel.ended is None:
+                self.poll_once()
+        except BaseException:
+            channel._abandon()  # as the channel's own run: a GET sent ahead has nobody to read it now
+            raise
+        self.ended = channel.ended
+        return self.ended
+
+    def stop(self) -> None:
+        self._channel().stop()
+
+    # -- hooks -----------------------------------------------------------------------------------
+
+    def _dispatched(self, result: DispatchResult) -> None:
+        self._emit(change.model for change in result.changes)
+        for action in result.actions:
+            owner = self._owner(action)
+            if owner is None:
+                log.warning("no machine owns %s; not sent", type(action).__name__)
+                continue
+            try:
+                self.perform(owner, (action,))
+            except (UcwaError, OriginError) as error:  # an event's href off the application's origin: not sent
+                log.warning("%s refused: %s", type(action).__name__, error)
+
+    def _reset(self, reset: ChannelReset) -> None:
+        for href in self.dispatcher.hrefs_to_refetch():
+            model = self.dispatcher.model_for(href)
+            if model is not None:
+                with contextlib.suppress(UcwaError, OriginError):
+                    self.perform(model, (FetchResource(href, f"re-read after {reset.kind.value}"),))
+
+    def _emit(self, models: Iterable[FsmModel]) -> None:
+        for change in self._changes(models):
+            if self.on_change is not None:
+                self.on_change(change)
