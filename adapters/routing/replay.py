@@ -79,27 +79,34 @@ invitation keeps its representation: the app's later calls read its links.
 
 from __future__ import annotations
 
-import io
-import json
 import math
 import sys
-from collections.abc import Iterable, Iterator
-from typing import IO, Any, Final
+from collections.abc import Iterable
+from typing import Any, Final
 
-from attrs import define, evolve, field, frozen
+from attrs import define, evolve, field
 
 from adapters.routing.dispatcher import RENEGOTIATION_RELS, Dispatcher, DispatchResult, _settled
+from adapters.routing.replay_input import JSON_TYPE, XML_TYPE, Record, ReplayInputError, iter_records, read_records
+from adapters.routing.replay_report import (
+    FailedOutcome,
+    NotApplied,
+    ReplayReport,
+    ReplayViolation,
+    ResourceReport,
+    failed_outcome,
+    render_text,
+    state_name,
+)
 from adapters.wire.events import (
     Event,
     EventParseError,
     EventsResponse,
     EventType,
     Sender,
-    media_type,
     parse_events,
     parse_events_document,
 )
-from adapters.wire.recording import RecordError, iter_values
 from fsm.actions import PostRenegotiation, StartOperation
 from fsm.engine import MachineDefinition
 from fsm.errors import CallFsmError
@@ -109,114 +116,8 @@ from fsm.online_meeting import OnlineMeetingJoin
 from fsm.renegotiation import Renegotiation
 from fsm.wire import Direction, Representation
 
-JSON_TYPE: Final = "application/json"
-XML_TYPE: Final = "application/xml"
-_RECORD_KEYS: Final = frozenset({"t", "response", "content_type"})
 #: What an adopted resource's create is given where the recording has no value.
 _UNKNOWN: Final = "unknown (adopted by replay)"
-
-
-class ReplayInputError(RecordError):
-    """The input cannot be read: not JSON, or not event-channel responses. Names the file and line."""
-
-
-@frozen
-class Record:
-    """One recorded event-channel response."""
-
-    body: bytes
-    content_type: str = JSON_TYPE
-    #: The recorder's time, if it gave one.
-    t: float | None = None
-    #: Where it was read (``file:line``).
-    source: str | None = None
-    #: The events document already decoded (then ``body`` is empty): a record is decoded once.
-    document: Any = field(default=None, eq=False)
-    #: A trace's call or request record (:mod:`adapters.routing.trace`): the app's own doing, not an answer.
-    entry: Any = field(default=None, eq=False)
-
-
-@frozen
-class ReplayViolation:
-    """A refused event, or (``event`` is ``None``) a response the parser rejected."""
-
-    response: int
-    event: int | None
-    href: str | None
-    state: str | None
-    type: str | None
-    message: str
-    machine: str | None = None
-    source: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "response": self.response,
-            "event": self.event,
-            "href": self.href,
-            "state": self.state,
-            "type": self.type,
-            "message": self.message,
-        }
-
-
-@frozen
-class NotApplied:
-    """An event no machine took (reported, not a violation)."""
-
-    response: int
-    event: int
-    href: str
-    rel: str
-    type: str
-    why: str
-
-
-@frozen
-class FailedOutcome:
-    status: str | None
-    code: str | None
-    subcode: str | None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"status": self.status, "code": self.code, "subcode": self.subcode}
-
-
-@frozen
-class ResourceReport:
-    href: str
-    rel: str
-    machine: str
-    #: The wire name of the final state where it has one, else the state's value.
-    state: str
-    outcome: FailedOutcome | None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "href": self.href,
-            "rel": self.rel,
-            "machine": self.machine,
-            "state": self.state,
-            "outcome": None if self.outcome is None else self.outcome.to_json(),
-        }
-
-
-@frozen
-class ReplayReport:
-    resources: tuple[ResourceReport, ...]
-    violations: tuple[ReplayViolation, ...]
-    events: int
-    responses: int
-    not_applied: tuple[NotApplied, ...] = ()
-    duplicates: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        """``{"resources": [...], "violations": [...], "events": N}``, nothing more."""
-        return {
-            "resources": [r.to_json() for r in self.resources],
-            "violations": [v.to_json() for v in self.violations],
-            "events": self.events,
-        }
 
 
 def _quiescent(definition: MachineDefinition[Any, Any]) -> frozenset[Any]:
@@ -240,22 +141,6 @@ class _Entry:
     model: FsmModel
     rel: str
     href: str
-
-
-def state_name(model: FsmModel) -> str:
-    """The model's state by its wire name where the machine has one, else its value."""
-    state = model.state  # type: ignore[attr-defined]
-    return model.DEFINITION.wire_name(state) or str(state.value)
-
-
-def failed_outcome(model: FsmModel) -> FailedOutcome | None:
-    outcome = getattr(model, "outcome", None)
-    if outcome is None or outcome.success:
-        return None
-    reason = outcome.reason
-    if reason is None:
-        return FailedOutcome(outcome.status, None, None)
-    return FailedOutcome(outcome.status, reason.code, reason.subcode)
 
 
 @define
@@ -573,19 +458,6 @@ def _new_model(ref: Any) -> FsmModel | None:
     return None
 
 
-def _trace_record(value: dict[str, Any], where: str) -> Record:
-    """A trace line: its events answer as any wrapped record, or the call / request for the replay."""
-    from adapters.routing import trace  # noqa: PLC0415 - only a trace needs it
-
-    entry = trace.parse_entry(value, where)
-    if isinstance(entry, trace.EventsEntry):
-        wrapped = {"t": entry.t, "response": entry.response}
-        if entry.content_type is not None:
-            wrapped["content_type"] = entry.content_type
-        return _wrapped(wrapped, where)
-    return Record(b"", JSON_TYPE, getattr(entry, "t", None), where, entry=entry)
-
-
 def _own_href(entry: _Entry) -> str:
     href = getattr(entry.model, "href", None)
     return href if isinstance(href, str) else entry.href
@@ -599,131 +471,9 @@ def replay(records: Iterable[Record], *, base_url: str | None = None, adopt: boo
     return run.report()
 
 
-# -- reading recordings ---------------------------------------------------------------------
-
-
-def _kind(value: object) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if value is None:
-        return "null"
-    return "an object"
-
-
-def read_records(data: bytes | str, name: str) -> list[Record]:
-    """Every response of one recording in memory (small recordings, tests); see :func:`iter_records`."""
-    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
-    return list(iter_records(io.BytesIO(raw), name))
-
-
-def iter_records(stream: IO[bytes], name: str) -> Iterator[Record]:
-    """The responses of one recording, read as they are needed; raises :class:`ReplayInputError`.
-
-    JSON Lines, a JSON array, one JSON document or raw XML ``<events>``
-    documents (:mod:`adapters.wire.recording`); at most
-    :data:`~adapters.wire.recording.MAX_RECORD` bytes a record.
-    """
-    try:
-        for value, line, raw_xml in iter_values(stream, name):
-            where = f"{name}:{line}"
-            if raw_xml:
-                assert isinstance(value, bytes)
-                yield Record(value, XML_TYPE, None, where)
-            else:
-                yield _record(value, where)
-    except ReplayInputError:
-        raise
-    except RecordError as exc:
-        raise ReplayInputError(str(exc)) from None
-
-
-def _record(value: object, where: str) -> Record:
-    if not isinstance(value, dict):
-        raise ReplayInputError(
-            f"{where}: not an events document: expected an object with _links and sender, got {_kind(value)}"
-        )
-    if "response" in value and set(value) <= _RECORD_KEYS:
-        return _wrapped(value, where)
-    if "_links" in value or "sender" in value:
-        return Record(b"", JSON_TYPE, None, where, document=value)
-    if "kind" in value or "format" in value:
-        return _trace_record(value, where)
-    keys = ", ".join(sorted(map(str, value))) or "none"
-    raise ReplayInputError(
-        f"{where}: not an events document: an object with _links and sender, "
-        f'or {{"t", "response"}}, was expected; its keys: {keys}'
-    )
-
-
-def _wrapped(value: dict[str, Any], where: str) -> Record:
-    t = value.get("t")
-    if t is not None and (isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t)):
-        raise ReplayInputError(f"{where}: t must be a finite number (seconds), got {_kind(t)}")
-    content_type = value.get("content_type")
-    if content_type is not None and not isinstance(content_type, str):
-        raise ReplayInputError(f"{where}: content_type must be a string, got {_kind(content_type)}")
-    response = value["response"]
-    if isinstance(response, dict):
-        if content_type is None or media_type(content_type) == (JSON_TYPE, {}):
-            return Record(b"", JSON_TYPE, None if t is None else float(t), where, document=response)
-        # another media type or a charset: the parser judges the body as that type, as it would have come
-        body = json.dumps(response).encode("utf-8")
-        default = JSON_TYPE
-    elif isinstance(response, str):
-        # a lone surrogate survives: the parser is the one to judge the body
-        body = response.encode("utf-8", "surrogatepass")
-        default = XML_TYPE if response.lstrip().startswith("<") else JSON_TYPE
-    else:
-        raise ReplayInputError(
-            f"{where}: response must be an events document (object) or a raw body (string), got {_kind(response)}"
-        )
-    return Record(body, content_type or default, None if t is None else float(t), where)
-
-
-# -- text --------------------------------------------------------------------------------------
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
-
-
-def render_text(report: ReplayReport) -> str:
-    """The report for people: resources, then violations, then a summary line."""
-    out = [_plural(len(report.resources), "resource")]
-    rows = [(r.machine, r.rel, r.href, r.state, _outcome_text(r.outcome)) for r in report.resources]
-    widths = [max((len(row[i]) for row in rows), default=0) for i in range(4)]
-    for row in rows:
-        line = "  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4]))
-        out.append((line + "  " + row[4]).rstrip())
-    out.append(_plural(len(report.violations), "violation"))
-    for v in report.violations:
-        where = f"response {v.response}" + (f" ({v.source})" if v.source else "")
-        if v.event is None:
-            out.append(f"  {where}: {v.message}")
-        else:
-            out.append(f"  {where}, event {v.event}: {v.href} in state {v.state}, event {v.type}: {v.message}")
-    out.append(
-        f"{_plural(report.events, 'event')} in {_plural(report.responses, 'response')}: "
-        f"{_plural(len(report.violations), 'violation')}, "
-        f"{len(report.not_applied)} not applied (no machine takes them), "
-        f"{_plural(report.duplicates, 'exact duplicate')} dropped"
-    )
-    return "\n".join(out) + "\n"
-
-
-def _outcome_text(outcome: FailedOutcome | None) -> str:
-    if outcome is None:
-        return ""
-    return f"status={outcome.status} code={outcome.code} subcode={outcome.subcode}"
-
-
 __all__ = [
+    "JSON_TYPE",
+    "XML_TYPE",
     "FailedOutcome",
     "NotApplied",
     "Record",
@@ -732,8 +482,10 @@ __all__ = [
     "ReplayReport",
     "ReplayViolation",
     "ResourceReport",
+    "failed_outcome",
     "iter_records",
     "read_records",
     "render_text",
     "replay",
+    "state_name",
 ]
