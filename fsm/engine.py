@@ -338,7 +338,10 @@ class MachineDefinition(Generic[S, T]):
         return row
 
     def fire(self, model: Any, row: Transition[S, T]) -> None:
-        """Run a selected row through the shared transitions engine."""
+        """Run a selected row through the shared transitions engine (its own ``Event.trigger``)."""
+        if (model.state, row.trigger) not in self._index:
+            # transitions would raise its own MachineError: the refusal is ours to type
+            raise InvalidTrigger(self.name, model.state, row.trigger)
         if not self._events[row.trigger].trigger(model, branch=row.when):
             # select() already proved the row applies; a refusal here means the
             # engine and the index disagree, which is a bug in this module.
