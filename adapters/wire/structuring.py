@@ -31,16 +31,16 @@ def _strict_str(value: object, _: object) -> str:
     return value
 
 
-def _opaque_text(value: object, _: object) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    return json.dumps(value, sort_keys=True, default=str)
-
-
 def _param_value(value: object) -> str | None:
+    """Text kept as it is; any other JSON value as its canonical JSON text (no documented shape to check)."""
     if value is None or isinstance(value, str):
         return value
     return json.dumps(value, sort_keys=True, default=str)
+
+
+def _opaque_text(value: object, _: object) -> str | None:
+    """``debugInfo``: read like a parameter's value (the cattrs hook's signature)."""
+    return _param_value(value)
 
 
 def _parameters(value: object, _: object) -> tuple[ReasonParameter, ...]:
