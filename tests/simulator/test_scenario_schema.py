@@ -1,0 +1,381 @@
+"""``scenario.schema.json`` and the attrs classes that structure scenario files say the same thing.
+
+The expected side is always the schema file, read as JSON; the code side is
+``attrs.fields`` of the document's classes and what the cattrs converter
+accepts when probed with values the schema allows or forbids. A field added,
+renamed, made optional or given another default on one side only fails here,
+and so does a range, an enum or a length the code does not enforce.
+
+The schema is read by a small validator of the keywords it uses (no
+``jsonschema`` package in the environment); it refuses any other keyword, so a
+keyword added to the schema cannot be silently ignored by this test.
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import json
+import re
+import types
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin
+
+import attrs
+import pytest
+import yaml
+from cattrs.errors import BaseValidationError
+
+from adapters.simulator import ScenarioError, SimulatorConfig, load_scenario, parse_scenario
+from adapters.simulator.scenario_document import ScenarioDocument, User, converter
+from adapters.simulator.scenario_script import SCENARIO_STEPS
+from adapters.simulator.scenario_steps import STEP_ARGUMENTS
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA_FILE = ROOT / "adapters" / "simulator" / "scenario.schema.json"
+SCHEMA: dict[str, Any] = json.loads(SCHEMA_FILE.read_text())
+STEP_DEFS: dict[str, Any] = SCHEMA["$defs"]["steps"]
+
+
+# -- a validator of the schema's keywords ---------------------------------------------------------------------
+
+_ANNOTATIONS = {"$schema", "$id", "$defs", "title", "description", "default"}
+
+
+def _resolve(node: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A node with its ``$ref`` (a local JSON pointer) merged in, the node's own keys winning."""
+    if "$ref" not in node:
+        return node
+    target: Any = SCHEMA
+    for part in node["$ref"].removeprefix("#/").split("/"):
+        target = target[part]
+    return {**_resolve(target), **{k: v for k, v in node.items() if k != "$ref"}}
+
+
+def _is_type(value: object, name: str) -> bool:
+    match name:
+        case "null":
+            return value is None
+        case "boolean":
+            return isinstance(value, bool)
+        case "integer":
+            return isinstance(value, int) and not isinstance(value, bool)
+        case "number":
+            return isinstance(value, int | float) and not isinstance(value, bool)
+        case "string":
+            return isinstance(value, str)
+        case "array":
+            return isinstance(value, list)
+        case "object":
+            return isinstance(value, dict)
+    raise AssertionError(f"the schema uses type {name!r}, which this validator does not know")
+
+
+def schema_errors(value: object, node: Mapping[str, Any] = SCHEMA, where: str = "$") -> list[str]:
+    """What the schema says is wrong with ``value``: an empty list when it is valid."""
+    node = _resolve(node)
+    unknown = set(node) - _ANNOTATIONS - {
+        "type", "enum", "properties", "required", "additionalProperties", "items", "oneOf",
+        "minimum", "maximum", "minLength", "maxLength",
+    }  # fmt: skip
+    assert not unknown, f"{where}: keywords this validator does not check: {unknown}"
+    if "oneOf" in node:
+        matching = [branch for branch in node["oneOf"] if not schema_errors(value, branch, where)]
+        return [] if len(matching) == 1 else [f"{where}: matches {len(matching)} of oneOf"]
+    kinds = node.get("type")
+    if kinds is not None:
+        kinds = [kinds] if isinstance(kinds, str) else kinds
+        if not any(_is_type(value, kind) for kind in kinds):
+            return [f"{where}: not {kinds}"]
+    errors = []
+    if "enum" in node and value not in node["enum"]:
+        errors.append(f"{where}: not in the enum")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if "minimum" in node and value < node["minimum"]:
+            errors.append(f"{where}: below the minimum")
+        if "maximum" in node and value > node["maximum"]:
+            errors.append(f"{where}: above the maximum")
+    if isinstance(value, str):
+        if len(value) < node.get("minLength", 0):
+            errors.append(f"{where}: too short")
+        if "maxLength" in node and len(value) > node["maxLength"]:
+            errors.append(f"{where}: too long")
+    if isinstance(value, dict):
+        properties = node.get("properties", {})
+        errors += [f"{where}: {key!r} missing" for key in node.get("required", []) if key not in value]
+        if node.get("additionalProperties") is False:
+            errors += [f"{where}: {key!r} not allowed" for key in value if key not in properties]
+        for key, item in value.items():
+            if key in properties:
+                errors += schema_errors(item, properties[key], f"{where}.{key}")
+    if isinstance(value, list) and "items" in node:
+        for index, item in enumerate(value):
+            errors += schema_errors(item, node["items"], f"{where}[{index}]")
+    return errors
+
+
+def test_the_validator_can_fail() -> None:
+    # the validator itself, on what the schema plainly says
+    assert schema_errors({"steps": ["busy"]}) == []
+    assert schema_errors({"steeps": []})
+    assert schema_errors({"steps": [{"answer_after": {"delay": -1}}]})
+    assert schema_errors({"steps": [{"forward": {}}]})
+    assert schema_errors({"steps": ["forward"]})  # not among the bare names: it needs a 'to'
+    assert schema_errors({"faults": {"duplicate": 2}})
+    assert schema_errors({"profile": "lync2010"})
+
+
+# -- the code side, as JSON types -----------------------------------------------------------------------------
+
+
+def json_types(type_: Any) -> set[str]:
+    """The JSON types a field of this Python type holds (``X | None`` adds null)."""
+    if get_origin(type_) in (Union, types.UnionType):
+        return set().union(*(json_types(arg) for arg in get_args(type_)))
+    if type_ is type(None):
+        return {"null"}
+    if get_origin(type_) is tuple:
+        return {"array"}
+    if isinstance(type_, type) and issubclass(type_, enum.Enum):
+        return {"string"}
+    if attrs.has(type_):
+        return {"object"}
+    base = getattr(type_, "__supertype__", type_)  # a NewType of str is a string
+    return {bool: {"boolean"}, int: {"integer"}, float: {"number"}, str: {"string"}}[base]
+
+
+def fields_of(cls: type[Any]) -> dict[str, attrs.Attribute[Any]]:
+    return {f.name: f for f in attrs.fields(attrs.resolve_types(cls))}
+
+
+def accepted(cls: type[Any], arguments: dict[str, Any]) -> bool:
+    try:
+        converter.structure(arguments, cls)
+    except (BaseValidationError, ValueError, TypeError):
+        return False
+    return True
+
+
+#: One value of each JSON type, for probing what a field refuses.
+SAMPLES: dict[str, object] = {
+    "string": "s",
+    "number": 1.5,
+    "integer": 2,
+    "boolean": True,
+    "null": None,
+    "array": [],
+    "object": {},
+}
+
+
+def valid_value(node: Mapping[str, Any]) -> object:
+    """A value the schema node allows, chosen from the node alone."""
+    node = _resolve(node)
+    if "enum" in node:
+        return node["enum"][0]
+    kinds = node["type"] if isinstance(node["type"], list) else [node["type"]]
+    kind = kinds[0]
+    if kind in ("number", "integer"):
+        return node.get("minimum", 0)
+    if kind == "string":
+        return "x" * max(node.get("minLength", 0), 1)
+    return {"boolean": False, "array": [], "object": {}, "null": None}[kind]
+
+
+def base_arguments(step: str) -> dict[str, Any]:
+    """A step's required arguments with values its schema allows."""
+    definition = STEP_DEFS[step]
+    return {name: valid_value(definition["properties"][name]) for name in definition.get("required", [])}
+
+
+# -- steps ----------------------------------------------------------------------------------------------------
+
+
+def test_the_same_steps_in_the_schema_and_the_code() -> None:
+    assert list(STEP_DEFS) == list(STEP_ARGUMENTS)  # the order errors list them in ("known: ...")
+    one_of = SCHEMA["properties"]["steps"]["items"]["oneOf"]
+    keyed = [next(iter(branch["required"])) for branch in one_of if branch["type"] == "object"]
+    assert keyed == list(STEP_DEFS)
+
+
+@pytest.mark.parametrize("step", list(STEP_DEFS))
+def test_a_step_has_the_schemas_arguments(step: str) -> None:
+    definition = STEP_DEFS[step]
+    fields = fields_of(STEP_ARGUMENTS[step])
+    assert set(fields) == set(definition["properties"])
+    assert {n for n, f in fields.items() if f.default is attrs.NOTHING} == set(definition.get("required", []))
+    assert definition["additionalProperties"] is False
+    # null (or the bare name) means "every default": allowed exactly when nothing is required
+    nullable = "null" in definition["type"]
+    assert nullable == (not definition.get("required"))
+    bare = set(SCHEMA["properties"]["steps"]["items"]["oneOf"][-1]["enum"])
+    assert (step in bare) == nullable
+    assert accepted(STEP_ARGUMENTS[step], base_arguments(step))
+    assert not accepted(STEP_ARGUMENTS[step], {**base_arguments(step), "not_in_the_schema": 1})
+
+
+STEP_PROPERTIES = [(step, name) for step, d in STEP_DEFS.items() for name in d["properties"]]
+
+
+@pytest.mark.parametrize(("step", "name"), STEP_PROPERTIES, ids=[f"{s}.{n}" for s, n in STEP_PROPERTIES])
+def test_an_argument_has_the_schemas_type_and_default(step: str, name: str) -> None:
+    node = _resolve(STEP_DEFS[step]["properties"][name])
+    field = fields_of(STEP_ARGUMENTS[step])[name]
+    schema_types = {node["type"]} if isinstance(node["type"], str) else set(node["type"])
+    code_types = json_types(field.type)
+    if field.default is None and "null" not in schema_types:
+        code_types.discard("null")  # null and absent mean the same: the schema may leave null out
+    assert code_types == schema_types
+    if "default" in node:
+        assert field.default == node["default"]
+    if isinstance(field.type, type) and issubclass(field.type, enum.Enum):
+        assert [m.value for m in field.type] == node["enum"]
+
+
+@pytest.mark.parametrize(("step", "name"), STEP_PROPERTIES, ids=[f"{s}.{n}" for s, n in STEP_PROPERTIES])
+def test_an_argument_refuses_what_the_schema_refuses(step: str, name: str) -> None:
+    node = _resolve(STEP_DEFS[step]["properties"][name])
+    cls, base = STEP_ARGUMENTS[step], base_arguments(step)
+    field = fields_of(cls)[name]
+
+    def takes(value: object) -> bool:
+        return accepted(cls, {**base, name: value})
+
+    assert takes(valid_value(node))
+    schema_types = {node["type"]} if isinstance(node["type"], str) else set(node["type"])
+    for kind, sample in SAMPLES.items():
+        if kind in schema_types or (kind == "integer" and "number" in schema_types):
+            continue
+        if kind == "null" and field.default is None:
+            continue  # null is the default: taken, as the schema leaves it out
+        assert not takes(sample), f"{kind} {sample!r}"
+    for value in node.get("enum", []):
+        assert takes(value)
+    if "enum" in node:
+        assert not takes("NotInTheSchema")
+    if "minimum" in node:
+        assert takes(node["minimum"])
+        assert not takes(node["minimum"] - (1 if "integer" in schema_types else 0.5))
+    if "maximum" in node:
+        assert not takes(node["maximum"] + 0.5)
+    if "string" in schema_types and "enum" not in node:
+        assert takes("") == (node.get("minLength", 0) == 0)
+    if "maxLength" in node:
+        assert takes("x" * node["maxLength"])
+        assert not takes("x" * (node["maxLength"] + 1))
+    if "items" in node:
+        item = _resolve(node["items"])
+        assert takes([valid_value(item)])
+        if item.get("minLength"):
+            assert not takes([""])
+
+
+def test_a_step_takes_what_its_script_call_takes() -> None:
+    # the Script calls are the Python side of the same steps: same names, same defaults
+    for step, method in SCENARIO_STEPS.items():
+        parameters = {p.name: p.default for p in inspect.signature(method).parameters.values() if p.name != "self"}
+        fields = {n: f.default for n, f in fields_of(STEP_ARGUMENTS[step]).items()}
+        unset = {n for n, d in parameters.items() if d is inspect.Parameter.empty}
+        assert set(fields) == set(parameters), step
+        assert {n for n, d in fields.items() if d is attrs.NOTHING} == unset, step
+        for n in set(parameters) - unset:
+            assert fields[n] == parameters[n], (step, n)
+
+
+# -- the document ---------------------------------------------------------------------------------------------
+
+
+def test_the_document_has_the_schemas_fields() -> None:
+    top = SCHEMA["properties"]
+    assert set(fields_of(ScenarioDocument)) == set(top)
+    assert SCHEMA["additionalProperties"] is False
+    assert set(fields_of(User)) == set(top["user"]["properties"])
+    assert top["user"]["additionalProperties"] is False
+    assert set(attrs.fields_dict(SimulatorConfig().faults.__class__)) == set(top["faults"]["properties"])
+    for name, field in fields_of(ScenarioDocument).items():
+        node = _resolve(top[name])
+        code_types = json_types(field.type) - {"null"}  # every top-level key may be left out
+        assert code_types == {node["type"]}, name
+        union = get_origin(field.type) in (Union, types.UnionType)
+        given: Any
+        (given,) = [a for a in get_args(field.type) if a is not type(None)] if union else [field.type]
+        is_enum = isinstance(given, type) and issubclass(given, enum.Enum)
+        assert is_enum == ("enum" in node), name
+        if is_enum:
+            assert [m.value for m in given] == node["enum"], name
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"seed": "7"},
+        {"seed": 1.5},
+        {"description": 5},
+        {"profile": "lync2010"},
+        {"events": "inline"},
+        {"completion": "never"},
+        {"user": {"name": ""}},
+        {"user": {"email": "a@b"}},
+        {"faults": {"duplicate": 1.5}},
+        {"faults": {"duplicate": -0.1}},
+        {"faults": {"max_delay": -1}},
+        {"faults": {"typo": 0.1}},
+        {"steps": {}},
+        {"steps": [5]},
+        {"steps": [{"busy": None, "decline": None}]},
+        {"steps": [{"ring_forever": None}]},
+        {"steps": [{"busy": 5}]},
+    ],
+)
+def test_the_document_refuses_what_the_schema_refuses(document: dict[str, Any]) -> None:
+    assert schema_errors(document)
+    with pytest.raises(ScenarioError, match=r"^\$"):  # said at a JSON path
+        parse_scenario(document)
+
+
+# -- every scenario in the repository -------------------------------------------------------------------------
+
+
+def _readme_scenarios() -> list[tuple[str, object]]:
+    """The YAML blocks of the simulator's README that are scenarios (they have ``steps``)."""
+    text = (ROOT / "adapters" / "simulator" / "README.md").read_text()
+    blocks = [yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", text, re.S)]
+    return [(f"README.md yaml block {i}", b) for i, b in enumerate(blocks) if isinstance(b, dict) and "steps" in b]
+
+
+def _corpus_scenarios() -> list[tuple[str, object]]:
+    """The corpus files the manifest says are accepted."""
+    manifest = json.loads((ROOT / "tests" / "corpus" / "MANIFEST.json").read_text())
+    entries = manifest.get("files", manifest)
+    return [
+        (name, yaml.safe_load((ROOT / "tests" / "corpus" / name).read_text()))
+        for name, entry in entries.items()
+        if isinstance(entry, dict) and entry.get("parser") == "scenario" and entry["expect"].startswith("accepted")
+    ]
+
+
+REPO_SCENARIOS = [
+    ("example-scenario.yaml", yaml.safe_load((ROOT / "adapters" / "simulator" / "example-scenario.yaml").read_text())),
+    *_readme_scenarios(),
+    *_corpus_scenarios(),
+]
+
+
+def test_the_repository_has_the_scenarios_this_test_expects() -> None:
+    # the example, the README's block and the corpus baseline: a lookup that finds none would pass vacuously
+    assert len(REPO_SCENARIOS) >= 3
+
+
+@pytest.mark.parametrize(("name", "document"), REPO_SCENARIOS, ids=[n for n, _ in REPO_SCENARIOS])
+def test_every_scenario_in_the_repository_is_valid_both_ways(name: str, document: object) -> None:
+    assert schema_errors(document) == []
+    scenario = parse_scenario(document)
+    assert isinstance(document, dict)
+    assert [s.name for s in scenario.steps] == [next(iter(s)) if isinstance(s, dict) else s for s in document["steps"]]
+
+
+def test_the_example_file_loads() -> None:
+    scenario = load_scenario(ROOT / "adapters" / "simulator" / "example-scenario.yaml")
+    # the file says: seed 7, the ucwa profile, Ada as the user, six steps
+    assert (scenario.seed, scenario.profile, scenario.user_name, len(scenario.steps)) == (7, "ucwa", "Ada Example", 6)
