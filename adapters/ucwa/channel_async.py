@@ -17,10 +17,10 @@ from adapters.transport.http import AsyncSender, TransportError
 from adapters.ucwa.channel_cursor import Backoff, Decision, Deliver, Skip
 from adapters.ucwa.channel_loop import (
     ChannelEnd,
+    ChannelLoop,
     ChannelReset,
     EventSink,
     R,
-    _Base,
     _request,
     _run_steps_async,
     resolve_events,
@@ -30,7 +30,7 @@ from adapters.wire.requests import HttpResponse
 from adapters.wire.ucwa_errors import UcwaError
 
 
-class AsyncEventChannel(_Base[R]):
+class AsyncEventChannel(ChannelLoop[R]):
     """The asyncio P-GET loop over an :class:`~adapters.transport.http.AsyncSender`.
 
     Same hooks as :class:`EventChannel`; each may be a plain function or a

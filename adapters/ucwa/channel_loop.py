@@ -1,9 +1,11 @@
 """What the sync and asyncio event channels share: their state, the GET they send, the hooks' plumbing.
 
 :class:`ChannelLoop` holds what both loops read and report (the cursor, the hooks,
-:attr:`~ChannelLoop.next_url`, :attr:`~ChannelLoop.resume_url`, why the loop ended);
-the two loops differ only in how they wait. Separate from :mod:`.channel_cursor`
-because this is the part that knows of hooks and senders.
+:attr:`~ChannelLoop.next_url`, :attr:`~ChannelLoop.resume_url`, why the loop ended) and
+decides, sans I/O, what each decision of the cursor leads to (:meth:`~ChannelLoop._steps`:
+the hook calls to make, yielded as :class:`HookCall`); the two loops differ only in how
+they send and wait. Separate from :mod:`.channel_cursor` because this is the part that
+knows of hooks and senders.
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ MaybeAwaitable = Any  # a hook of the asyncio loop may be a coroutine function
 class HookCall:
     """One call the loop must make with one argument: a hook (``None``: not given) or its ``sleep``.
 
-    The shared steps (:meth:`_Base._steps`) yield these and receive what the
+    The shared steps (:meth:`ChannelLoop._steps`) yield these and receive what the
     call returned; the sync loop calls them, the asyncio loop also awaits what
     a coroutine hook returns. So both loops act on a decision the same way.
     """
@@ -99,7 +101,10 @@ def _request(url: str, token: Secret | None, body_format: str) -> HttpRequest:
     return HttpRequest("GET", url, tuple(headers))
 
 
-class _Base(Generic[R]):
+class ChannelLoop(Generic[R]):
+    """The state and the decision steps :class:`~adapters.ucwa.channel.EventChannel` and
+    :class:`~adapters.ucwa.channel.AsyncEventChannel` share; each adds how it sends and waits."""
+
     #: The loop's pause before a retry (``time.sleep``, ``asyncio.sleep`` or a test's fake).
     sleep: Callable[[float], MaybeAwaitable]
 

@@ -26,10 +26,10 @@ from adapters.ucwa.channel_cursor import (
 )
 from adapters.ucwa.channel_loop import (
     ChannelEnd,
+    ChannelLoop,
     ChannelReset,
     EventSink,
     R,
-    _Base,
     _request,
     _run_steps,
     resolve_events,
@@ -41,7 +41,7 @@ from adapters.wire.ucwa_errors import UcwaError
 log = logging.getLogger("callfsm.channel")
 
 
-class EventChannel(_Base[R]):
+class EventChannel(ChannelLoop[R]):
     """The blocking P-GET loop over a :class:`~adapters.transport.http.SyncSender`.
 
     With ``prefetch`` (the default) the next GET goes out, from a helper
