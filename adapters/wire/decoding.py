@@ -3,8 +3,8 @@
 :func:`media_type` and :func:`body_format` read a ``Content-Type``; ``_load_json`` decodes JSON in its
 declared charset strictly (no lone surrogates) and turns every failure (truncated, bad text, nested
 too deeply, a huge integer) into a ``_Fail`` that says what was wrong. The size check is here too: it
-is the one thing done before decoding. Apart from the event walk because resource bodies and UCWA
-error bodies (:mod:`adapters.wire.ucwa_errors`) are decoded the same way.
+is the one thing done before decoding. Apart from the event walk because resource bodies are decoded
+the same way, and UCWA error bodies (:mod:`adapters.wire.ucwa_errors`) read their content type with it.
 """
 
 from __future__ import annotations
