@@ -10,39 +10,25 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import httpx
 
-from adapters.routing import restart
 from adapters.routing.dispatcher import DispatchResult
 from adapters.routing.trace import TraceTarget, TraceWriter, open_trace
 from adapters.transport.http import AsyncSender, AsyncTokenSource, TransportError
-from adapters.ucwa.application import (
-    ASYNC_REPORT_LEAD,
-    MakeMeAvailable,
-    creation,
-    expect,
-    made_available,
-    new_endpoint_id,
-)
-from adapters.ucwa.application import Created as ApplicationCreated
+from adapters.ucwa.application import ASYNC_REPORT_LEAD, MakeMeAvailable, creation, new_endpoint_id
+from adapters.ucwa.application import Step as CreationStep
 from adapters.ucwa.channel import AsyncEventChannel, Backoff, ChannelEnd, ChannelReset, PGetParameters
-from adapters.ucwa.client_changes import StateChange, _outcome_settled
-from adapters.ucwa.client_core import REQUEST_TIMEOUT, Cancellable, M, _Core, _raise_for, _step_request
-from adapters.ucwa.client_links import ApplicationLinks, ClientError, _links_or_raise, read_application
+from adapters.ucwa.client_changes import StateChange, outcome_settled
+from adapters.ucwa.client_core import REQUEST_TIMEOUT, Cancellable, ClientCore, M, creation_request
+from adapters.ucwa.client_links import ApplicationLinks, ClientError, read_application
+from adapters.ucwa.client_plans import Plan, arun_plan
 from adapters.ucwa.tracing import async_traced_sender, trace_sink
-from adapters.wire.requests import (
-    Applied,
-    Created,
-    OriginError,
-    apply_response,
-    build_request,
-    loggable_url,
-)
+from adapters.wire.requests import Applied, HttpResponse, OriginError, loggable_url
 from adapters.wire.ucwa_errors import UcwaError
-from fsm.actions import Actions, FetchResource
+from fsm.actions import Action, Actions
 from fsm.invitation import Invitation, InvitationKind
 from fsm.lobby_participant import LobbyParticipant
 from fsm.model import FsmModel
@@ -52,6 +38,8 @@ from fsm.reasons import CallDeclineReason, ReNegotiationDeclineReason
 from fsm.renegotiation import Renegotiation
 
 log = logging.getLogger("callfsm.client")
+
+T = TypeVar("T")
 
 
 class Subscription:
@@ -83,7 +71,7 @@ class Subscription:
         self._owner._subscriptions.discard(self)
 
 
-class AsyncUcwaClient(_Core):
+class AsyncUcwaClient(ClientCore):
     """A UCWA application in asyncio code. ``async with`` connects and runs the event channel."""
 
     def __init__(
@@ -102,15 +90,11 @@ class AsyncUcwaClient(_Core):
         keep_alive: bool = True,
         trace: TraceTarget | TraceWriter | None = None,
     ) -> None:
-        super().__init__(url, url, on_change)
+        super().__init__(url, on_change=on_change, clock=clock, trace=open_trace(trace), body_format=body_format)
         self._own_client = client is None
         self.http = client or httpx.AsyncClient(timeout=REQUEST_TIMEOUT)
-        #: The trace, as :attr:`UcwaClient.trace`.
-        self.trace = open_trace(trace)
-        self.sender = async_traced_sender(
-            AsyncSender(self.http, token, base_url=url, body_format=body_format), self.trace, clock
-        )
-        self.clock = clock
+        sender = AsyncSender(self.http, token, base_url=url, body_format=body_format)
+        self.sender = async_traced_sender(sender, self.trace, clock)
         self.sleep = sleep
         self.backoff = backoff
         #: ``low``/``medium``/``timeout``/``priority`` for the P-GET (:class:`~adapters.ucwa.channel.PGetParameters`).
@@ -129,9 +113,6 @@ class AsyncUcwaClient(_Core):
     def __repr__(self) -> str:
         return f"AsyncUcwaClient({loggable_url(self.url)!r}, models={len(self.models)})"
 
-    def _clock_now(self) -> float:
-        return self.clock()
-
     @classmethod
     def restore(
         cls,
@@ -143,11 +124,7 @@ class AsyncUcwaClient(_Core):
         **options: Any,
     ) -> AsyncUcwaClient:
         """The asyncio twin of :meth:`UcwaClient.restore` (nothing is sent; ``async with`` connects)."""
-        clock: Callable[[], float] = options.get("clock", time.monotonic)
-        state = restart.load(snapshot, url=url, now=clock(), wall=wall())  # before anything is opened
-        client = cls(url, token=token, **options)
-        client._install(state)
-        return client
+        return cls._restored(url, snapshot, wall, {"token": token, **options})
 
     @classmethod
     async def create_application(
@@ -167,32 +144,24 @@ class AsyncUcwaClient(_Core):
         ``async with`` then starts the event channel without reading the application again."""
         http = client or httpx.AsyncClient(timeout=REQUEST_TIMEOUT)
         body_format = options.get("body_format", "json")
+
+        async def send(step: CreationStep) -> HttpResponse:
+            sender = AsyncSender(http, token, base_url=step.url, body_format=body_format)
+            credential = await sender.token() if step.authorized else None
+            return await sender.send(creation_request(step, credential, body_format))
+
         try:
+            endpoint_id = endpoint_id or new_endpoint_id()
             walk = creation(
-                url,
-                user_agent=user_agent,
-                endpoint_id=endpoint_id or new_endpoint_id(),
-                culture=culture,
-                allowed_origins=allowed_origins,
+                url, user_agent=user_agent, endpoint_id=endpoint_id, culture=culture, allowed_origins=allowed_origins
             )
-            step = next(walk)
-            while True:
-                sender = AsyncSender(http, token, base_url=step.url, body_format=body_format)
-                credential = await sender.token() if step.authorized else None
-                response = await sender.send(_step_request(step, credential, body_format))
-                try:
-                    step = walk.send(response)
-                except StopIteration as done:
-                    created: ApplicationCreated = done.value
-                    break
+            created = await arun_plan(walk, send)
             app = cls(created.url, token=token, client=http, **options)
         except BaseException:
             if client is None:
                 await http.aclose()
             raise
-        app._own_client = client is None
-        app.delete_on_close = delete_on_close
-        app._open(app._adopt(created))
+        app._open(app._adopt(created, own_client=client is None, delete_on_close=delete_on_close))
         return app
 
     async def __aenter__(self) -> AsyncUcwaClient:
@@ -205,12 +174,7 @@ class AsyncUcwaClient(_Core):
         await self.aclose()
 
     async def _read_links(self) -> ApplicationLinks:
-        request = build_request(
-            FetchResource(self.url, "read the application"),
-            base_url=self.url,
-            token=await self.sender.token(),
-            body_format=self.sender.body_format,
-        )
+        request = self._read_links_request(await self.sender.token())
         return read_application(self.url, await self.sender.send(request))
 
     async def connect(self) -> ApplicationLinks:
@@ -221,18 +185,15 @@ class AsyncUcwaClient(_Core):
         """The asyncio twin of :meth:`UcwaClient.make_me_available`; the keep-alive then runs as a task
         (every :data:`~adapters.ucwa.application.REPORT_DEADLINE` less a margin, on ``clock`` and ``sleep``)."""
         request = self._make_me_available_request(settings or MakeMeAvailable(**fields), await self.sender.token())
-        made_available(await self.sender.send(request))
-        self.keep_alive.started(self.clock())
-        if "reportMyActivity" not in _links_or_raise(self.links).links:
-            self.links = await self._read_links()  # some servers add it to ``me`` only now
+        if self._made_available(await self.sender.send(request)):
+            self.links = await self._read_links()
         if self.keep_alive_enabled and (self._keep_alive_task is None or self._keep_alive_task.done()):
             self._keep_alive_task = asyncio.ensure_future(self._keep_alive_loop())
 
     async def report_my_activity(self) -> None:
         """The asyncio twin of :meth:`UcwaClient.report_my_activity`."""
         request = self._lifecycle_request("POST", "reportMyActivity", await self.sender.token())
-        expect(await self.sender.send(request), 204, 200)
-        self.keep_alive.reported(self.clock())
+        self._reported(await self.sender.send(request))
 
     async def _keep_alive_loop(self) -> None:
         while self.keep_alive.active:
@@ -251,9 +212,7 @@ class AsyncUcwaClient(_Core):
 
     async def delete_application(self) -> None:
         """The asyncio twin of :meth:`UcwaClient.delete_application`."""
-        response = await self.sender.send(self._lifecycle_request("DELETE", "self", await self.sender.token()))
-        if response.status not in (404, 410):
-            expect(response, 204, 200)
+        self._deleted(await self.sender.send(self._lifecycle_request("DELETE", "self", await self.sender.token())))
 
     def _open(self, links: ApplicationLinks) -> ApplicationLinks:
         self.links = links
@@ -313,13 +272,11 @@ class AsyncUcwaClient(_Core):
             timer.cancel()
         self._final_timers.clear()
         try:
-            if self.links is not None and (self.delete_on_close if delete_application is None else delete_application):
+            if self._deletes(delete_application):
                 try:
                     await self.delete_application()
                 except (UcwaError, TransportError, OriginError) as error:
-                    if delete_application:
-                        raise
-                    log.warning("the application was not deleted: %s", error)
+                    self._not_deleted(error, delete_application)
         finally:
             if self.trace is not None:
                 self.trace.close()
@@ -444,30 +401,17 @@ class AsyncUcwaClient(_Core):
 
     async def perform(self, model: FsmModel, actions: Actions) -> list[Applied]:
         """The asyncio twin of :meth:`UcwaClient.perform` (creating POSTs tracked first, the same way)."""
-        applied: list[Applied] = []
-        self._track_creations(model, actions)
-        if self.trace is not None:
-            self.trace.call(model, actions, self.clock())
-        self._emit([model])
-        for action in actions:
-            response = await self.sender.perform(action)
-            result = apply_response(model, action, response, now=self.clock())
-            applied.append(result)
-            self._emit([model])
-            if isinstance(result.outcome, Created) and result.violation is None:
-                # the 201 names the resource: what the channel held for that href now reaches the model
-                await self._dispatched(self.dispatcher.created(model, now=self.clock()))
-            if result.actions:
-                applied.extend(await self.perform(model, result.actions))
-            _raise_for(result)
-        return applied
+        return await self._run(self._perform_plan(model, actions))
+
+    async def _run(self, plan: Plan[Action, HttpResponse, T]) -> T:
+        return await arun_plan(plan, self.sender.perform)
 
     async def wait_for_outcome(self, invitation: Invitation, timeout: float = 60.0) -> Outcome | None:
         """Wait until ``invitation``'s outcome is final (as :meth:`UcwaClient.wait_for_outcome`); returns it."""
         subscription = self.changes()
         try:
             async with asyncio.timeout(timeout):
-                while not _outcome_settled(invitation, self.clock()):
+                while not outcome_settled(invitation, self.clock()):
                     final_at = invitation.final_at if invitation.outcome is not None else None
                     # a provisional outcome turns final by itself once its grace passes: wake up for it
                     wait = None if final_at is None else max(0.0, final_at - self.clock())
@@ -485,31 +429,17 @@ class AsyncUcwaClient(_Core):
     # -- hooks ------------------------------------------------------------------------------------
 
     async def _dispatched(self, result: DispatchResult) -> None:
-        self._emit(change.model for change in result.changes)
-        for action in result.actions:
-            owner = self._owner(action)
-            if owner is None:
-                log.warning("no machine owns %s; not sent", type(action).__name__)
-                continue
-            try:
-                await self.perform(owner, (action,))
-            except (UcwaError, OriginError) as error:  # an event's href off the application's origin: not sent
-                log.warning("%s refused: %s", type(action).__name__, error)
+        await self._run(self._dispatched_plan(result))
 
     async def _reset(self, reset: ChannelReset) -> None:
-        for href in self.dispatcher.hrefs_to_refetch():
-            model = self.dispatcher.model_for(href)
-            if model is not None:
-                with contextlib.suppress(UcwaError, OriginError):
-                    await self.perform(model, (FetchResource(href, f"re-read after {reset.kind.value}"),))
+        await self._run(self._reset_plan(reset))
 
-    def _emit(self, models: Iterable[FsmModel]) -> None:
-        for change in self._changes(models):
-            if self.on_change is not None:
-                self.on_change(change)
-            for subscription in list(self._subscriptions):
-                subscription.put(change)
-        waiting = [(i, m) for i, m in self._provisional.items() if i not in self._final_timers]
+    def _publish(self, change: StateChange) -> None:
+        for subscription in list(self._subscriptions):
+            subscription.put(change)
+
+    def _watch_provisional(self) -> None:
+        waiting = [(i, m) for i, m in self._feed.provisional.items() if i not in self._final_timers]
         if waiting:
             try:
                 loop = asyncio.get_running_loop()
@@ -523,6 +453,6 @@ class AsyncUcwaClient(_Core):
 
     def _final_due(self, ident: int) -> None:
         self._final_timers.pop(ident, None)
-        model = self._provisional.get(ident)
+        model = self._feed.provisional.get(ident)
         if model is not None:
             self._emit([model])

@@ -8,7 +8,7 @@ models a request or an event touched and get back the changes to publish.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from enum import Enum
 from typing import Any
 
@@ -53,32 +53,78 @@ class StateChange:
         return f"{self.model.machine}{where}: {self.source.value} -[{self.trigger.value}]-> {self.dest.value}{why}"
 
 
-class _Steps:
-    """How much of each model's history the app has been shown (weak: a dropped model is forgotten)."""
+class ChangeFeed:
+    """Which steps of each model the app has been shown, and whose final outcome (weak: a dropped model
+    is forgotten).
+
+    A model's outcome is shown final once (on the :class:`StateChange` that made it final); one still
+    provisional (an end seen without status) waits in :attr:`provisional` until its grace passes, which
+    no event announces: the client asks :meth:`due` when time has moved.
+    """
 
     def __init__(self) -> None:
+        #: id -> (the model, how many of its steps were shown)
         self._seen: dict[int, tuple[weakref.ref[FsmModel], int]] = {}
+        #: id -> the model whose final outcome was shown
+        self._finals: dict[int, weakref.ref[FsmModel]] = {}
+        #: id -> a model whose outcome is still provisional (shown final once its grace passes)
+        self.provisional: dict[int, FsmModel] = {}
 
-    def _forget(self, ident: int) -> Callable[[weakref.ref[FsmModel]], None]:
-        def forget(_: weakref.ref[FsmModel]) -> None:
-            self._seen.pop(ident, None)
+    def changes(self, models: Iterable[FsmModel], now: float) -> list[StateChange]:
+        """The steps of ``models`` not shown yet (each model once), the last marked final when it is."""
+        out: list[StateChange] = []
+        seen: set[int] = set()
+        for model in models:
+            if id(model) not in seen:
+                seen.add(id(model))
+                out.extend(self._final(model, self._new(model), now))
+        return out
 
-        return forget
+    def restored(self, model: FsmModel, now: float) -> None:
+        """Count ``model``'s history, and a final outcome it has, as shown (a restored model's past is not news)."""
+        self._seen[id(model)] = (weakref.ref(model, _forget(self._seen, id(model))), len(model.history))
+        self._final(model, [], now)
 
-    def new(self, model: FsmModel) -> list[StateChange]:
+    def due(self, now: float) -> list[FsmModel]:
+        """The models whose provisional outcome may have turned final with time alone."""
+        return [m for m in self.provisional.values() if m.outcome_is_final(now)]  # type: ignore[attr-defined]
+
+    def _new(self, model: FsmModel) -> list[StateChange]:
         ident = id(model)
         entry = self._seen.get(ident)
         start = entry[1] if entry is not None and entry[0]() is model else 0
         steps = model.history[start:]
         if steps or entry is None:
-            self._seen[ident] = (weakref.ref(model, self._forget(ident)), len(model.history))
+            self._seen[ident] = (weakref.ref(model, _forget(self._seen, ident)), len(model.history))
         return [StateChange(model, step) for step in steps]
 
-    def shown(self, model: FsmModel) -> None:
-        """Count ``model``'s history as already shown (a restored model's past is not news)."""
-        self._seen[id(model)] = (weakref.ref(model, self._forget(id(model))), len(model.history))
+    def _final(self, model: FsmModel, changes: list[StateChange], now: float) -> list[StateChange]:
+        """``changes`` of ``model``, the last marked ``final`` if its outcome has just become final (once per model)."""
+        ident = id(model)
+        outcome_is_final = getattr(model, "outcome_is_final", None)
+        if outcome_is_final is None or getattr(model, "outcome", None) is None or not model.history:
+            return changes
+        known = self._finals.get(ident)
+        if known is not None and known() is model:
+            return changes
+        if not outcome_is_final(now):
+            self.provisional[ident] = model
+            return changes
+        self.provisional.pop(ident, None)
+        self._finals[ident] = weakref.ref(model, _forget(self._finals, ident))
+        last = changes[-1].step if changes else model.history[-1]
+        return [*changes[:-1], StateChange(model, last, final=True)]
 
 
-def _outcome_settled(invitation: Invitation, now: float) -> bool:
+def _forget(table: dict[int, Any], ident: int) -> Callable[[weakref.ref[FsmModel]], None]:
+    """A weak reference's callback that drops ``ident`` from ``table`` once its model is garbage."""
+
+    def forget(_: weakref.ref[FsmModel]) -> None:
+        table.pop(ident, None)
+
+    return forget
+
+
+def outcome_settled(invitation: Invitation, now: float) -> bool:
     """What ``wait_for_outcome`` waits for: a final outcome (or, should it ever be, an end with none)."""
     return invitation.outcome_is_final(now) or (invitation.outcome is None and invitation.is_terminal)

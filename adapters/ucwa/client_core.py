@@ -6,37 +6,41 @@ Separate from the twins so that each of them is only the sending around it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
-import weakref
-from collections.abc import Callable, Iterable
-from typing import Any, Final, TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final, Self, TypeVar
 
 import httpx
 
 from adapters.routing import restart
-from adapters.routing.dispatcher import Dispatcher
+from adapters.routing.dispatcher import Dispatcher, DispatchResult
+from adapters.routing.trace import TraceWriter
 from adapters.ucwa.application import Created as ApplicationCreated
-from adapters.ucwa.application import (
-    KeepAlive,
-    MakeMeAvailable,
-)
+from adapters.ucwa.application import KeepAlive, MakeMeAvailable, expect, made_available
 from adapters.ucwa.application import Step as CreationStep
 from adapters.ucwa.application import request as application_request
-from adapters.ucwa.channel import AsyncEventChannel, ChannelEnd, EventChannel
-from adapters.ucwa.client_changes import StateChange, _Steps
-from adapters.ucwa.client_links import ApplicationLinks, _links_or_raise, application_links
+from adapters.ucwa.channel import AsyncEventChannel, ChannelEnd, ChannelReset, EventChannel
+from adapters.ucwa.client_changes import ChangeFeed, StateChange
+from adapters.ucwa.client_links import ApplicationLinks, application_links, links_or_raise
+from adapters.ucwa.client_plans import Plan
 from adapters.wire.requests import (
     Applied,
+    Created,
     Failed,
     HttpRequest,
+    HttpResponse,
+    OriginError,
     Secret,
     Unexpected,
+    apply_response,
+    build_request,
     resolve,
 )
 from adapters.wire.ucwa_errors import UcwaError
-from fsm.actions import Action, Actions, PostRenegotiation, StartOperation
+from fsm.actions import Action, Actions, FetchResource, PostRenegotiation, StartOperation
 from fsm.invitation import KIND_RULES, Invitation, InvitationKind
 from fsm.model import FsmModel
 from fsm.online_meeting import OnlineMeetingJoin
@@ -65,20 +69,40 @@ def _raise_for(applied: Applied) -> None:
         log.warning("unexpected answer: %s", applied.outcome.why)
 
 
-class _Core:
-    """What both clients share: the dispatcher, change bookkeeping, action ownership."""
+class ClientCore:
+    """What both clients are, with no I/O: the dispatcher and the machines, the application's links,
+    the changes shown, and the plans (:mod:`adapters.ucwa.client_plans`) of everything they send.
 
-    def __init__(self, url: str, base_url: str | None, on_change: Callable[[StateChange], object] | None) -> None:
+    The twins subclass it and only send: :class:`~adapters.ucwa.client_sync.UcwaClient` runs each plan
+    with :func:`~adapters.ucwa.client_plans.run_plan`, :class:`~adapters.ucwa.client_async.AsyncUcwaClient`
+    awaits it with :func:`~adapters.ucwa.client_plans.arun_plan`. Time is the client's ``clock``, read here
+    and passed to the machines as ``now``.
+    """
+
+    #: The event channel, once connected (each twin holds its own kind).
+    channel: EventChannel[DispatchResult] | AsyncEventChannel[DispatchResult] | None
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        on_change: Callable[[StateChange], object] | None,
+        clock: Callable[[], float],
+        trace: TraceWriter | None,
+        body_format: str,
+    ) -> None:
         self.url = url
-        self.dispatcher = Dispatcher(base_url=base_url)
+        self.dispatcher = Dispatcher(base_url=url)
         self.on_change = on_change
+        self.clock = clock
+        #: The trace (``trace=``: a path or text stream; adapters/routing/trace.py): answers, calls, requests, redacted.
+        self.trace = trace
+        self.body_format = body_format
         self.links: ApplicationLinks | None = None
         self.ended: ChannelEnd | None = None
-        self._steps = _Steps()
-        #: Models whose final outcome was shown (id -> weak reference), and those whose outcome is still
-        #: provisional (id -> model: shown final once their grace passes, see ``_due_finals``).
-        self._finals: dict[int, weakref.ref[FsmModel]] = {}
-        self._provisional: dict[int, FsmModel] = {}
+        self.channel = None
+        #: What the app has been shown; its ``provisional`` models turn final with time alone.
+        self._feed = ChangeFeed()
         #: Where a restored client's event channel starts (``connect`` uses it once).
         self._resume_from: str | None = None
         #: When ``reportMyActivity`` is due (active from a successful ``make_me_available`` on).
@@ -88,26 +112,36 @@ class _Core:
         #: The application resource as the creating POST's 201 carried it (``None``: not created here).
         self.resource: dict[str, Any] | None = None
 
-    # -- the application's lifecycle (the I/O is the subclasses') ------------------------------------
+    @property
+    def models(self) -> tuple[FsmModel, ...]:
+        """The live machines the dispatcher holds."""
+        return self.dispatcher.models
+
+    # -- the application's lifecycle: the requests, and what their answers mean -------------------------
 
     def _lifecycle_href(self, rel: str) -> str:
         """The absolute URL of the application's ``rel`` link, on the application's origin (else OriginError)."""
-        return resolve(self.url, _links_or_raise(self.links).href(rel))
-
-    def _make_me_available_request(self, settings: MakeMeAvailable, token: Secret | None) -> HttpRequest:
-        body = settings.body(self.sender.body_format)  # type: ignore[attr-defined]
-        href = self._lifecycle_href("makeMeAvailable")
-        return application_request("POST", href, token=token, body_format=self.sender.body_format, body=body)  # type: ignore[attr-defined]
+        return resolve(self.url, links_or_raise(self.links).href(rel))
 
     def _lifecycle_request(self, method: str, rel: str, token: Secret | None) -> HttpRequest:
         href = self._lifecycle_href(rel)
-        return application_request(method, href, token=token, body_format=self.sender.body_format)  # type: ignore[attr-defined]
+        return application_request(method, href, token=token, body_format=self.body_format)
 
-    def _adopt(self, created: ApplicationCreated) -> ApplicationLinks:
-        """Take the 201's application resource as this client's (no second GET)."""
-        self.resource = created.resource
-        self.links = application_links(self.url, created.resource)
-        return self.links
+    def _make_me_available_request(self, settings: MakeMeAvailable, token: Secret | None) -> HttpRequest:
+        body = settings.body(self.body_format)
+        href = self._lifecycle_href("makeMeAvailable")
+        return application_request("POST", href, token=token, body_format=self.body_format, body=body)
+
+    def _made_available(self, response: HttpResponse) -> bool:
+        """Take ``makeMeAvailable``'s answer (raise when refused); true when the links must be read again."""
+        made_available(response)
+        self.keep_alive.started(self.clock())
+        # some servers add ``reportMyActivity`` to ``me`` only now: then read the application again
+        return "reportMyActivity" not in links_or_raise(self.links).links
+
+    def _reported(self, response: HttpResponse) -> None:
+        expect(response, 204, 200)
+        self.keep_alive.reported(self.clock())
 
     def _keep_alive_failed(self, error: Exception) -> None:
         gone = isinstance(error, UcwaError) and error.status in (404, 410)
@@ -115,18 +149,40 @@ class _Core:
         if gone:
             self.keep_alive.stop()
 
-    @property
-    def models(self) -> tuple[FsmModel, ...]:
-        """The live machines the dispatcher holds."""
-        return self.dispatcher.models
+    def _read_links_request(self, token: Secret | None) -> HttpRequest:
+        action = FetchResource(self.url, "read the application")
+        return build_request(action, base_url=self.url, token=token, body_format=self.body_format)
 
-    def _clock_now(self) -> float:
-        raise NotImplementedError
+    def _deleted(self, response: HttpResponse) -> None:
+        """Take the DELETE's answer: 404 or 410 mean the application is gone already."""
+        if response.status not in (404, 410):
+            expect(response, 204, 200)
+
+    def _deletes(self, delete_application: bool | None) -> bool:
+        """Whether closing deletes the application (``None``: :attr:`delete_on_close` decides)."""
+        wanted = self.delete_on_close if delete_application is None else delete_application
+        return self.links is not None and wanted
+
+    @staticmethod
+    def _not_deleted(error: Exception, delete_application: bool | None) -> None:
+        # raised only when asked for: leaving ``with`` must not hide the error that made it leave
+        if delete_application:
+            raise error
+        log.warning("the application was not deleted: %s", error)
+
+    def _adopt(self, created: ApplicationCreated, *, own_client: bool, delete_on_close: bool) -> ApplicationLinks:
+        """Take the creating POST's 201 as this client's application resource (no second GET)."""
+        self._own_client = own_client
+        self.delete_on_close = delete_on_close
+        self.resource = created.resource
+        self.links = application_links(self.url, created.resource)
+        return self.links
+
+    # -- restart --------------------------------------------------------------------------------------
 
     def _events_cursor(self) -> str | None:
-        channel: EventChannel[Any] | AsyncEventChannel[Any] | None = getattr(self, "channel", None)
-        if channel is not None:
-            return channel.resume_url
+        if self.channel is not None:
+            return self.channel.resume_url
         return self._resume_from
 
     def snapshot(self, *, wall: Callable[[], float] = time.time) -> dict[str, Any]:
@@ -138,13 +194,23 @@ class _Core:
         ``wall`` is the wall clock (Unix seconds) that carries deadlines across
         a restart: :mod:`adapters.routing.restart`.
         """
-        return restart.take(self.url, self._events_cursor(), self.dispatcher, now=self._clock_now(), wall=wall())
+        return restart.take(self.url, self._events_cursor(), self.dispatcher, now=self.clock(), wall=wall())
+
+    @classmethod
+    def _restored(
+        cls, url: str, snapshot: Mapping[str, Any] | str | bytes, wall: Callable[[], float], options: dict[str, Any]
+    ) -> Self:
+        """A client for ``url`` built from ``options`` (the constructor's), holding ``snapshot``'s machines."""
+        clock: Callable[[], float] = options.get("clock", time.monotonic)
+        state = restart.load(snapshot, url=url, now=clock(), wall=wall())  # before anything is opened
+        client = cls(url, **options)
+        client._install(state)
+        return client
 
     def _install(self, state: restart.ClientState) -> None:
         restart.install(state, self.dispatcher)
         for model in self.dispatcher.models:
-            self._steps.shown(model)
-            self._final(model, [])  # a final outcome from before the restart is not news either
+            self._feed.restored(model, self.clock())
         self._resume_from = state.events
 
     def _channel_start(self, links: ApplicationLinks) -> str:
@@ -153,42 +219,68 @@ class _Core:
         self._resume_from = None
         return start
 
-    def _changes(self, models: Iterable[FsmModel]) -> list[StateChange]:
-        out: list[StateChange] = []
-        seen: set[int] = set()
-        for model in models:
-            if id(model) not in seen:
-                seen.add(id(model))
-                out.extend(self._final(model, self._steps.new(model)))
-        return out
+    # -- what the app is shown ------------------------------------------------------------------------
 
-    def _final(self, model: FsmModel, changes: list[StateChange]) -> list[StateChange]:
-        """``changes`` of ``model``, the last marked ``final`` if its outcome has just become final (once per model)."""
-        ident = id(model)
-        outcome_is_final = getattr(model, "outcome_is_final", None)
-        if outcome_is_final is None or getattr(model, "outcome", None) is None or not model.history:
-            return changes
-        known = self._finals.get(ident)
-        if known is not None and known() is model:
-            return changes
-        if not outcome_is_final(self._clock_now()):
-            self._provisional[ident] = model
-            return changes
-        self._provisional.pop(ident, None)
-        self._finals[ident] = weakref.ref(model, self._forget_final(ident))
-        last = changes[-1].step if changes else model.history[-1]
-        return [*changes[:-1], StateChange(model, last, final=True)]
+    def _emit(self, models: Iterable[FsmModel]) -> None:
+        for change in self._feed.changes(models, self.clock()):
+            if self.on_change is not None:
+                self.on_change(change)
+            self._publish(change)
+        if self._feed.provisional:
+            self._watch_provisional()
 
-    def _forget_final(self, ident: int) -> Callable[[weakref.ref[FsmModel]], None]:
-        def forget(_: weakref.ref[FsmModel]) -> None:
-            self._finals.pop(ident, None)
+    def _publish(self, change: StateChange) -> None:
+        """Hand ``change`` to the app's other listeners, besides ``on_change`` (the asyncio client's iterators)."""
 
-        return forget
+    def _watch_provisional(self) -> None:
+        """Some outcome is provisional: the asyncio client arms a timer; the sync one asks at each poll."""
 
-    def _due_finals(self) -> list[FsmModel]:
-        """The models whose provisional outcome may have turned final with time alone."""
-        now = self._clock_now()
-        return [m for m in self._provisional.values() if m.outcome_is_final(now)]  # type: ignore[attr-defined]
+    # -- the plans: what to send, and what each answer does ------------------------------------------
+
+    def _perform_plan(self, model: FsmModel, actions: Actions) -> Plan[Action, HttpResponse, list[Applied]]:
+        """Send ``actions`` (from ``model``'s trigger) and feed each answer back to ``model``; the first error raises.
+
+        A creating POST's model is tracked first; a 201 releases what the channel held for the resource it
+        names; what a response asks for (a GET after a bare answer) is sent next.
+        """
+        applied: list[Applied] = []
+        self._track_creations(model, actions)
+        if self.trace is not None:
+            self.trace.call(model, actions, self.clock())
+        self._emit([model])
+        for action in actions:
+            response = yield action
+            result = apply_response(model, action, response, now=self.clock())
+            applied.append(result)
+            self._emit([model])
+            if isinstance(result.outcome, Created) and result.violation is None:
+                # the 201 names the resource: what the channel held for that href now reaches the model
+                yield from self._dispatched_plan(self.dispatcher.created(model, now=self.clock()))
+            if result.actions:
+                applied.extend((yield from self._perform_plan(model, result.actions)))
+            _raise_for(result)
+        return applied
+
+    def _dispatched_plan(self, result: DispatchResult) -> Plan[Action, HttpResponse, None]:
+        """Show what the dispatcher changed, then send what the machines asked for (each by its owner)."""
+        self._emit(change.model for change in result.changes)
+        for action in result.actions:
+            owner = self._owner(action)
+            if owner is None:
+                log.warning("no machine owns %s; not sent", type(action).__name__)
+                continue
+            try:
+                yield from self._perform_plan(owner, (action,))
+            except (UcwaError, OriginError) as error:  # an event's href off the application's origin: not sent
+                log.warning("%s refused: %s", type(action).__name__, error)
+
+    def _reset_plan(self, reset: ChannelReset) -> Plan[Action, HttpResponse, None]:
+        """After a ``resume``/``resync``, read every unsettled resource again."""
+        for href in self.dispatcher.hrefs_to_refetch():
+            model = self.dispatcher.model_for(href)
+            if model is not None:
+                with contextlib.suppress(UcwaError, OriginError):
+                    yield from self._perform_plan(model, (FetchResource(href, f"re-read after {reset.kind.value}"),))
 
     def _owner(self, action: Action, default: FsmModel | None = None) -> FsmModel | None:
         """The model an action from a dispatch result belongs to (the one holding that link or href)."""
@@ -229,10 +321,10 @@ class _Core:
         extra: dict[str, Any],
     ) -> tuple[Invitation, Actions]:
         """A new outgoing invitation of ``kind``, sent (its trigger fired); ``href``: else the application's link."""
-        target = href if href is not None else _links_or_raise(self.links).href(*KIND_RULES[kind].create_rels)
+        target = href if href is not None else links_or_raise(self.links).href(*KIND_RULES[kind].create_rels)
         invitation = Invitation(kind=kind)
         actions = invitation.send(
-            now=self._clock_now(),
+            now=self.clock(),
             href=target,
             operation_id=operation_id or new_operation_id(),
             to=to,
@@ -250,10 +342,10 @@ class _Core:
         lobby_deadline: float | None,
         extra: dict[str, Any],
     ) -> tuple[OnlineMeetingJoin, Actions]:
-        href = _links_or_raise(self.links).href("joinOnlineMeeting")
+        href = links_or_raise(self.links).href("joinOnlineMeeting")
         join = OnlineMeetingJoin()
         actions = join.send(
-            now=self._clock_now(),
+            now=self.clock(),
             href=href,
             operation_id=operation_id or new_operation_id(),
             online_meeting_uri=meeting_uri,
@@ -269,9 +361,10 @@ class _Core:
         """Our renegotiation on the audio/video session ``session``, through its one-at-a-time rule."""
         operation_id = operation_id or new_operation_id()
         return self.dispatcher.av_session(session).offer(
-            now=self._clock_now(), href=href, operation_id=operation_id, sdp=sdp, deadline=deadline
+            now=self.clock(), href=href, operation_id=operation_id, sdp=sdp, deadline=deadline
         )
 
 
-def _step_request(step: CreationStep, token: Secret | None, body_format: str) -> HttpRequest:
+def creation_request(step: CreationStep, token: Secret | None, body_format: str) -> HttpRequest:
+    """The request for one step of the application's creation walk (:func:`~adapters.ucwa.application.creation`)."""
     return application_request(step.method, step.url, token=token, body_format=body_format, body=step.body)

@@ -79,7 +79,8 @@ def _collect_links(resource: object, out: dict[str, str], depth: int) -> None:
                 _collect_links(item, out, depth + 1)
 
 
-def _links_or_raise(links: ApplicationLinks | None) -> ApplicationLinks:
+def links_or_raise(links: ApplicationLinks | None) -> ApplicationLinks:
+    """``links``, or the :class:`ClientError` a client that has not read its application yet raises."""
     if links is None:
         raise ClientError("not connected: call connect() first (or use the client as a context manager)")
     return links

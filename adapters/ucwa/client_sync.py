@@ -5,42 +5,27 @@ The sync twin; the sans-IO work it sends around is :mod:`adapters.ucwa.client_co
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import httpx
 
-from adapters.routing import restart
 from adapters.routing.dispatcher import DispatchResult
 from adapters.routing.trace import TraceTarget, TraceWriter, open_trace
 from adapters.transport.http import SyncSender, TokenSource, TransportError
-from adapters.ucwa.application import Created as ApplicationCreated
-from adapters.ucwa.application import (
-    MakeMeAvailable,
-    creation,
-    expect,
-    made_available,
-    new_endpoint_id,
-    pget_hold,
-)
+from adapters.ucwa.application import MakeMeAvailable, creation, new_endpoint_id, pget_hold
+from adapters.ucwa.application import Step as CreationStep
 from adapters.ucwa.channel import Backoff, ChannelEnd, ChannelReset, EventChannel, PGetParameters
-from adapters.ucwa.client_changes import StateChange, _outcome_settled
-from adapters.ucwa.client_core import REQUEST_TIMEOUT, Cancellable, M, _Core, _raise_for, _step_request
-from adapters.ucwa.client_links import ApplicationLinks, ClientError, _links_or_raise, read_application
+from adapters.ucwa.client_changes import StateChange, outcome_settled
+from adapters.ucwa.client_core import REQUEST_TIMEOUT, Cancellable, ClientCore, M, creation_request
+from adapters.ucwa.client_links import ApplicationLinks, ClientError, read_application
+from adapters.ucwa.client_plans import Plan, run_plan
 from adapters.ucwa.tracing import trace_sink, traced_sender
-from adapters.wire.requests import (
-    Applied,
-    Created,
-    OriginError,
-    apply_response,
-    build_request,
-    loggable_url,
-)
+from adapters.wire.requests import Applied, HttpResponse, OriginError, loggable_url
 from adapters.wire.ucwa_errors import UcwaError
-from fsm.actions import Actions, FetchResource
+from fsm.actions import Action, Actions
 from fsm.invitation import Invitation, InvitationKind
 from fsm.lobby_participant import LobbyParticipant
 from fsm.model import FsmModel
@@ -51,8 +36,10 @@ from fsm.renegotiation import Renegotiation
 
 log = logging.getLogger("callfsm.client")
 
+T = TypeVar("T")
 
-class UcwaClient(_Core):
+
+class UcwaClient(ClientCore):
     """A UCWA application, driven from a plain script.
 
     ``url`` is the application resource (``.../ucwa/v1/applications/<id>``);
@@ -76,7 +63,7 @@ class UcwaClient(_Core):
         keep_alive: bool = True,
         trace: TraceTarget | TraceWriter | None = None,
     ) -> None:
-        super().__init__(url, url, on_change)
+        super().__init__(url, on_change=on_change, clock=clock, trace=open_trace(trace), body_format=body_format)
         #: Send each P-GET ahead, from a helper thread, while the answer before it is processed
         #: (:class:`~adapters.ucwa.channel.EventChannel`'s ``prefetch``). Off by default here: this client
         #: promises a plain script no thread of its own, and a sync GET sent ahead cannot be interrupted,
@@ -84,11 +71,8 @@ class UcwaClient(_Core):
         self.prefetch = prefetch
         self._own_client = client is None
         self.http = client or httpx.Client(timeout=REQUEST_TIMEOUT)
-        #: The trace (``trace=``: a path or text stream; adapters/routing/trace.py): answers, calls, requests, redacted.
-        self.trace = open_trace(trace)
         sender = SyncSender(self.http, token, base_url=url, body_format=body_format)
         self.sender = traced_sender(sender, self.trace, clock)
-        self.clock = clock
         self.sleep = sleep
         self.backoff = backoff
         #: ``low``/``medium``/``timeout``/``priority`` for the P-GET (:class:`~adapters.ucwa.channel.PGetParameters`).
@@ -100,9 +84,6 @@ class UcwaClient(_Core):
 
     def __repr__(self) -> str:
         return f"UcwaClient({loggable_url(self.url)!r}, models={len(self.models)})"
-
-    def _clock_now(self) -> float:
-        return self.clock()
 
     @classmethod
     def restore(
@@ -121,11 +102,7 @@ class UcwaClient(_Core):
         ``options`` are the constructor's (``client``, ``clock``, ``on_change``...).
         Raises :class:`~fsm.errors.SnapshotError` for a snapshot it cannot use.
         """
-        clock: Callable[[], float] = options.get("clock", time.monotonic)
-        state = restart.load(snapshot, url=url, now=clock(), wall=wall())  # before anything is opened
-        client = cls(url, token=token, **options)
-        client._install(state)
-        return client
+        return cls._restored(url, snapshot, wall, {"token": token, **options})
 
     @classmethod
     def create_application(
@@ -156,32 +133,23 @@ class UcwaClient(_Core):
         """
         http = client or httpx.Client(timeout=REQUEST_TIMEOUT)
         body_format = options.get("body_format", "json")
+
+        def send(step: CreationStep) -> HttpResponse:
+            sender = SyncSender(http, token, base_url=step.url, body_format=body_format)
+            return sender.send(creation_request(step, sender.token() if step.authorized else None, body_format))
+
         try:
+            endpoint_id = endpoint_id or new_endpoint_id()
             walk = creation(
-                url,
-                user_agent=user_agent,
-                endpoint_id=endpoint_id or new_endpoint_id(),
-                culture=culture,
-                allowed_origins=allowed_origins,
+                url, user_agent=user_agent, endpoint_id=endpoint_id, culture=culture, allowed_origins=allowed_origins
             )
-            step = next(walk)
-            while True:
-                sender = SyncSender(http, token, base_url=step.url, body_format=body_format)
-                credential = sender.token() if step.authorized else None
-                response = sender.send(_step_request(step, credential, body_format))
-                try:
-                    step = walk.send(response)
-                except StopIteration as done:
-                    created: ApplicationCreated = done.value
-                    break
+            created = run_plan(walk, send)
             app = cls(created.url, token=token, client=http, **options)
         except BaseException:
             if client is None:
                 http.close()
             raise
-        app._own_client = client is None
-        app.delete_on_close = delete_on_close
-        app._open(app._adopt(created))
+        app._open(app._adopt(created, own_client=client is None, delete_on_close=delete_on_close))
         return app
 
     def __enter__(self) -> UcwaClient:
@@ -201,13 +169,11 @@ class UcwaClient(_Core):
             self.channel.close()  # stops, and lets go of a P-GET sent ahead
         self.keep_alive.stop()
         try:
-            if self.links is not None and (self.delete_on_close if delete_application is None else delete_application):
+            if self._deletes(delete_application):
                 try:
                     self.delete_application()
                 except (UcwaError, TransportError, OriginError) as error:
-                    if delete_application:
-                        raise
-                    log.warning("the application was not deleted: %s", error)
+                    self._not_deleted(error, delete_application)
         finally:
             if self.trace is not None:
                 self.trace.close()
@@ -216,9 +182,7 @@ class UcwaClient(_Core):
 
     def delete_application(self) -> None:
         """``DELETE`` the application (204; 404 or 410: already gone). Its calls end with it."""
-        response = self.sender.send(self._lifecycle_request("DELETE", "self", self.sender.token()))
-        if response.status not in (404, 410):
-            expect(response, 204, 200)
+        self._deleted(self.sender.send(self._lifecycle_request("DELETE", "self", self.sender.token())))
 
     # -- setup ----------------------------------------------------------------------------
 
@@ -229,11 +193,8 @@ class UcwaClient(_Core):
         checked before anything is sent. A second call (409 ``AlreadyExists``: a restored client's
         application is available already) only restarts the keep-alive. Raises :class:`UcwaError` when refused."""
         request = self._make_me_available_request(settings or MakeMeAvailable(**fields), self.sender.token())
-        made_available(self.sender.send(request))
-        self.keep_alive.started(self.clock())
-        if "reportMyActivity" not in _links_or_raise(self.links).links:
-            # some servers add it to ``me`` only now: read the application again (the channel stays)
-            self.links = self._read_links()
+        if self._made_available(self.sender.send(request)):
+            self.links = self._read_links()  # the channel stays
         hold = pget_hold(None if self.pget_parameters is None else self.pget_parameters.timeout)
         if self.keep_alive_enabled and self.keep_alive.next_at(blocking_for=hold) <= self.clock():  # type: ignore[operator]
             log.warning(
@@ -244,8 +205,7 @@ class UcwaClient(_Core):
 
     def report_my_activity(self) -> None:
         """POST ``reportMyActivity`` now (the keep-alive does it on time by itself). Raises :class:`UcwaError`."""
-        expect(self.sender.send(self._lifecycle_request("POST", "reportMyActivity", self.sender.token())), 204, 200)
-        self.keep_alive.reported(self.clock())
+        self._reported(self.sender.send(self._lifecycle_request("POST", "reportMyActivity", self.sender.token())))
 
     def _keep_alive_if_due(self) -> None:
         hold = pget_hold(None if self.pget_parameters is None else self.pget_parameters.timeout)
@@ -257,13 +217,7 @@ class UcwaClient(_Core):
             self._keep_alive_failed(error)
 
     def _read_links(self) -> ApplicationLinks:
-        request = build_request(
-            FetchResource(self.url, "read the application"),
-            base_url=self.url,
-            token=self.sender.token(),
-            body_format=self.sender.body_format,
-        )
-        return read_application(self.url, self.sender.send(request))
+        return read_application(self.url, self.sender.send(self._read_links_request(self.sender.token())))
 
     def connect(self) -> ApplicationLinks:
         """GET the application resource, read its links, prepare the event channel."""
@@ -436,23 +390,10 @@ class UcwaClient(_Core):
         A creating POST's model is tracked by the dispatcher under its operation
         id first, so that its events are routed to it, even those that beat the 201.
         """
-        applied: list[Applied] = []
-        self._track_creations(model, actions)
-        if self.trace is not None:
-            self.trace.call(model, actions, self.clock())
-        self._emit([model])
-        for action in actions:
-            response = self.sender.perform(action)
-            result = apply_response(model, action, response, now=self.clock())
-            applied.append(result)
-            self._emit([model])
-            if isinstance(result.outcome, Created) and result.violation is None:
-                # the 201 names the resource: what the channel held for that href now reaches the model
-                self._dispatched(self.dispatcher.created(model, now=self.clock()))
-            if result.actions:
-                applied.extend(self.perform(model, result.actions))
-            _raise_for(result)
-        return applied
+        return self._run(self._perform_plan(model, actions))
+
+    def _run(self, plan: Plan[Action, HttpResponse, T]) -> T:
+        return run_plan(plan, self.sender.perform)
 
     # -- the event loop ------------------------------------------------------------------------
 
@@ -468,8 +409,8 @@ class UcwaClient(_Core):
         self._keep_alive_if_due()
         result = channel.poll_once()
         self.ended = channel.ended
-        if self._provisional:
-            self._emit(self._due_finals())
+        if self._feed.provisional:
+            self._emit(self._feed.due(self.clock()))
         return result
 
     def run_until(self, predicate: Callable[[], object], timeout: float) -> bool:
@@ -489,7 +430,7 @@ class UcwaClient(_Core):
         reason, or :data:`fsm.outcome.FINAL_GRACE` seconds later
         (:meth:`~fsm.invitation.Invitation.outcome_is_final`).
         """
-        self.run_until(lambda: _outcome_settled(invitation, self.clock()), timeout)
+        self.run_until(lambda: outcome_settled(invitation, self.clock()), timeout)
         return invitation.outcome
 
     def run(self) -> ChannelEnd:
@@ -510,25 +451,7 @@ class UcwaClient(_Core):
     # -- hooks -----------------------------------------------------------------------------------
 
     def _dispatched(self, result: DispatchResult) -> None:
-        self._emit(change.model for change in result.changes)
-        for action in result.actions:
-            owner = self._owner(action)
-            if owner is None:
-                log.warning("no machine owns %s; not sent", type(action).__name__)
-                continue
-            try:
-                self.perform(owner, (action,))
-            except (UcwaError, OriginError) as error:  # an event's href off the application's origin: not sent
-                log.warning("%s refused: %s", type(action).__name__, error)
+        self._run(self._dispatched_plan(result))
 
     def _reset(self, reset: ChannelReset) -> None:
-        for href in self.dispatcher.hrefs_to_refetch():
-            model = self.dispatcher.model_for(href)
-            if model is not None:
-                with contextlib.suppress(UcwaError, OriginError):
-                    self.perform(model, (FetchResource(href, f"re-read after {reset.kind.value}"),))
-
-    def _emit(self, models: Iterable[FsmModel]) -> None:
-        for change in self._changes(models):
-            if self.on_change is not None:
-                self.on_change(change)
+        self._run(self._reset_plan(reset))
