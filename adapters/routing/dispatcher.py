@@ -68,8 +68,9 @@ events that differ in anything, even one property of the embedded body, both
 act. A genuine repeat with identical content would be a no-op for every
 machine anyway (same state, same links), so dropping it loses nothing. The
 digest is only computed when two events in the window share href, type and
-status (see :class:`_DuplicateWindow`): until then the window holds the event
-itself, so it keeps up to ``dedupe_window`` events alive.
+status (see :class:`~adapters.routing.duplicates.DuplicateWindow`): until
+then the window holds the event itself, so it keeps up to ``dedupe_window``
+events alive.
 
 Hrefs are compared after resolving them against a base, then dropping scheme
 and host: ``https://h/ucwa/x`` and ``/ucwa/x`` are the same resource, as a

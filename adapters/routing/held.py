@@ -37,7 +37,7 @@ _HELD_STATE: Final = "held"
 
 @frozen
 class _Held:
-    """An event held until a create's 201 names its href (see "Held events" in the module doc)."""
+    """An event held until a create's 201 names its href (module doc; the dispatcher's, "Held events")."""
 
     event: Event
     kind: InvitationKind

@@ -177,7 +177,7 @@ class ModelRegistry:
     def sweep(self, now: float, grace: float) -> tuple[FsmModel, ...]:
         """Notice models settled outside the dispatcher, forget those settled ``grace`` ago; returns them."""
         settled_at = self.settled_at
-        for ident, model in self.models.items():  # _note_settled, inlined: this visits every live model
+        for ident, model in self.models.items():  # the settled check inlined: this visits every live model
             if _settled(model):
                 settled_at.setdefault(ident, now)
             else:
