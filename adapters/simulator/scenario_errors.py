@@ -18,6 +18,7 @@ grammar so that the grammar reads as data.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -38,6 +39,15 @@ from adapters.simulator.scenario_steps import STEP_NAMES
 
 class ScenarioError(ValueError):
     """A scenario file that cannot be used: says where and why, in one line."""
+
+
+#: Line breaks and other control characters: a value quoted in a message must not break its line.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """``text`` with its control characters escaped as Python would (``\\n``), the rest as given."""
+    return _CONTROL.sub(lambda match: repr(match.group())[1:-1], text)
 
 
 Path = tuple[str | int, ...]
@@ -114,4 +124,4 @@ def scenario_error(error: BaseException) -> ScenarioError:
         problems = [_Problem((), error, None)]
     first = next((p for p in problems if not p.path and isinstance(p.error, ForbiddenExtraKeysError)), problems[0])
     more = len(problems) - 1
-    return ScenarioError(_say(first) + (f" (and {more} more)" if more else ""))
+    return ScenarioError(one_line(_say(first)) + (f" (and {more} more)" if more else ""))

@@ -20,7 +20,7 @@ from cattrs.errors import BaseValidationError
 
 from adapters.simulator.faults import FaultConfig, FaultKind
 from adapters.simulator.scenario_document import ScenarioDocument, User, converter
-from adapters.simulator.scenario_errors import ScenarioError, scenario_error
+from adapters.simulator.scenario_errors import ScenarioError, one_line, scenario_error
 from adapters.simulator.scenario_remote import Happening, RenegotiationReply, ScriptedPlan
 from adapters.simulator.scenario_script import Script
 from adapters.simulator.scenario_steps import Step
@@ -46,7 +46,7 @@ class Scenario:
             try:
                 getattr(script, step.name)(**step.arguments)
             except (TypeError, ValueError) as exc:
-                raise ScenarioError(f"steps[{index}] ({step.name}): {exc}") from None
+                raise ScenarioError(f"steps[{index}] ({step.name}): {one_line(str(exc))}") from None
 
 
 def parse_scenario(document: object) -> Scenario:

@@ -201,3 +201,17 @@ def test_a_valid_file_gives_every_argument_with_its_default(tmp_path: Path) -> N
         {"conference_id": "42", "held": False, "sub_meetings": ["s1"], "subject": None},
     ]
     assert yaml.safe_load(file.read_text())["steps"][0] == "busy"
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"steps": [{"fail": {"code": "BadRequest", "subcode": "two\nlines"}}]},  # said by the Script call
+        {"steps": [{"decline": {"code": "Bad\nRequest"}}]},  # said by a validator
+        {"steps": [{"ring\u2028forever": None}]},  # a Unicode line separator in a step's name
+    ],
+)
+def test_a_line_break_in_a_value_does_not_break_the_message(document: object) -> None:
+    message = refusal(document)
+    assert not any(c in message for c in "\n\r\u2028")
+    assert "\\n" in message or "\\u2028" in message  # escaped as Python writes it, so still visible

@@ -26,6 +26,8 @@ import attrs
 import pytest
 import yaml
 from cattrs.errors import BaseValidationError
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from adapters.simulator import ScenarioError, SimulatorConfig, load_scenario, parse_scenario
 from adapters.simulator.scenario_document import ScenarioDocument, User, converter
@@ -379,3 +381,98 @@ def test_the_example_file_loads() -> None:
     scenario = load_scenario(ROOT / "adapters" / "simulator" / "example-scenario.yaml")
     # the file says: seed 7, the ucwa profile, Ada as the user, six steps
     assert (scenario.seed, scenario.profile, scenario.user_name, len(scenario.steps)) == (7, "ucwa", "Ada Example", 6)
+
+
+# -- the schema and the code agree on generated documents -----------------------------------------------------
+
+
+def from_schema(node: Mapping[str, Any]) -> st.SearchStrategy[Any]:
+    """Documents the schema node allows, built from the node alone (long strings and big numbers capped)."""
+    node = _resolve(node)
+    if "oneOf" in node:
+        return st.one_of([from_schema(branch) for branch in node["oneOf"]])
+    if "enum" in node:
+        return st.sampled_from(node["enum"])
+    kinds = [node["type"]] if isinstance(node["type"], str) else node["type"]
+    return st.one_of([_of_type(kind, node) for kind in kinds])
+
+
+def _of_type(kind: str, node: Mapping[str, Any]) -> st.SearchStrategy[Any]:
+    low, high = node.get("minimum"), node.get("maximum")
+    if kind == "integer":
+        return st.integers(min_value=low, max_value=high if high is not None else 2**40)
+    if kind == "number":
+        return st.floats(min_value=low if low is not None else -1e6, max_value=high if high is not None else 1e6)
+    if kind == "string":
+        return st.text(min_size=node.get("minLength", 0), max_size=min(node.get("maxLength", 12), 12))
+    if kind == "array":
+        return st.lists(from_schema(node["items"]), max_size=4)
+    if kind == "object":
+        properties = {name: from_schema(sub) for name, sub in node.get("properties", {}).items()}
+        required = set(node.get("required", []))
+        return st.fixed_dictionaries(
+            {n: s for n, s in properties.items() if n in required},
+            optional={n: s for n, s in properties.items() if n not in required},
+        )
+    return {"null": st.none(), "boolean": st.booleans()}[kind]
+
+
+#: What the schema cannot say and a step's Script call refuses when the scenario is dry-run:
+#: a (code, subcode) outside the documented catalogue (docs/protocol.md §5.1), a first message
+#: on an audio/video call, and a fail_undocumented code of blanks (the schema has no "not blank").
+SCRIPT_ONLY = re.compile(
+    r"^steps\[\d+\] \((fail|incoming_call|fail_undocumented)\): "
+    r"(\(.*\) is not in the documented reason catalogue|message is the text of a messaging invitation"
+    r"|code must be a non-empty string)"
+)
+
+
+@given(document=from_schema(SCHEMA))
+def test_what_the_schema_allows_the_code_reads(document: dict[str, Any]) -> None:
+    assert schema_errors(document) == []
+    try:
+        parse_scenario(document)
+        refusal = None
+    except ScenarioError as refused:
+        refusal = str(refused)
+    assert refusal is None or SCRIPT_ONLY.match(refusal), refusal
+
+
+def _paths(value: object, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [path] if path else []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += _paths(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _paths(item, (*path, index))
+    return found
+
+
+def _replaced(document: Any, path: tuple[Any, ...], value: object) -> Any:
+    copy = json.loads(json.dumps(document))
+    target = copy
+    for part in path[:-1]:
+        target = target[part]
+    target[path[-1]] = value
+    return copy
+
+
+ODD_VALUES = [None, True, -1, 1.5, "", "x", [], {}, 2**70, ["x"], {"x": 1}]
+
+
+@given(document=from_schema(SCHEMA), data=st.data())
+def test_what_the_schema_refuses_the_code_refuses(document: dict[str, Any], data: st.DataObject) -> None:
+    paths = _paths(document)
+    assume(paths)
+    path = data.draw(st.sampled_from(paths))
+    value = data.draw(st.sampled_from(ODD_VALUES))
+    mutated = _replaced(document, path, value)
+    assume(schema_errors(mutated))
+    try:
+        parse_scenario(mutated)
+    except ScenarioError:
+        return
+    # the one looseness on purpose: null where the schema leaves it out of an optional
+    # argument whose default is null (absent and null mean the same)
+    assert value is None, (path, value)
