@@ -21,21 +21,16 @@ from adapters.transport.http import AsyncSender, AsyncTokenSource, TransportErro
 from adapters.ucwa.application import ASYNC_REPORT_LEAD, MakeMeAvailable, creation, new_endpoint_id
 from adapters.ucwa.application import Step as CreationStep
 from adapters.ucwa.channel import AsyncEventChannel, Backoff, ChannelEnd, ChannelReset, PGetParameters
+from adapters.ucwa.client_async_calls import AsyncUcwaCalls
 from adapters.ucwa.client_changes import StateChange, outcome_settled
-from adapters.ucwa.client_core import REQUEST_TIMEOUT, Cancellable, ClientCore, M, creation_request
+from adapters.ucwa.client_core import REQUEST_TIMEOUT, creation_request
 from adapters.ucwa.client_links import ApplicationLinks, ClientError, read_application
-from adapters.ucwa.client_plans import Plan, arun_plan
+from adapters.ucwa.client_plans import arun_plan
 from adapters.ucwa.tracing import async_traced_sender, trace_sink
-from adapters.wire.requests import Applied, HttpResponse, OriginError, loggable_url
+from adapters.wire.requests import HttpResponse, OriginError, loggable_url
 from adapters.wire.ucwa_errors import UcwaError
-from fsm.actions import Action, Actions
-from fsm.invitation import Invitation, InvitationKind
-from fsm.lobby_participant import LobbyParticipant
-from fsm.model import FsmModel
-from fsm.online_meeting import OnlineMeetingJoin
+from fsm.invitation import Invitation
 from fsm.outcome import Outcome
-from fsm.reasons import CallDeclineReason, ReNegotiationDeclineReason
-from fsm.renegotiation import Renegotiation
 
 log = logging.getLogger("callfsm.client")
 
@@ -71,7 +66,7 @@ class Subscription:
         self._owner._subscriptions.discard(self)
 
 
-class AsyncUcwaClient(ClientCore):
+class AsyncUcwaClient(AsyncUcwaCalls):
     """A UCWA application in asyncio code. ``async with`` connects and runs the event channel."""
 
     def __init__(
@@ -288,123 +283,6 @@ class AsyncUcwaClient(ClientCore):
     def changes(self) -> Subscription:
         """An async iterator of every :class:`StateChange` from now on (ends when the channel ends)."""
         return Subscription(self)
-
-    async def start_audio_video(
-        self, to: str, *, subject: str | None = None, operation_id: str | None = None, **extra: Any
-    ) -> Invitation:
-        """The asyncio twin of :meth:`UcwaClient.start_audio_video`."""
-        kind = InvitationKind.AUDIO_VIDEO
-        return await self._sent(*self._outgoing(kind, to, operation_id=operation_id, subject=subject, extra=extra))
-
-    async def start_messaging(
-        self, to: str, *, subject: str | None = None, operation_id: str | None = None, **extra: Any
-    ) -> Invitation:
-        """The asyncio twin of :meth:`UcwaClient.start_messaging`."""
-        kind = InvitationKind.MESSAGING
-        return await self._sent(*self._outgoing(kind, to, operation_id=operation_id, subject=subject, extra=extra))
-
-    async def add_participant(
-        self, to: str, *, href: str | None = None, operation_id: str | None = None, **extra: Any
-    ) -> Invitation:
-        """The asyncio twin of :meth:`UcwaClient.add_participant` (``href``: the conversation's link)."""
-        kind = InvitationKind.PARTICIPANT
-        return await self._sent(*self._outgoing(kind, to, href=href, operation_id=operation_id, extra=extra))
-
-    async def join_online_meeting(
-        self,
-        meeting_uri: str,
-        *,
-        subject: str | None = None,
-        operation_id: str | None = None,
-        lobby_deadline: float | None = None,
-        **extra: Any,
-    ) -> OnlineMeetingJoin:
-        """The asyncio twin of :meth:`UcwaClient.join_online_meeting`."""
-        join = self._join(
-            meeting_uri, subject=subject, operation_id=operation_id, lobby_deadline=lobby_deadline, extra=extra
-        )
-        return await self._sent(*join)
-
-    async def accept(self, invitation: Invitation, *, media_host: str | None = None) -> None:
-        """The asyncio twin of :meth:`UcwaClient.accept`."""
-        await self.perform(invitation, invitation.accept(now=self.clock(), media_host=media_host))
-
-    async def accept_with_answer(
-        self, invitation: Invitation, sdp: str, *, session_context: str, processed_offer_id: str | None = None
-    ) -> None:
-        """The asyncio twin of :meth:`UcwaClient.accept_with_answer`."""
-        await self.perform(
-            invitation,
-            invitation.accept_with_answer(
-                now=self.clock(), sdp=sdp, session_context=session_context, processed_offer_id=processed_offer_id
-            ),
-        )
-
-    async def accept_with_phone_audio(self, invitation: Invitation) -> None:
-        """The asyncio twin of :meth:`UcwaClient.accept_with_phone_audio`."""
-        await self.perform(invitation, invitation.accept_with_phone_audio(now=self.clock()))
-
-    async def send_provisional_answer(
-        self, invitation: Invitation, sdp: str, *, session_context: str, processed_offer_id: str | None = None
-    ) -> None:
-        """The asyncio twin of :meth:`UcwaClient.send_provisional_answer`."""
-        await self.perform(
-            invitation,
-            invitation.send_provisional_answer(
-                now=self.clock(), sdp=sdp, session_context=session_context, processed_offer_id=processed_offer_id
-            ),
-        )
-
-    async def decline(self, invitation: Invitation, reason: CallDeclineReason | None = None) -> None:
-        """The asyncio twin of :meth:`UcwaClient.decline`."""
-        await self.perform(invitation, invitation.decline(now=self.clock(), reason=reason))
-
-    async def forward(self, invitation: Invitation, to: str | None = None) -> None:
-        """The asyncio twin of :meth:`UcwaClient.forward`."""
-        await self.perform(invitation, invitation.forward(now=self.clock(), to=to))
-
-    async def cancel(self, model: Cancellable) -> None:
-        """The asyncio twin of :meth:`UcwaClient.cancel` (an invitation or a join)."""
-        await self.perform(model, model.cancel(now=self.clock()))
-
-    async def offer(
-        self,
-        session: str,
-        sdp: str,
-        *,
-        href: str,
-        operation_id: str | None = None,
-        deadline: float | None = None,
-    ) -> Renegotiation:
-        """The asyncio twin of :meth:`UcwaClient.offer` (``href``: the session's ``renegotiations`` link)."""
-        return await self._sent(*self._offer(session, sdp, href=href, operation_id=operation_id, deadline=deadline))
-
-    async def answer(self, renegotiation: Renegotiation) -> None:
-        """The asyncio twin of :meth:`UcwaClient.answer`."""
-        await self.perform(renegotiation, renegotiation.answer(now=self.clock()))
-
-    async def dismiss(self, renegotiation: Renegotiation, reason: ReNegotiationDeclineReason | None = None) -> None:
-        """The asyncio twin of :meth:`UcwaClient.dismiss`."""
-        await self.perform(renegotiation, renegotiation.dismiss(now=self.clock(), reason=reason))
-
-    async def admit(self, participant: LobbyParticipant) -> None:
-        """The asyncio twin of :meth:`UcwaClient.admit`."""
-        await self.perform(participant, participant.admit(now=self.clock()))
-
-    async def reject(self, participant: LobbyParticipant) -> None:
-        """The asyncio twin of :meth:`UcwaClient.reject`."""
-        await self.perform(participant, participant.reject(now=self.clock()))
-
-    async def _sent(self, model: M, actions: Actions) -> M:
-        await self.perform(model, actions)
-        return model
-
-    async def perform(self, model: FsmModel, actions: Actions) -> list[Applied]:
-        """The asyncio twin of :meth:`UcwaClient.perform` (creating POSTs tracked first, the same way)."""
-        return await self._run(self._perform_plan(model, actions))
-
-    async def _run(self, plan: Plan[Action, HttpResponse, T]) -> T:
-        return await arun_plan(plan, self.sender.perform)
 
     async def wait_for_outcome(self, invitation: Invitation, timeout: float = 60.0) -> Outcome | None:
         """Wait until ``invitation``'s outcome is final (as :meth:`UcwaClient.wait_for_outcome`); returns it."""
