@@ -15,12 +15,26 @@ from typing import Final
 from fsm.invitation import InvitationKind
 from fsm.reasons import ErrorCode, Reason, parse_error_code
 
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring = _SHOWN.maxother = _SHOWN.maxlong = 80
+
+
+def shown(value: object) -> str:
+    """``repr(value)``, cut in the middle past 80 characters: a message quotes its input, bounded."""
+    return _SHOWN.repr(value)
+
+
+def abridged(text: object) -> str:
+    """``str(text)``, cut in the middle past 80 characters (for values a message shows unquoted)."""
+    plain = str(text)
+    return plain if len(plain) <= 80 else f"{plain[:38]}...{plain[-38:]}"
+
 
 def check_seconds(name: str, value: object, *, allow_none: bool = False) -> float | None:
     if value is None and allow_none:
         return None
     if not isinstance(value, int | float) or isinstance(value, bool) or not is_finite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number of seconds >= 0, got {reprlib.repr(value)}")
+        raise ValueError(f"{name} must be a finite number of seconds >= 0, got {shown(value)}")
     return float(value)
 
 
@@ -40,7 +54,7 @@ def check_after(value: object) -> float:
 def check_code(code: object) -> str:
     if not isinstance(code, str) or parse_error_code(code) is None:
         known = ", ".join(c.value for c in ErrorCode)
-        raise ValueError(f"unknown reason code {code!r}; the ErrorCode enum has: {known}")
+        raise ValueError(f"unknown reason code {shown(code)}; the ErrorCode enum has: {known}")
     return code
 
 
@@ -48,13 +62,13 @@ def check_subcode(subcode: object) -> str | None:
     if subcode is None:
         return None
     if not isinstance(subcode, str) or not subcode:
-        raise ValueError(f"subcode must be a non-empty string or null, got {subcode!r}")
+        raise ValueError(f"subcode must be a non-empty string or null, got {shown(subcode)}")
     return subcode
 
 
 def check_nonempty(name: str, value: object) -> str:
     if not isinstance(value, str) or not value:
-        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+        raise ValueError(f"{name} must be a non-empty string, got {shown(value)}")
     return value
 
 
@@ -85,7 +99,7 @@ def parse_kind(kind: object) -> InvitationKind:
         return kind
     if isinstance(kind, str) and kind.lower() in _KIND_NAMES:
         return _KIND_NAMES[kind.lower()]
-    raise ValueError(f"unknown invitation kind {kind!r}; use audioVideo, messaging, onlineMeeting or participant")
+    raise ValueError(f"unknown invitation kind {shown(kind)}; use audioVideo, messaging, onlineMeeting or participant")
 
 
 def check_incoming_kind(kind: object) -> InvitationKind:

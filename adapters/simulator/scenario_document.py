@@ -13,7 +13,6 @@ the document's JSON path in :mod:`adapters.simulator.scenario_errors`.
 from __future__ import annotations
 
 import enum
-import reprlib
 from collections.abc import Callable, Mapping
 from typing import Any, NewType
 
@@ -24,6 +23,7 @@ from cattrs.gen import make_dict_structure_fn
 
 from adapters.simulator.faults import FaultConfig
 from adapters.simulator.profiles import Completion, EventShape, ProfileName
+from adapters.simulator.scenario_checks import shown
 from adapters.simulator.scenario_steps import STEP_ARGUMENTS, Step
 
 #: A string with at least one character (the schema's ``minLength: 1``).
@@ -54,7 +54,7 @@ class Expected(ValueError):
     """A value of the wrong kind: ``what`` it should have been, and what it was."""
 
     def __init__(self, what: str, got: object) -> None:
-        super().__init__(f"{what}, got {reprlib.repr(got)}")
+        super().__init__(f"{what}, got {shown(got)}")
         self.what = what
         self.got = got
 
@@ -141,7 +141,7 @@ def _step(value: object, _: Any) -> Step:
     ((name, arguments),) = given.items()
     cls = STEP_ARGUMENTS.get(name) if isinstance(name, str) else None
     if cls is None:
-        raise ValueError(f"unknown step {name!r}; known: {', '.join(STEP_ARGUMENTS)}")
+        raise ValueError(f"unknown step {shown(name)}; known: {', '.join(STEP_ARGUMENTS)}")
     if arguments is None:
         arguments = {}
     if not isinstance(arguments, Mapping):

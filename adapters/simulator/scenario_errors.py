@@ -33,6 +33,7 @@ from cattrs.errors import (
     IterableValidationNote,
 )
 
+from adapters.simulator.scenario_checks import shown
 from adapters.simulator.scenario_document import Expected, StepArgumentsError
 from adapters.simulator.scenario_steps import STEP_NAMES
 
@@ -86,7 +87,7 @@ def _json_path(path: Path) -> str:
 
 def _keys(keys: set[Any]) -> list[str]:
     # a YAML mapping may have keys of several types: sorting their reprs never fails
-    return sorted(repr(key) for key in keys)
+    return sorted(shown(key) for key in keys)
 
 
 def _say(problem: _Problem) -> str:

@@ -53,6 +53,7 @@ from typing import Final
 
 from adapters.simulator.faults import FaultKind
 from adapters.simulator.scenario_checks import (
+    abridged,
     check_after,
     check_code,
     check_incoming_kind,
@@ -62,6 +63,7 @@ from adapters.simulator.scenario_checks import (
     check_text,
     parse_kind,
     reason_of,
+    shown,
 )
 from adapters.simulator.scenario_remote import (
     Admit,
@@ -159,7 +161,9 @@ class Script:
     ) -> None:
         """A service failure with a (code, subcode) of the documented catalogue (docs/protocol.md §5.1)."""
         if reason_of(check_code(code), check_subcode(subcode)).documented is None:
-            raise ValueError(f"({code}, {subcode}) is not in the documented reason catalogue (fsm.reasons.CATALOGUE)")
+            raise ValueError(
+                f"({code}, {abridged(subcode)}) is not in the documented reason catalogue (fsm.reasons.CATALOGUE)"
+            )
         self.fail_undocumented(code, subcode, message=message, after=after, kind=kind)
 
     def fail_undocumented(
@@ -177,7 +181,7 @@ class Script:
         testing that an app keeps such a reason as given (the machines flag it ``undocumented``).
         """
         if not isinstance(code, str) or not code.strip():
-            raise ValueError(f"code must be a non-empty string, got {code!r}")
+            raise ValueError(f"code must be a non-empty string, got {shown(code)}")
         self._plan(Fail(code, check_subcode(subcode), message, check_after(after)), kind)
 
     def answer_on_cancel(self, *, kind: str | None = None) -> None:
@@ -306,7 +310,7 @@ class Script:
         try:
             kind = FaultKind(fault)
         except ValueError:
-            raise ValueError(f"unknown fault {fault!r}; known: {', '.join(k.value for k in FaultKind)}") from None
+            raise ValueError(f"unknown fault {shown(fault)}; known: {', '.join(k.value for k in FaultKind)}") from None
         if not isinstance(times, int) or isinstance(times, bool) or times < 1:
             raise ValueError("times must be an integer >= 1")
         self._target.force_fault(kind, times)

@@ -27,6 +27,7 @@ from adapters.simulator.scenario_checks import (
     check_subcode,
     check_text,
     parse_kind,
+    shown,
 )
 
 
@@ -70,7 +71,7 @@ def _message_text(_: object, attribute: Attribute[Any], value: str) -> None:
 
 def _at_least_once(_: object, attribute: Attribute[Any], value: int) -> None:
     if value < 1:
-        raise ValueError(f"{attribute.name} must be an integer >= 1, got {value!r}")
+        raise ValueError(f"{attribute.name} must be an integer >= 1, got {shown(value)}")
 
 
 def _sub_meetings(_: object, attribute: Attribute[Any], value: tuple[str, ...]) -> None:

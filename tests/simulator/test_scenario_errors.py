@@ -215,3 +215,26 @@ def test_a_line_break_in_a_value_does_not_break_the_message(document: object) ->
     message = refusal(document)
     assert not any(c in message for c in "\n\r\u2028")
     assert "\\n" in message or "\\u2028" in message  # escaped as Python writes it, so still visible
+
+
+LONG = "x" * 100_000
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {LONG: 1},
+        {"steps": [{LONG: None}]},
+        {"steps": [{"busy": {LONG: 1}}]},
+        {"seed": LONG},
+        {"steps": [{"decline": {"code": LONG}}]},
+        {"steps": [{"decline": {"subcode": 5, "message": LONG}}]},
+        {"steps": [{"fail": {"code": "RemoteFailure", "subcode": LONG}}]},
+        {"steps": [{"answer_after": {"kind": LONG}}]},
+        {"steps": [{"fault_next": {"fault": LONG}}]},
+        {"steps": [{"forward": {"to": "sip:x", "answer_after": [LONG]}}]},
+    ],
+)
+def test_a_huge_value_is_quoted_cut_short(document: object) -> None:
+    # the simulator bounds what it reads; what it prints about it is bounded too
+    assert len(refusal(document)) < 600
