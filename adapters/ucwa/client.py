@@ -75,10 +75,12 @@ Where it lives
 This module is the clients' public face; the code is split by responsibility
 (issue 15): :mod:`.client_links` (the application's links, ``ClientError``),
 :mod:`.client_changes` (``StateChange`` and what the app has been shown),
-:mod:`.client_core` (everything both twins share, with no I/O),
-:mod:`.client_sync` (``UcwaClient``) and :mod:`.client_async`
-(``AsyncUcwaClient``, ``Subscription``). Every name importable from here
-before the split still is.
+:mod:`.client_core` (everything both twins share, with no I/O: what to
+send, as plans, and what each answer does), :mod:`.client_plans` (running a
+plan, sync or awaited), :mod:`.client_sync` and :mod:`.client_sync_calls`
+(``UcwaClient``: its lifecycle and channel, then the app's calls),
+:mod:`.client_async` and :mod:`.client_async_calls` (``AsyncUcwaClient``,
+``Subscription``). Every name importable from here before the split still is.
 """
 
 from __future__ import annotations

@@ -1,7 +1,11 @@
 """:class:`AsyncUcwaClient`: a UCWA application in asyncio code, over ``httpx.AsyncClient``, and the
 :class:`Subscription` that hands its changes out as an async iterator.
 
-The asyncio twin; the sans-IO work it awaits around is :mod:`adapters.ucwa.client_core`'s.
+The asyncio twin, and only what is asyncio about it: creating or reading the application, the
+keep-alive task, the event channel run as a task, the timers that show a provisional outcome final, and
+closing. What to send and what each answer does are the core's plans (:mod:`adapters.ucwa.client_core`),
+awaited with :func:`~adapters.ucwa.client_plans.arun_plan`; the app's calls are
+:mod:`adapters.ucwa.client_async_calls`.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from adapters.ucwa.client_core import REQUEST_TIMEOUT, creation_request
 from adapters.ucwa.client_links import ApplicationLinks, ClientError, read_application
 from adapters.ucwa.client_plans import arun_plan
 from adapters.ucwa.tracing import async_traced_sender, trace_sink
-from adapters.wire.requests import HttpResponse, OriginError, loggable_url
+from adapters.wire.requests import HttpResponse, OriginError
 from adapters.wire.ucwa_errors import UcwaError
 from fsm.invitation import Invitation
 from fsm.outcome import Outcome
@@ -85,15 +89,21 @@ class AsyncUcwaClient(AsyncUcwaCalls):
         keep_alive: bool = True,
         trace: TraceTarget | TraceWriter | None = None,
     ) -> None:
-        super().__init__(url, on_change=on_change, clock=clock, trace=open_trace(trace), body_format=body_format)
-        self._own_client = client is None
+        super().__init__(
+            url,
+            on_change=on_change,
+            clock=clock,
+            trace=open_trace(trace),
+            body_format=body_format,
+            own_client=client is None,
+            backoff=backoff,
+            pget_parameters=pget_parameters,
+            keep_alive=keep_alive,
+        )
         self.http = client or httpx.AsyncClient(timeout=REQUEST_TIMEOUT)
         sender = AsyncSender(self.http, token, base_url=url, body_format=body_format)
         self.sender = async_traced_sender(sender, self.trace, clock)
         self.sleep = sleep
-        self.backoff = backoff
-        #: ``low``/``medium``/``timeout``/``priority`` for the P-GET (:class:`~adapters.ucwa.channel.PGetParameters`).
-        self.pget_parameters = pget_parameters
         self.on_application_not_found = on_application_not_found
         self.channel: AsyncEventChannel[DispatchResult] | None = None
         self.failure: BaseException | None = None
@@ -101,12 +111,7 @@ class AsyncUcwaClient(AsyncUcwaCalls):
         self._subscriptions: set[Subscription] = set()
         #: model id -> the timer that shows its provisional outcome as final once the grace passes.
         self._final_timers: dict[int, asyncio.TimerHandle] = {}
-        #: Run the ``reportMyActivity`` task after ``make_me_available`` (off: the app reports itself).
-        self.keep_alive_enabled = keep_alive
         self._keep_alive_task: asyncio.Task[None] | None = None
-
-    def __repr__(self) -> str:
-        return f"AsyncUcwaClient({loggable_url(self.url)!r}, models={len(self.models)})"
 
     @classmethod
     def restore(

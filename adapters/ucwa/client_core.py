@@ -1,7 +1,10 @@
-"""What the sync and the asyncio UCWA client share, with no I/O: the dispatcher, the application's
-links, change bookkeeping, action ownership, snapshots and the requests the lifecycle sends.
+"""What the sync and the asyncio UCWA client share, with no I/O: the dispatcher and the machines, the
+application's links, the changes shown, action ownership, snapshots, the requests the lifecycle sends
+and what their answers mean, and the plans (:mod:`adapters.ucwa.client_plans`) of everything a call or
+an event makes the client send.
 
-Separate from the twins so that each of them is only the sending around it.
+Separate from the twins so that each of them is only the sending around it: a twin's method builds
+nothing and decides nothing, it sends (or awaits) what the core asks for and hands the answer back.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from adapters.ucwa.application import Created as ApplicationCreated
 from adapters.ucwa.application import KeepAlive, MakeMeAvailable, expect, made_available
 from adapters.ucwa.application import Step as CreationStep
 from adapters.ucwa.application import request as application_request
-from adapters.ucwa.channel import AsyncEventChannel, ChannelEnd, ChannelReset, EventChannel
+from adapters.ucwa.channel import AsyncEventChannel, Backoff, ChannelEnd, ChannelReset, EventChannel, PGetParameters
 from adapters.ucwa.client_changes import ChangeFeed, StateChange
 from adapters.ucwa.client_links import ApplicationLinks, application_links, links_or_raise
 from adapters.ucwa.client_plans import Plan
@@ -37,6 +40,7 @@ from adapters.wire.requests import (
     Unexpected,
     apply_response,
     build_request,
+    loggable_url,
     resolve,
 )
 from adapters.wire.ucwa_errors import UcwaError
@@ -90,6 +94,10 @@ class ClientCore:
         clock: Callable[[], float],
         trace: TraceWriter | None,
         body_format: str,
+        own_client: bool,
+        backoff: Backoff | None,
+        pget_parameters: PGetParameters | None,
+        keep_alive: bool,
     ) -> None:
         self.url = url
         self.dispatcher = Dispatcher(base_url=url)
@@ -98,6 +106,13 @@ class ClientCore:
         #: The trace (``trace=``: a path or text stream; adapters/routing/trace.py): answers, calls, requests, redacted.
         self.trace = trace
         self.body_format = body_format
+        #: Whether the httpx client is this client's own (closed with it), or the app's.
+        self._own_client = own_client
+        self.backoff = backoff
+        #: ``low``/``medium``/``timeout``/``priority`` for the P-GET (:class:`~adapters.ucwa.channel.PGetParameters`).
+        self.pget_parameters = pget_parameters
+        #: Keep the application alive (``reportMyActivity``) after ``make_me_available`` (off: the app reports).
+        self.keep_alive_enabled = keep_alive
         self.links: ApplicationLinks | None = None
         self.ended: ChannelEnd | None = None
         self.channel = None
@@ -111,6 +126,9 @@ class ClientCore:
         self.delete_on_close = False
         #: The application resource as the creating POST's 201 carried it (``None``: not created here).
         self.resource: dict[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({loggable_url(self.url)!r}, models={len(self.models)})"
 
     @property
     def models(self) -> tuple[FsmModel, ...]:

@@ -1,6 +1,10 @@
 """:class:`UcwaClient`: a UCWA application driven from a plain script, over ``httpx.Client``.
 
-The sync twin; the sans-IO work it sends around is :mod:`adapters.ucwa.client_core`'s.
+The sync twin, and only what is sync about it: creating or reading the application, the keep-alive
+sent before a P-GET that would outlast its deadline (no thread), the event channel polled by the app
+(``poll_once``, ``run_until``, ``run``), and closing. What to send and what each answer does are the
+core's plans (:mod:`adapters.ucwa.client_core`), run here with
+:func:`~adapters.ucwa.client_plans.run_plan`; the app's calls are :mod:`adapters.ucwa.client_sync_calls`.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from adapters.ucwa.client_links import ApplicationLinks, ClientError, read_appli
 from adapters.ucwa.client_plans import run_plan
 from adapters.ucwa.client_sync_calls import UcwaCalls
 from adapters.ucwa.tracing import trace_sink, traced_sender
-from adapters.wire.requests import HttpResponse, OriginError, loggable_url
+from adapters.wire.requests import HttpResponse, OriginError
 from adapters.wire.ucwa_errors import UcwaError
 from fsm.invitation import Invitation
 from fsm.outcome import Outcome
@@ -58,27 +62,28 @@ class UcwaClient(UcwaCalls):
         keep_alive: bool = True,
         trace: TraceTarget | TraceWriter | None = None,
     ) -> None:
-        super().__init__(url, on_change=on_change, clock=clock, trace=open_trace(trace), body_format=body_format)
+        super().__init__(
+            url,
+            on_change=on_change,
+            clock=clock,
+            trace=open_trace(trace),
+            body_format=body_format,
+            own_client=client is None,
+            backoff=backoff,
+            pget_parameters=pget_parameters,
+            keep_alive=keep_alive,
+        )
         #: Send each P-GET ahead, from a helper thread, while the answer before it is processed
         #: (:class:`~adapters.ucwa.channel.EventChannel`'s ``prefetch``). Off by default here: this client
         #: promises a plain script no thread of its own, and a sync GET sent ahead cannot be interrupted,
         #: so after :meth:`close` it would stay out until the server answers or its long-poll times out.
         self.prefetch = prefetch
-        self._own_client = client is None
         self.http = client or httpx.Client(timeout=REQUEST_TIMEOUT)
         sender = SyncSender(self.http, token, base_url=url, body_format=body_format)
         self.sender = traced_sender(sender, self.trace, clock)
         self.sleep = sleep
-        self.backoff = backoff
-        #: ``low``/``medium``/``timeout``/``priority`` for the P-GET (:class:`~adapters.ucwa.channel.PGetParameters`).
-        self.pget_parameters = pget_parameters
         self.on_application_not_found = on_application_not_found
         self.channel: EventChannel[DispatchResult] | None = None
-        #: Send ``reportMyActivity`` before a P-GET when due, after ``make_me_available`` (off: the app reports).
-        self.keep_alive_enabled = keep_alive
-
-    def __repr__(self) -> str:
-        return f"UcwaClient({loggable_url(self.url)!r}, models={len(self.models)})"
 
     @classmethod
     def restore(
