@@ -6,9 +6,10 @@ accepts when probed with values the schema allows or forbids. A field added,
 renamed, made optional or given another default on one side only fails here,
 and so does a range, an enum or a length the code does not enforce.
 
-The schema is read by a small validator of the keywords it uses (no
-``jsonschema`` package in the environment); it refuses any other keyword, so a
-keyword added to the schema cannot be silently ignored by this test.
+The schema is read by ``jsonschema`` (Draft 2020-12, the schema's own
+``$schema``). A keyword that validator would not enforce (a misspelt one is
+an annotation to it) fails a test here, so that no rule in the file is
+silently ignored.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any, Union, get_args, get_origin
 
 import attrs
+import jsonschema
 import pytest
 import yaml
 from cattrs.errors import BaseValidationError
@@ -40,9 +42,10 @@ SCHEMA: dict[str, Any] = json.loads(SCHEMA_FILE.read_text())
 STEP_DEFS: dict[str, Any] = SCHEMA["$defs"]["steps"]
 
 
-# -- a validator of the schema's keywords ---------------------------------------------------------------------
+# -- the schema, read by jsonschema ---------------------------------------------------------------------------
 
 _ANNOTATIONS = {"$schema", "$id", "$defs", "title", "description", "default"}
+VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 
 
 def _resolve(node: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -55,66 +58,33 @@ def _resolve(node: Mapping[str, Any]) -> Mapping[str, Any]:
     return {**_resolve(target), **{k: v for k, v in node.items() if k != "$ref"}}
 
 
-def _is_type(value: object, name: str) -> bool:
-    match name:
-        case "null":
-            return value is None
-        case "boolean":
-            return isinstance(value, bool)
-        case "integer":
-            return isinstance(value, int) and not isinstance(value, bool)
-        case "number":
-            return isinstance(value, int | float) and not isinstance(value, bool)
-        case "string":
-            return isinstance(value, str)
-        case "array":
-            return isinstance(value, list)
-        case "object":
-            return isinstance(value, dict)
-    raise AssertionError(f"the schema uses type {name!r}, which this validator does not know")
-
-
-def schema_errors(value: object, node: Mapping[str, Any] = SCHEMA, where: str = "$") -> list[str]:
+def schema_errors(value: object) -> list[str]:
     """What the schema says is wrong with ``value``: an empty list when it is valid."""
-    node = _resolve(node)
-    unknown = set(node) - _ANNOTATIONS - {
-        "type", "enum", "properties", "required", "additionalProperties", "items", "oneOf",
-        "minimum", "maximum", "minLength", "maxLength",
-    }  # fmt: skip
-    assert not unknown, f"{where}: keywords this validator does not check: {unknown}"
-    if "oneOf" in node:
-        matching = [branch for branch in node["oneOf"] if not schema_errors(value, branch, where)]
-        return [] if len(matching) == 1 else [f"{where}: matches {len(matching)} of oneOf"]
-    kinds = node.get("type")
-    if kinds is not None:
-        kinds = [kinds] if isinstance(kinds, str) else kinds
-        if not any(_is_type(value, kind) for kind in kinds):
-            return [f"{where}: not {kinds}"]
-    errors = []
-    if "enum" in node and value not in node["enum"]:
-        errors.append(f"{where}: not in the enum")
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if "minimum" in node and value < node["minimum"]:
-            errors.append(f"{where}: below the minimum")
-        if "maximum" in node and value > node["maximum"]:
-            errors.append(f"{where}: above the maximum")
-    if isinstance(value, str):
-        if len(value) < node.get("minLength", 0):
-            errors.append(f"{where}: too short")
-        if "maxLength" in node and len(value) > node["maxLength"]:
-            errors.append(f"{where}: too long")
-    if isinstance(value, dict):
-        properties = node.get("properties", {})
-        errors += [f"{where}: {key!r} missing" for key in node.get("required", []) if key not in value]
-        if node.get("additionalProperties") is False:
-            errors += [f"{where}: {key!r} not allowed" for key in value if key not in properties]
-        for key, item in value.items():
-            if key in properties:
-                errors += schema_errors(item, properties[key], f"{where}.{key}")
-    if isinstance(value, list) and "items" in node:
-        for index, item in enumerate(value):
-            errors += schema_errors(item, node["items"], f"{where}[{index}]")
-    return errors
+    return [f"{error.json_path}: {error.message}" for error in VALIDATOR.iter_errors(value)]
+
+
+def _keywords(node: Mapping[str, Any], seen: set[str] | None = None) -> set[str]:
+    """Every keyword of every subschema reachable from ``node`` (through ``$ref`` too)."""
+    seen = set() if seen is None else seen
+    found = set(node)
+    children: list[Any] = [*node.get("properties", {}).values(), *node.get("oneOf", []), *node.get("anyOf", [])]
+    children += [node[key] for key in ("items", "additionalProperties") if isinstance(node.get(key), dict)]
+    ref = node.get("$ref")
+    if ref is not None and ref not in seen:
+        seen.add(ref)
+        target: Any = SCHEMA
+        for part in ref.removeprefix("#/").split("/"):
+            target = target[part]
+        children.append(target)
+    for child in children:
+        found |= _keywords(child, seen)
+    return found
+
+
+def test_the_schema_is_a_schema_and_every_keyword_in_it_is_enforced() -> None:
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+    ignored = _keywords(SCHEMA) - set(jsonschema.Draft202012Validator.VALIDATORS) - _ANNOTATIONS
+    assert not ignored, f"keywords the validator would not enforce: {ignored}"
 
 
 def test_the_validator_can_fail() -> None:
