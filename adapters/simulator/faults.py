@@ -88,15 +88,6 @@ class FaultConfig:
     def rate(self, kind: FaultKind) -> float:
         return float(getattr(self, kind.value))
 
-    @classmethod
-    def from_mapping(cls, values: dict[str, object]) -> FaultConfig:
-        """From a scenario file's ``faults`` object; unknown names are refused."""
-        known = {k.value for k in FaultKind} | {"max_delay", "early_events_wait"}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown fault {unknown[0]!r}; known: {', '.join(sorted(known))}")
-        return cls(**values)  # type: ignore[arg-type]
-
 
 class Faults:
     """The decisions, one seeded stream per kind. Not thread-safe: the world's lock guards it."""
