@@ -262,7 +262,7 @@ class ClientCore:
         names; what a response asks for (a GET after a bare answer) is sent next.
         """
         applied: list[Applied] = []
-        self._track_creations(model, actions)
+        track_creations(self.dispatcher, model, actions)
         if self.trace is not None:
             self.trace.call(model, actions, self.clock())
         self._emit([model])
@@ -283,7 +283,7 @@ class ClientCore:
         """Show what the dispatcher changed, then send what the machines asked for (each by its owner)."""
         self._emit(change.model for change in result.changes)
         for action in result.actions:
-            owner = self._owner(action)
+            owner = owner_of(self.dispatcher, action)
             if owner is None:
                 log.warning("no machine owns %s; not sent", type(action).__name__)
                 continue
@@ -299,34 +299,6 @@ class ClientCore:
             if model is not None:
                 with contextlib.suppress(UcwaError, OriginError):
                     yield from self._perform_plan(model, (FetchResource(href, f"re-read after {reset.kind.value}"),))
-
-    def _owner(self, action: Action, default: FsmModel | None = None) -> FsmModel | None:
-        """The model an action from a dispatch result belongs to (the one holding that link or href)."""
-        href = getattr(action, "href", None)
-        if not isinstance(href, str):
-            return default
-        found = self.dispatcher.model_for(href)
-        if found is not None:
-            return found
-        key = self.dispatcher.key(href)
-        for model in self.dispatcher.models:
-            representation = getattr(model, "representation", None)
-            links = getattr(representation, "links", ())
-            if any(self.dispatcher.key(link.href) == key for link in links):
-                return model
-        return default
-
-    def _track_creations(self, model: FsmModel, actions: Actions) -> None:
-        """Track ``model`` under the operation id of each creating POST in ``actions``, before it is sent.
-
-        The ``started`` event may beat the 201 (docs/protocol.md §2.2); the dispatcher
-        then finds the model by its operation id. :meth:`Dispatcher.track` is
-        idempotent, so a model the app (or an earlier call) already tracked
-        under that id is left as it is.
-        """
-        for action in actions:
-            if isinstance(action, StartOperation | PostRenegotiation):
-                self.dispatcher.track(model, operation_id=action.operation_id)
 
     def _outgoing(
         self,
@@ -381,6 +353,36 @@ class ClientCore:
         return self.dispatcher.av_session(session).offer(
             now=self.clock(), href=href, operation_id=operation_id, sdp=sdp, deadline=deadline
         )
+
+
+def owner_of(dispatcher: Dispatcher, action: Action) -> FsmModel | None:
+    """The model an action from a dispatch result belongs to (the one holding that link or href), if any."""
+    href = getattr(action, "href", None)
+    if not isinstance(href, str):
+        return None
+    found = dispatcher.model_for(href)
+    if found is not None:
+        return found
+    key = dispatcher.key(href)
+    for model in dispatcher.models:
+        representation = getattr(model, "representation", None)
+        links = getattr(representation, "links", ())
+        if any(dispatcher.key(link.href) == key for link in links):
+            return model
+    return None
+
+
+def track_creations(dispatcher: Dispatcher, model: FsmModel, actions: Actions) -> None:
+    """Track ``model`` under the operation id of each creating POST in ``actions``, before it is sent.
+
+    The ``started`` event may beat the 201 (docs/protocol.md §2.2); the dispatcher
+    then finds the model by its operation id. :meth:`Dispatcher.track` is
+    idempotent, so a model the app (or an earlier call) already tracked
+    under that id is left as it is.
+    """
+    for action in actions:
+        if isinstance(action, StartOperation | PostRenegotiation):
+            dispatcher.track(model, operation_id=action.operation_id)
 
 
 def creation_request(step: CreationStep, token: Secret | None, body_format: str) -> HttpRequest:

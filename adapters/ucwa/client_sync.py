@@ -195,8 +195,9 @@ class UcwaClient(UcwaCalls):
         request = self._make_me_available_request(settings or MakeMeAvailable(**fields), self.sender.token())
         if self._made_available(self.sender.send(request)):
             self.links = self._read_links()  # the channel stays
-        hold = pget_hold(None if self.pget_parameters is None else self.pget_parameters.timeout)
-        if self.keep_alive_enabled and self.keep_alive.next_at(blocking_for=hold) <= self.clock():  # type: ignore[operator]
+        hold = self._pget_hold()
+        last_safe = self.keep_alive.next_at(blocking_for=hold)  # set: the keep-alive has just started
+        if self.keep_alive_enabled and last_safe is not None and last_safe <= self.clock():
             log.warning(
                 "a P-GET held up to %.0f s may outlast reportMyActivity's %.0f s deadline: lower its timeout",
                 hold,
@@ -207,9 +208,12 @@ class UcwaClient(UcwaCalls):
         """POST ``reportMyActivity`` now (the keep-alive does it on time by itself). Raises :class:`UcwaError`."""
         self._reported(self.sender.send(self._lifecycle_request("POST", "reportMyActivity", self.sender.token())))
 
+    def _pget_hold(self) -> float:
+        """How long the server may hold our P-GET (its ``timeout`` parameter, else the default)."""
+        return pget_hold(None if self.pget_parameters is None else self.pget_parameters.timeout)
+
     def _keep_alive_if_due(self) -> None:
-        hold = pget_hold(None if self.pget_parameters is None else self.pget_parameters.timeout)
-        if not self.keep_alive_enabled or not self.keep_alive.due(self.clock(), blocking_for=hold):
+        if not self.keep_alive_enabled or not self.keep_alive.due(self.clock(), blocking_for=self._pget_hold()):
             return
         try:
             self.report_my_activity()
