@@ -121,7 +121,7 @@ from adapters.routing.handlers import (
     route_online_meeting,
     route_renegotiation,
 )
-from adapters.routing.held import HeldEvents, _Held
+from adapters.routing.held import HeldEvents
 from adapters.routing.records import (
     _NO_RESPONSE,
     IGNORED_EVENTS,
@@ -140,7 +140,6 @@ from adapters.routing.registry import _settled as _settled  # noqa: PLC0414
 from adapters.routing.vocabulary import _EVENT_TYPE_NAMES, RENEGOTIATION_RELS
 from adapters.wire.events import Event, EventsResponse
 from fsm.model import FsmModel
-from fsm.online_meeting import OnlineMeetingJoin
 from fsm.renegotiation import AudioVideoSession
 
 
@@ -388,48 +387,6 @@ class Dispatcher:
             type_ = type_.strip().lower()
         prefix = (self.key(event.link.href) if key is None else key, type_, event.status)
         return self._seen.remember(prefix, event, self.dedupe_window)
-
-    # -- the registry's tables, by the names adapters.routing.restart reads and fills -------------
-
-    @property
-    def _models(self) -> dict[int, FsmModel]:
-        return self.registry.models
-
-    @property
-    def _by_href(self) -> dict[str, FsmModel]:
-        return self.registry.by_href
-
-    @property
-    def _by_operation(self) -> dict[str, FsmModel]:
-        return self.registry.by_operation
-
-    @property
-    def _conversations(self) -> dict[str, OnlineMeetingJoin]:
-        return self.registry.conversations
-
-    @property
-    def _sessions(self) -> dict[str, AudioVideoSession]:
-        return self.registry.sessions
-
-    @property
-    def _session_hrefs(self) -> dict[str, str]:
-        return self.registry.session_hrefs
-
-    @property
-    def _keys(self) -> dict[int, set[tuple[str, str]]]:
-        return self.registry.keys
-
-    @property
-    def _settled_at(self) -> dict[int, float]:
-        return self.registry.settled_at
-
-    @property
-    def _pending(self) -> dict[int, FsmModel]:
-        return self.registry.pending
-
-    @property
-    def _held(self) -> dict[str, list[_Held]]:
-        return self.held_events.by_key
 
 
 __all__ = [

@@ -138,25 +138,26 @@ class ClientState:
 
 def routing_state(dispatcher: Dispatcher) -> dict[str, Any]:
     """The dispatcher's part of a client snapshot (``baseuri``, ``models``, ``sessions``, ``seen``)."""
-    idents = list(dispatcher._models)
+    registry = dispatcher.registry
+    idents = list(registry.models)
     index = {ident: number for number, ident in enumerate(idents)}
     models = []
     for ident in idents:
-        model = dispatcher._models[ident]
-        routes = sorted([space, key] for space, key in dispatcher._keys.get(ident, set()))
+        model = registry.models[ident]
+        routes = sorted([space, key] for space, key in registry.keys.get(ident, set()))
         models.append(
             {
                 "model": model_snapshot.snapshot(model),
                 "routes": routes,
-                "settled_at": dispatcher._settled_at.get(ident),
+                "settled_at": registry.settled_at.get(ident),
             }
         )
     sessions = []
-    for key, session in dispatcher._sessions.items():
+    for key, session in registry.sessions.items():
         current = session.current
         sessions.append(
             {
-                "href": dispatcher._session_hrefs.get(key, key),
+                "href": registry.session_hrefs.get(key, key),
                 "current": None if current is None else index.get(id(current)),
             }
         )
@@ -398,23 +399,24 @@ def load(data: Any, *, url: str, now: float, wall: float) -> ClientState:
 def install(state: ClientState, dispatcher: Dispatcher) -> None:
     """Put the models and the routing of ``state`` into a fresh ``dispatcher``."""
     dispatcher.baseuri = state.baseuri
+    registry = dispatcher.registry
     tables: dict[str, dict[str, Any]] = {
-        "href": dispatcher._by_href,
-        "op": dispatcher._by_operation,
-        "conv": dispatcher._conversations,
+        "href": registry.by_href,
+        "op": registry.by_operation,
+        "conv": registry.conversations,
     }
     for entry in state.models:
         model = entry.model
         dispatcher.track(model)
-        keys = dispatcher._keys.setdefault(id(model), set())
+        keys = registry.keys.setdefault(id(model), set())
         for route in entry.routes:
             keys.add((route.space, route.key))
             if route.space in tables:
                 tables[route.space][route.key] = model
         if any(route.space == "href" for route in entry.routes):
-            dispatcher._pending.pop(id(model), None)
+            registry.pending.pop(id(model), None)
         if entry.settled_at is not None:
-            dispatcher._settled_at[id(model)] = entry.settled_at
+            registry.settled_at[id(model)] = entry.settled_at
     for session_entry in state.sessions:
         session = dispatcher.av_session(session_entry.href)
         if session_entry.current is not None:
