@@ -147,7 +147,7 @@ def test_an_updated_that_ends_the_call_names_the_final_state_it_carried() -> Non
     _says(_last(call), "Cancelled")
 
 
-# -- online-meeting join (docs/protocol.md §1.5, §2.2) -----------------------------------------------------
+# -- online-meeting join (docs/protocol.md §1.5, §3) --------------------------------------------------------
 
 OMI = "/communication/onlineMeetingInvitations/1"
 MEETING = "sip:organizer@contoso.com;gruu;opaque=app:conf:focus:id:ABC"

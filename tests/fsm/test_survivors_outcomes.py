@@ -153,9 +153,9 @@ def test_a_completed_saying_nothing_fetches_the_resource_it_knows() -> None:
 
 
 def test_a_cancel_crossed_when_no_cancel_link_is_left_posts_nothing() -> None:
-    # our cancel is in flight; an updated drops the links, then the next says Connected (the race of
-    # docs/protocol.md §2.2) with none either: neither representation has a link to hang up with, so when
-    # the cancel is answered nothing is posted (not a POST to no link)
+    # our cancel is in flight; an updated drops the links, then the next says Connected (the cancel race of
+    # fsm/invitation.py's module docstring) with none either: no representation has a link to hang up with,
+    # so when the cancel is answered nothing is posted (not a POST to no link)
     call = _created_call()
     call.updated(now=0.2, representation=Representation(state="Connecting", links=(Link("cancel", f"{INV}/c"),)))
     call.cancel(now=0.3)
