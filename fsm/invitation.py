@@ -658,7 +658,7 @@ class Invitation(FsmModel):
         source = self.state
         row = self._move(T.REQUEST_FAILED, now, branch=self.progress, reason=str(reason))
         if row.dest is S.FAILED and not row.absorb:
-            self._set_outcome(Outcome(success=False, status=None, reason=reason), now)
+            self._set_outcome(Outcome(success=False, status=None, reason=reason), now, settled=True)
         return self._hang_up_after_cancel(source)
 
     # -- events from the channel -------------------------------------------------
@@ -703,7 +703,7 @@ class Invitation(FsmModel):
                 reason,
                 agrees_with_state=completion is not C.UNDETERMINED and _COMPLETION_DEST[completion] is self.state,
             )
-            if filled is not None:
+            if filled is not None and self.final_at is not None:  # a settled outcome stays as it is
                 self._set_outcome(filled, now)
             return NO_ACTIONS
         previous = self.representation
@@ -725,9 +725,10 @@ class Invitation(FsmModel):
         """
         return is_final(self.outcome, self.final_at, now)
 
-    def _set_outcome(self, outcome: Outcome, now: float) -> None:
+    def _set_outcome(self, outcome: Outcome, now: float, *, settled: bool = False) -> None:
+        """``settled``: nothing can add to it (a synchronous refusal: no resource, so no ``completed``)."""
         self.outcome = outcome
-        self.final_at = settle_by(outcome, now)
+        self.final_at = None if settled else settle_by(outcome, now)
 
     # -- helpers -----------------------------------------------------------------
 

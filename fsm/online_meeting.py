@@ -486,7 +486,7 @@ class OnlineMeetingJoin(FsmModel):
         if row.absorb:
             return NO_ACTIONS
         if row.dest is S.FAILED:
-            self._set_outcome(Outcome(success=False, status=None, reason=reason), now)
+            self._set_outcome(Outcome(success=False, status=None, reason=reason), now, settled=True)
         if source is S.CANCELLING:
             # the join goes on; a deadline that already passed may fire again
             self.timed_out = False
@@ -548,7 +548,7 @@ class OnlineMeetingJoin(FsmModel):
                 reason,
                 agrees_with_state=completion is not C.UNDETERMINED and _COMPLETION_DEST[completion] is self.state,
             )
-            if filled is not None:
+            if filled is not None and self.final_at is not None:  # a settled outcome stays as it is
                 self._set_outcome(filled, now)
             return NO_ACTIONS
         previous = self.representation
@@ -579,9 +579,10 @@ class OnlineMeetingJoin(FsmModel):
         """
         return is_final(self.outcome, self.final_at, now)
 
-    def _set_outcome(self, outcome: Outcome, now: float) -> None:
+    def _set_outcome(self, outcome: Outcome, now: float, *, settled: bool = False) -> None:
+        """``settled``: nothing can add to it (a synchronous refusal: no resource, so no ``completed``)."""
         self.outcome = outcome
-        self.final_at = settle_by(outcome, now)
+        self.final_at = None if settled else settle_by(outcome, now)
 
     # -- helpers -----------------------------------------------------------------
 

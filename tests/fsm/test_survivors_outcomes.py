@@ -119,16 +119,20 @@ def test_a_refusal_without_a_code_still_ends_the_request_with_that_reason(make: 
     assert model.outcome_is_final(5.0 + AN_HOUR)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fsm/outcome.py: settle_by takes an outcome with no status and no reason code for an end seen "
-    "without status, so a synchronous refusal whose body had no code waits FINAL_GRACE for a completed "
-    "that no refused request gets; its docstring says a synchronous refusal is final at once",
-)
 def test_a_refusal_without_a_code_is_final_at_once() -> None:
+    # a refused create leaves no resource, so no completed can come to fill the outcome in
+    # (fsm/outcome.py: "final ... when nothing can add to it (a synchronous refusal")
     call = _sent_call()
     call.request_failed(now=5.0, reason=CODELESS)
     assert call.outcome_is_final(5.0)
+    join = _sent_join()
+    join.request_failed(now=5.0, reason=CODELESS)
+    assert join.outcome_is_final(5.0)
+    # final means no later event rewrites it, even one a provisional outcome would take
+    later = Reason("RemoteFailure", "Declined")
+    call.completed(now=6.0, href=INV, status="Failure", reason=later, representation=Representation(state="Failed"))
+    assert call.outcome is not None
+    assert call.outcome.reason == CODELESS
 
 
 # -- nothing to fetch or hang up without a resource ------------------------------------------------------------
