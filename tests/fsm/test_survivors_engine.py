@@ -85,5 +85,7 @@ def test_a_row_fired_where_its_trigger_has_no_row_is_refused_as_invalid_trigger(
     model = Invitation(kind=InvitationKind.MESSAGING, state=InvitationState.CONNECTED)
     with pytest.raises(InvalidTrigger) as caught:
         INVITATION.fire(model, row)
-    assert (caught.value.state, caught.value.trigger) == (InvitationState.CONNECTED, InvitationTrigger.SEND)
+    assert (caught.value.machine, caught.value.state, caught.value.trigger) == (
+        "invitation", InvitationState.CONNECTED, InvitationTrigger.SEND,
+    )
     assert model.state is InvitationState.CONNECTED
