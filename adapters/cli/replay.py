@@ -45,12 +45,16 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from json.encoder import encode_basestring_ascii
-from typing import IO, Any, Final, cast
+from typing import IO, TYPE_CHECKING, Any, Final, cast
 
 from attrs import evolve
 
 from adapters.cli import CliError
 from adapters.routing.replay import Replay, ReplayReport, ResourceReport, iter_records, render_text
+from fsm.errors import CallFsmError
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
 
 #: The collector's thresholds while a replay runs (gen 0, 1, 2); see bench/README.md for the measurements.
 GC_THRESHOLD: Final = (50_000, 20, 100)
@@ -168,12 +172,33 @@ def merge(reports: list[ReplayReport]) -> ReplayReport:
     )
 
 
+#: What a worker sends back for each of its files, in order: the part, or the error that stopped it.
+_Sent = list[tuple[int, _Part | str]]
+
+
+def _work(conn: Connection, share: list[tuple[int, str]], render: bool) -> None:
+    """A worker process: its share of the files, then one message with every part (or the first error)."""
+    sent: _Sent = []
+    try:
+        for index, name in share:
+            sent.append((index, _replay_one(name, render)))
+    except (CliError, CallFsmError) as exc:  # what the command shows as one line
+        sent.append((index, str(exc)))
+    except MemoryError:
+        sent.append((index, f"{name}: out of memory while replaying it (too many live resources?)"))
+    conn.send(sent)
+    conn.close()
+
+
 def replay_parallel(names: list[str], jobs: int, *, render: bool = False) -> tuple[ReplayReport, str | None]:
     """The files in ``jobs`` processes: this one and ``jobs - 1`` workers; merged in file order.
 
-    This process replays every ``jobs``-th file itself (the first among them) rather than wait
-    for the workers: with two files and ``--jobs 2`` one worker is forked, not two. With
-    ``render`` the merged report has no resources and the second value is their rendered text.
+    File ``i`` goes to process ``i % jobs`` (0 is this one, which replays its share rather than
+    wait): with two files and ``--jobs 2``, one worker. The workers are forked with
+    :mod:`multiprocessing` and send their parts back through a pipe once done; a process pool's
+    manager and feeder threads had to win the GIL from this process's own replay to hand a
+    worker its file, which delayed the worker by up to a quarter of a second. With ``render``
+    the merged report has no resources and the second value is their rendered text.
     """
     if "-" in names:
         raise CliError("--jobs replays files in other processes: standard input (-) needs --jobs 1")
@@ -183,27 +208,49 @@ def replay_parallel(names: list[str], jobs: int, *, render: bool = False) -> tup
             open(name, "rb").close()
         except OSError as exc:
             raise CliError(f"{name}: cannot read: {exc.strerror or exc}") from None
-    from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415 - 14 ms of start-up a plain replay need not pay
-    from concurrent.futures.process import BrokenProcessPool  # noqa: PLC0415 - as above
+    import multiprocessing  # noqa: PLC0415 - start-up a plain replay need not pay
 
     jobs = min(jobs, len(names))
-    parts: list[_Part | None] = [None] * len(names)
+    shares = [[(i, name) for i, name in enumerate(names) if i % jobs == w] for w in range(jobs)]
+    workers = []
     try:
-        with ProcessPoolExecutor(max_workers=jobs - 1) as pool:
-            # submitted (and the workers forked) before this process starts its own share
-            futures = {i: pool.submit(_replay_one, name, render) for i, name in enumerate(names) if i % jobs}
-            for i in range(0, len(names), jobs):
-                parts[i] = _replay_part(names[i], render)
-            # in file order: the first file's error is the one reported, whichever worker finished first
-            for i, future in futures.items():
-                parts[i] = future.result()
-    except BrokenProcessPool:
-        raise CliError("a replay worker process died (killed, or out of memory?)") from None
+        for share in shares[1:]:
+            receive, send = multiprocessing.Pipe(duplex=False)
+            process = multiprocessing.Process(target=_work, args=(send, share, render), daemon=True)
+            process.start()
+            send.close()
+            workers.append((process, receive))
     except OSError as exc:
         raise CliError(f"cannot start the replay worker processes: {exc.strerror or exc}") from None
-    done = [part for part in parts if part is not None]
-    texts = [text for _report, text in done if text]
-    return merge([report for report, _text in done]), (",\n".join(texts) if render else None)
+    results: dict[int, _Part | str] = {}
+    try:
+        for index, name in shares[0]:
+            try:
+                results[index] = _replay_part(name, render)
+            except (CliError, CallFsmError) as exc:
+                results[index] = str(exc)
+                break
+        for _process, receive in workers:
+            try:
+                results.update(receive.recv())
+            except EOFError:
+                raise CliError("a replay worker process died (killed, or out of memory?)") from None
+    finally:
+        for process, receive in workers:
+            receive.close()
+            if process.is_alive():
+                process.terminate()
+            process.join()
+    parts: list[_Part] = []
+    # in file order: the first file's error is the one reported, whichever process met it first
+    for index in range(len(names)):
+        result = results.get(index)
+        if isinstance(result, str):
+            raise CliError(result)
+        if result is not None:
+            parts.append(result)
+    texts = [text for _report, text in parts if text]
+    return merge([report for report, _text in parts]), (",\n".join(texts) if render else None)
 
 
 @contextmanager

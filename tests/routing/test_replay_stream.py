@@ -356,6 +356,20 @@ def test_files_shared_between_this_process_and_workers_come_out_in_file_order(
     assert len(json.loads(expected)["resources"]) == 3 + 2 + 4
 
 
+
+def test_an_unreadable_file_in_a_workers_share_is_one_line_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # --jobs 2: file 0 is this process's, file 1 the worker's; the worker's error crosses the pipe
+    good, bad = tmp_path / "good.jsonl", tmp_path / "bad.jsonl"
+    good.write_bytes(jsonl(APP, 2))
+    bad.write_bytes(b"not json at all\n")
+    assert "bad.jsonl" in one_line_exit_2(capsys, "--json", "--jobs", "2", str(good), str(bad))
+    # both unreadable: the first file's error is the one shown, though the worker may meet its own first
+    worse = tmp_path / "worse.jsonl"
+    worse.write_bytes(b"[1, \n")
+    assert "worse.jsonl" in one_line_exit_2(capsys, "--json", "--jobs", "2", str(worse), str(bad))
+
 def _die(name: str, render: bool) -> None:
     os._exit(3)  # a worker killed from outside (the OOM killer, a signal) ends like this
 
