@@ -94,7 +94,9 @@ two comes first, the Success or the cancel's response, is a state:
 Either way the next response is the hang-up's: its 204 ends the invitation in
 ``hung_up``, a refusal returns it to ``Connected``. The hang-up POSTs the
 ``cancel`` link of the latest representation (the ``completed`` usually
-carries the terminate link), else the one the cancel used; in
+carries the terminate link), else the one before it, else the one the cancel
+POSTed (:attr:`Invitation.cancel_link`: an ``updated`` in between may have
+carried no links, and the hang-up must still go somewhere); in
 ``cancel_crossed`` it is kept in :attr:`Invitation.hang_up_link` until the
 cancel's response comes. A response in ``cancel_answered`` answers nothing we
 sent, and is refused.
@@ -478,6 +480,10 @@ class Invitation(FsmModel):
     final_at: float | None = None
     #: In ``cancel_crossed``: the link to hang up with once the cancel's response comes.
     hang_up_link: Link | None = None
+    #: The link our last cancel POSTed: the hang-up's last resort in the cancel race when no
+    #: representation since carries a cancel link (else the model would wait in ``hanging_up``
+    #: with nothing sent). A refusal of that hang-up returns it to ``Connected``.
+    cancel_link: Link | None = None
 
     @property
     def rules(self) -> KindRules:
@@ -636,6 +642,7 @@ class Invitation(FsmModel):
         self._check(T.CANCEL)
         link = self._link(T.CANCEL, ("cancel",))
         self._move(T.CANCEL, now)
+        self.cancel_link = link
         return (PostLink(link.rel, link.href),)
 
     # -- responses to our requests ---------------------------------------------------
@@ -739,7 +746,7 @@ class Invitation(FsmModel):
         self._set_outcome(outcome, now)
         if source in _CANCEL_UNSETTLED and dest in (S.CANCEL_CROSSED, S.HANGING_UP):
             # the cancel race: the end usually carries the cancel (terminate) link; if not, the one we used
-            link = self.representation.link("cancel") or previous.link("cancel")
+            link = self.representation.link("cancel") or previous.link("cancel") or self.cancel_link
             if dest is S.CANCEL_CROSSED:
                 # our cancel is still in flight, and its response would pass for the hang-up's: wait for it
                 self.hang_up_link = link

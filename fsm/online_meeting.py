@@ -60,6 +60,8 @@ hang-up is only asked for once the cancel's own response is in:
   and no action; the cancel's 204, or its refusal (the join had connected),
   moves to ``hanging_up`` and returns the hang-up, with the link kept in
   :attr:`OnlineMeetingJoin.hang_up_link`. Events meanwhile are absorbed.
+  The hang-up's link is the end's own ``cancel`` link, else the one before
+  it, else the one the cancel POSTed (:attr:`OnlineMeetingJoin.cancel_link`).
 
 The next response is then the hang-up's: 204 -> ``hung_up``, a refusal ->
 ``Connected``. A response in ``cancel_answered`` answers nothing we sent and is
@@ -373,6 +375,10 @@ class OnlineMeetingJoin(FsmModel):
     final_at: float | None = None
     #: In ``cancel_crossed``: the link to hang up with once the cancel's response comes.
     hang_up_link: Link | None = None
+    #: The link our last cancel POSTed: the hang-up's last resort in the cancel race when no
+    #: representation since carries a cancel link (else the model would wait in ``hanging_up``
+    #: with nothing sent). A refusal of that hang-up returns it to ``Connected``.
+    cancel_link: Link | None = None
 
     # -- local triggers ------------------------------------------------------------
 
@@ -428,6 +434,7 @@ class OnlineMeetingJoin(FsmModel):
         self._check(T.CANCEL)
         link = self._cancel_link(T.CANCEL)
         self._move(T.CANCEL, now)
+        self.cancel_link = link
         return (PostLink(link.rel, link.href),)
 
     def lobby_timeout(self, *, now: float) -> Actions:
@@ -449,6 +456,7 @@ class OnlineMeetingJoin(FsmModel):
             return NO_ACTIONS
         self._move(T.LOBBY_TIMEOUT, now, branch=LobbyExit.LEAVE, reason="lobby deadline passed: leaving")
         self.timed_out = True
+        self.cancel_link = link
         return (PostLink(link.rel, link.href),)
 
     def set_lobby_deadline(self, deadline: float | None) -> None:
@@ -609,7 +617,7 @@ class OnlineMeetingJoin(FsmModel):
         self._set_outcome(outcome, now)
         if source in _CANCEL_UNSETTLED and dest in (S.CANCEL_CROSSED, S.HANGING_UP):
             # the cancel race: the end usually carries the cancel (terminate) link; if not, the one we used
-            link = self.representation.link(CANCEL_REL) or previous.link(CANCEL_REL)
+            link = self.representation.link(CANCEL_REL) or previous.link(CANCEL_REL) or self.cancel_link
             if dest is S.CANCEL_CROSSED:
                 # our cancel is still in flight, and its response would pass for the hang-up's: wait for it
                 self.hang_up_link = link

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from fsm.actions import FetchResource
+from fsm.actions import FetchResource, PostLink
 from fsm.errors import InvalidInput, NotDue
 from fsm.invitation import Invitation, InvitationKind, InvitationState
 from fsm.online_meeting import OnlineMeetingJoin, OnlineMeetingState
@@ -156,24 +156,43 @@ def test_a_completed_saying_nothing_fetches_the_resource_it_knows() -> None:
     assert action.href == INV
 
 
-def test_a_cancel_crossed_when_no_cancel_link_is_left_posts_nothing() -> None:
+def test_a_cancel_crossed_when_no_cancel_link_is_left_hangs_up_with_the_link_the_cancel_used() -> None:
     # our cancel is in flight; an updated drops the links, then the next says Connected (the cancel race of
-    # fsm/invitation.py's module docstring) with none either: no representation has a link to hang up with,
-    # so when the cancel is answered nothing is posted (not a POST to no link)
+    # fsm/invitation.py's module docstring) with none either. The call is connected and must be hung up:
+    # the only link that ever could is the one our cancel POSTed. Without it the model would sit in
+    # hanging_up with nothing sent and nothing in flight, for good.
     call = _created_call()
     call.updated(now=0.2, representation=Representation(state="Connecting", links=(Link("cancel", f"{INV}/c"),)))
     call.cancel(now=0.3)
     call.updated(now=0.35, representation=Representation(state="Connecting"))
     call.updated(now=0.4, representation=Representation(state="Connected"))
-    assert (call.state, call.hang_up_link) == (InvitationState.CANCEL_CROSSED, None)
-    assert call.request_succeeded(now=0.5) == ()
+    assert call.state is InvitationState.CANCEL_CROSSED
+    assert call.request_succeeded(now=0.5) == (PostLink("cancel", f"{INV}/c"),)
+    assert call.state is InvitationState.HANGING_UP
+    # a server that no longer takes that link refuses it: the call is back to Connected, not stuck
+    call.request_failed(now=0.6, reason=Reason("ResourceNotFound", None))
+    assert call.state is InvitationState.CONNECTED
 
     join = _started_join(Link("cancel", f"{OMI}/cancel"))
     join.cancel(now=0.3)
     join.updated(now=0.35, representation=Representation(state="Connecting"))
     join.updated(now=0.4, representation=Representation(state="Connected"))
-    assert (join.state, join.hang_up_link) == (OnlineMeetingState.CANCEL_CROSSED, None)
-    assert join.request_succeeded(now=0.5) == ()
+    assert join.state is OnlineMeetingState.CANCEL_CROSSED
+    assert join.request_succeeded(now=0.5) == (PostLink("cancel", f"{OMI}/cancel"),)
+
+
+def test_an_end_with_no_cancel_link_after_the_cancel_was_answered_hangs_up_with_the_cancels_link() -> None:
+    # the same race the other way round: the cancel's 204 came first (cancel_answered), then the links
+    # went, then Success: the hang-up goes out at once, through the link the cancel used
+    call = _created_call()
+    call.updated(now=0.2, representation=Representation(state="Connecting", links=(Link("cancel", f"{INV}/c"),)))
+    call.cancel(now=0.3)
+    call.request_succeeded(now=0.32)
+    call.updated(now=0.35, representation=Representation(state="Connecting"))
+    assert call.updated(now=0.4, representation=Representation(state="Connected")) == (
+        PostLink("cancel", f"{INV}/c"),
+    )
+    assert call.state is InvitationState.HANGING_UP
 
 
 # -- the lobby timeout: what the server said is kept in words ------------------------------------------------
