@@ -195,6 +195,34 @@ def test_an_end_with_no_cancel_link_after_the_cancel_was_answered_hangs_up_with_
     assert call.state is InvitationState.HANGING_UP
 
 
+def test_the_hang_up_prefers_the_newest_cancel_link_the_server_gave_to_the_one_the_cancel_used() -> None:
+    # after our cancel an updated carries another cancel link, then Success comes with none: the server's
+    # newest word on where to hang up wins over the link we cancelled with
+    call = _created_call()
+    call.updated(now=0.2, representation=Representation(state="Connecting", links=(Link("cancel", f"{INV}/c"),)))
+    call.cancel(now=0.3)
+    call.updated(now=0.35, representation=Representation(state="Connecting", links=(Link("cancel", f"{INV}/c2"),)))
+    call.updated(now=0.4, representation=Representation(state="Connected"))
+    assert call.request_succeeded(now=0.5) == (PostLink("cancel", f"{INV}/c2"),)
+
+    join = _started_join(Link("cancel", f"{OMI}/cancel"))
+    join.cancel(now=0.3)
+    join.updated(now=0.35, representation=Representation(state="Connecting", links=(Link("cancel", f"{OMI}/c2"),)))
+    join.updated(now=0.4, representation=Representation(state="Connected"))
+    assert join.request_succeeded(now=0.5) == (PostLink("cancel", f"{OMI}/c2"),)
+
+
+def test_a_join_that_left_the_lobby_on_its_deadline_hangs_up_with_that_link_if_admitted_meanwhile() -> None:
+    # the lobby deadline's leave is a cancel too: admitted as it left, with no link left anywhere, the
+    # hang-up goes through the link the leave used
+    join = _started_join(Link("cancel", f"{OMI}/leave"), lobby_deadline=5.0)
+    join.participant_updated(now=0.3, in_lobby=True)
+    assert join.lobby_timeout(now=5.0) == (PostLink("cancel", f"{OMI}/leave"),)
+    join.updated(now=5.1, representation=Representation(state="Connecting"))
+    join.updated(now=5.2, representation=Representation(state="Connected"))
+    assert join.request_succeeded(now=5.3) == (PostLink("cancel", f"{OMI}/leave"),)
+
+
 # -- the lobby timeout: what the server said is kept in words ------------------------------------------------
 
 
