@@ -140,7 +140,8 @@ class Ref:
     actions: list[tuple[str, str]] = field(default_factory=list)
     #: the OMI's href is known once an event about it, or the 201, was taken in
     href_known: bool = False
-    #: in cancel_crossed: whether a cancel link was known to hang up with (the completed's, or the one before)
+    #: in cancel_crossed: whether a cancel link is known to hang up with (the completed's, the one before, or
+    #: the cancel's own: always, since the cancel went out through one)
     hang_up_link: bool = False
 
     def step(self, ev: Ev, now: float) -> str:
@@ -234,12 +235,13 @@ class Ref:
         given = (meaning == "ok", None if reason is None else reason.code, None if reason is None else reason.subcode)
         if self.state in CANCEL_SENT and meaning == "ok":
             self.outcome = given
+            # a link to hang up with is always known: the end's, else the one before, else the one our
+            # cancel (or the lobby deadline's leave) POSTed (fsm/online_meeting.py, cancel_link)
             if self.state == "cancelling":
                 # admitted as we left: hang up, but not while the cancel is in flight
-                self.hang_up_link = self.link or prior_link
+                self.hang_up_link = True
                 return self.go(CANCEL_CROSSED)
-            if self.link or prior_link:
-                self.actions = [("post", CANCEL.href)]
+            self.actions = [("post", CANCEL.href)]
             return self.go("hanging_up")
         if self.state in CANCEL_SENT and self.timed_out:
             self.outcome = (False, "LocalFailure", "Timeout")

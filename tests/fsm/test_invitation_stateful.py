@@ -103,7 +103,8 @@ class Reference:
         self.progress = "Connecting"
         self.links: frozenset[str] = frozenset()
         self.outcome_set = False
-        #: In cancel_crossed: whether a cancel link was known to hang up with (the completed's, else the one before).
+        #: In cancel_crossed: whether a cancel link is known to hang up with (the completed's, else the one before,
+        #: else the cancel's own).
         self.hang_up_link = False
         #: The hrefs the last trigger should have asked to POST.
         self.posts: list[str] = []
@@ -142,7 +143,9 @@ class Reference:
         if result is None:
             return self.state
         self.outcome_set = True
-        hang_up_link = "cancel" in self.links or had_cancel
+        # the completed's cancel link, else the one before, else the one our cancel POSTed: in the race
+        # our cancel went out, so a link to hang up with is always known (fsm/invitation.py, cancel_link)
+        hang_up_link = "cancel" in self.links or had_cancel or self.state in ("cancelling", CANCEL_ANSWERED)
         if self.state == "cancelling" and result == "Connected":
             # the callee answered as we cancelled: hang up, but not while the cancel is in flight
             self.hang_up_link = hang_up_link
@@ -209,7 +212,8 @@ def posts(actions: Actions) -> list[str]:
 
 
 def link_rels(inv: Invitation) -> set[str]:
-    held = [inv.representation.links, [] if inv.hang_up_link is None else [inv.hang_up_link]]
+    kept = [link for link in (inv.hang_up_link, inv.cancel_link) if link is not None]
+    held = [inv.representation.links, kept]
     return {link.rel for links in held for link in links}
 
 
@@ -410,7 +414,8 @@ class InvitationMachine(RuleBasedStateMachine):
     @invariant()
     def actions_only_for_links_present(self) -> None:
         # a POST only ever goes to a link the server gave: in the representation before or after the
-        # trigger, or the hang-up link kept from the completed that crossed our cancel
+        # trigger, the hang-up link kept from the completed that crossed our cancel, or the link our cancel
+        # POSTed (the server gave it then)
         actions, held = self.last
         for action in actions:
             if isinstance(action, PostLink):
