@@ -5,17 +5,13 @@ Every name is the new module's own object (README "Architecture" says where each
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
+from adapters._deprecation import warn_moved
 from adapters.ucwa import application as _moved
 from adapters.ucwa.application import *  # noqa: F403
 
-warnings.warn(
-    "adapters.application is deprecated and goes in the next release: import adapters.ucwa.application",
-    DeprecationWarning,
-    stacklevel=2,
-)
+warn_moved("adapters.application", "adapters.ucwa.application")
 
 
 def __getattr__(name: str) -> Any:

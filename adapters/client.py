@@ -5,17 +5,13 @@ Every name is the new module's own object (README "Architecture" says where each
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
+from adapters._deprecation import warn_moved
 from adapters.ucwa import client as _moved
 from adapters.ucwa.client import *  # noqa: F403
 
-warnings.warn(
-    "adapters.client is deprecated and goes in the next release: import adapters.ucwa.client",
-    DeprecationWarning,
-    stacklevel=2,
-)
+warn_moved("adapters.client", "adapters.ucwa.client")
 
 
 def __getattr__(name: str) -> Any:

@@ -5,17 +5,13 @@ Every name is the new module's own object (README "Architecture" says where each
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
+from adapters._deprecation import warn_moved
 from adapters.routing import dispatcher as _moved
 from adapters.routing.dispatcher import *  # noqa: F403
 
-warnings.warn(
-    "adapters.dispatcher is deprecated and goes in the next release: import adapters.routing.dispatcher",
-    DeprecationWarning,
-    stacklevel=2,
-)
+warn_moved("adapters.dispatcher", "adapters.routing.dispatcher")
 
 
 def __getattr__(name: str) -> Any:

@@ -5,17 +5,13 @@ Every name is the new module's own object (README "Architecture" says where each
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
+from adapters._deprecation import warn_moved
 from adapters.wire import events as _moved
 from adapters.wire.events import *  # noqa: F403
 
-warnings.warn(
-    "adapters.events is deprecated and goes in the next release: import adapters.wire.events",
-    DeprecationWarning,
-    stacklevel=2,
-)
+warn_moved("adapters.events", "adapters.wire.events")
 
 
 def __getattr__(name: str) -> Any:

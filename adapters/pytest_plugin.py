@@ -5,17 +5,13 @@ Every name is the new module's own object (README "Architecture" says where each
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
+from adapters._deprecation import warn_moved
 from adapters.testing import pytest_plugin as _moved
 from adapters.testing.pytest_plugin import *  # noqa: F403
 
-warnings.warn(
-    "adapters.pytest_plugin is deprecated and goes in the next release: import adapters.testing.pytest_plugin",
-    DeprecationWarning,
-    stacklevel=2,
-)
+warn_moved("adapters.pytest_plugin", "adapters.testing.pytest_plugin")
 
 
 def __getattr__(name: str) -> Any:

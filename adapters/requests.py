@@ -5,17 +5,13 @@ Every name is the new module's own object (README "Architecture" says where each
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
+from adapters._deprecation import warn_moved
 from adapters.wire import requests as _moved
 from adapters.wire.requests import *  # noqa: F403
 
-warnings.warn(
-    "adapters.requests is deprecated and goes in the next release: import adapters.wire.requests",
-    DeprecationWarning,
-    stacklevel=2,
-)
+warn_moved("adapters.requests", "adapters.wire.requests")
 
 
 def __getattr__(name: str) -> Any:

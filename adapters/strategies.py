@@ -5,17 +5,13 @@ Every name is the new module's own object (README "Architecture" says where each
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
+from adapters._deprecation import warn_moved
 from adapters.testing import strategies as _moved
 from adapters.testing.strategies import *  # noqa: F403
 
-warnings.warn(
-    "adapters.strategies is deprecated and goes in the next release: import adapters.testing.strategies",
-    DeprecationWarning,
-    stacklevel=2,
-)
+warn_moved("adapters.strategies", "adapters.testing.strategies")
 
 
 def __getattr__(name: str) -> Any:
