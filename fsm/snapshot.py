@@ -66,6 +66,7 @@ from fsm.invitation import MAX_LENGTHS, InvitationState
 from fsm.model import FsmModel
 from fsm.online_meeting import OnlineMeetingState
 from fsm.registry import MODELS
+from fsm.wire import json_kind
 
 FORMAT = "callfsm.snapshot"
 VERSION = 1
@@ -109,20 +110,6 @@ _SETTLED: Final[Mapping[str, Mapping[Enum, bool | None]]] = {
 }
 
 
-def _kind(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list | tuple):
-        return "an array"
-    if isinstance(value, Mapping):
-        return "an object"
-    return type(value).__name__
 
 
 def _format(exc: BaseException, type_: type | None) -> str:
@@ -134,19 +121,19 @@ def _format(exc: BaseException, type_: type | None) -> str:
 
 def _strict_str(value: object, _: object) -> str:
     if not isinstance(value, str):
-        raise TypeError(f"expected a string, got {_kind(value)}")
+        raise TypeError(f"expected a string, got {json_kind(value)}")
     return value
 
 
 def _strict_bool(value: object, _: object) -> bool:
     if not isinstance(value, bool):
-        raise TypeError(f"expected a boolean, got {_kind(value)}")
+        raise TypeError(f"expected a boolean, got {json_kind(value)}")
     return value
 
 
 def _strict_int(value: object, _: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"expected an integer, got {_kind(value)}")
+        raise TypeError(f"expected an integer, got {json_kind(value)}")
     return value
 
 
@@ -154,7 +141,7 @@ def _finite_float(value: object, _: object) -> float:
     # every float a model holds is a time on the caller's clock, and the triggers refuse
     # non-finite deadlines: a restored model must not hold one either
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"expected a number, got {_kind(value)}")
+        raise TypeError(f"expected a number, got {json_kind(value)}")
     number = float(value)
     if not math.isfinite(number):
         raise ValueError(f"expected a finite number, got {value!r}")
@@ -172,7 +159,7 @@ def _tuple_hook(type_: Any) -> Callable[[object, Any], tuple[Any, ...]]:
     def structure(value: object, _: Any) -> tuple[Any, ...]:
         # cattrs would iterate a string into a tuple of characters
         if not isinstance(value, list | tuple):
-            raise TypeError(f"expected an array, got {_kind(value)}")
+            raise TypeError(f"expected an array, got {json_kind(value)}")
         return tuple(converter.structure(entry, item) for entry in value)
 
     return structure
@@ -183,7 +170,7 @@ def _record_hook(cls: type[Any]) -> Callable[[object, Any], Any]:
 
     def structure(value: object, _: Any) -> Any:
         if not isinstance(value, Mapping):
-            raise TypeError(f"expected an object for {cls.__name__}, got {_kind(value)}")
+            raise TypeError(f"expected an object for {cls.__name__}, got {json_kind(value)}")
         return inner(value, cls)
 
     return structure
@@ -251,7 +238,7 @@ def migrate(
 
 def _history(rows: object, cls: type[FsmModel], machine: str) -> list[Step[Any, Any]]:
     if not isinstance(rows, list):
-        raise SnapshotError(f"{machine} snapshot is malformed: history is {_kind(rows)}, not an array")
+        raise SnapshotError(f"{machine} snapshot is malformed: history is {json_kind(rows)}, not an array")
     if len(rows) > MAX_HISTORY:
         raise SnapshotError(f"{machine} snapshot: history has {len(rows)} steps, more than {MAX_HISTORY}")
     definition = cls.DEFINITION
@@ -259,14 +246,14 @@ def _history(rows: object, cls: type[FsmModel], machine: str) -> list[Step[Any, 
     for number, row in enumerate(rows):
         where = f"{machine} snapshot is malformed: history[{number}]"
         if not isinstance(row, list) or len(row) != 5:
-            raise SnapshotError(f"{where} must be [source, trigger, dest, reason, at], got {_kind(row)}")
+            raise SnapshotError(f"{where} must be [source, trigger, dest, reason, at], got {json_kind(row)}")
         source, trigger, dest, reason, at = row
         if not all(isinstance(name, str) for name in (source, trigger, dest)):
             raise SnapshotError(f"{where}: source, trigger and dest must be strings")
         if reason is not None and not isinstance(reason, str):
-            raise SnapshotError(f"{where}: reason must be a string or null, got {_kind(reason)}")
+            raise SnapshotError(f"{where}: reason must be a string or null, got {json_kind(reason)}")
         if isinstance(at, bool) or not isinstance(at, int | float):
-            raise SnapshotError(f"{where}: at must be a number, got {_kind(at)}")
+            raise SnapshotError(f"{where}: at must be a number, got {json_kind(at)}")
         try:
             finite = math.isfinite(at)
         except OverflowError:  # an int no float can hold

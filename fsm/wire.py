@@ -167,3 +167,24 @@ class Representation:
 
     def has(self, name: str) -> bool:
         return self.link(name) is not None
+
+
+def json_kind(value: object) -> str:
+    """What a decoded JSON value is, as an error message says it: ``null``, ``a string``, ``an object``...
+
+    Booleans before numbers (a ``bool`` is an ``int``); a tuple reads as an array (snapshots are
+    structured from tuples); anything that is not JSON at all is named by its type.
+    """
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list | tuple):
+        return "an array"
+    if isinstance(value, Mapping):
+        return "an object"
+    return type(value).__name__

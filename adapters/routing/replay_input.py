@@ -22,6 +22,7 @@ from attrs import field, frozen
 
 from adapters.wire.events import media_type
 from adapters.wire.recording import RecordError, iter_values
+from fsm.wire import json_kind
 
 JSON_TYPE: Final = "application/json"
 XML_TYPE: Final = "application/xml"
@@ -48,18 +49,6 @@ class Record:
     entry: Any = field(default=None, eq=False)
 
 
-def _kind(value: object) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if value is None:
-        return "null"
-    return "an object"
 
 
 def read_records(data: bytes | str, name: str) -> list[Record]:
@@ -92,7 +81,7 @@ def iter_records(stream: IO[bytes], name: str) -> Iterator[Record]:
 def _record(value: object, where: str) -> Record:
     if not isinstance(value, dict):
         raise ReplayInputError(
-            f"{where}: not an events document: expected an object with _links and sender, got {_kind(value)}"
+            f"{where}: not an events document: expected an object with _links and sender, got {json_kind(value)}"
         )
     if "response" in value and set(value) <= _RECORD_KEYS:
         return _wrapped(value, where)
@@ -110,10 +99,10 @@ def _record(value: object, where: str) -> Record:
 def _wrapped(value: dict[str, Any], where: str) -> Record:
     t = value.get("t")
     if t is not None and (isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t)):
-        raise ReplayInputError(f"{where}: t must be a finite number (seconds), got {_kind(t)}")
+        raise ReplayInputError(f"{where}: t must be a finite number (seconds), got {json_kind(t)}")
     content_type = value.get("content_type")
     if content_type is not None and not isinstance(content_type, str):
-        raise ReplayInputError(f"{where}: content_type must be a string, got {_kind(content_type)}")
+        raise ReplayInputError(f"{where}: content_type must be a string, got {json_kind(content_type)}")
     response = value["response"]
     if isinstance(response, dict):
         if content_type is None or media_type(content_type) == (JSON_TYPE, {}):
@@ -127,7 +116,7 @@ def _wrapped(value: dict[str, Any], where: str) -> Record:
         default = XML_TYPE if response.lstrip().startswith("<") else JSON_TYPE
     else:
         raise ReplayInputError(
-            f"{where}: response must be an events document (object) or a raw body (string), got {_kind(response)}"
+            f"{where}: response must be an events document (object) or a raw body (string), got {json_kind(response)}"
         )
     return Record(body, content_type or default, None if t is None else float(t), where)
 

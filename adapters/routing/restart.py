@@ -76,6 +76,7 @@ from fsm import snapshot as model_snapshot
 from fsm.errors import SnapshotError
 from fsm.model import FsmModel
 from fsm.renegotiation import Renegotiation
+from fsm.wire import json_kind
 
 FORMAT: Final = "callfsm.client"
 VERSION: Final = 1
@@ -184,18 +185,6 @@ def take(url: str, events: str | None, dispatcher: Dispatcher, *, now: float, wa
 # -- reading one ----------------------------------------------------------------------------
 
 
-def _kind(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object" if isinstance(value, Mapping) else type(value).__name__
 
 
 def _bad(where: str, why: str) -> SnapshotError:
@@ -204,7 +193,7 @@ def _bad(where: str, why: str) -> SnapshotError:
 
 def _text(value: object, where: str) -> str:
     if not isinstance(value, str):
-        raise _bad(where, f"expected a string, got {_kind(value)}")
+        raise _bad(where, f"expected a string, got {json_kind(value)}")
     return value
 
 
@@ -214,7 +203,7 @@ def _opt_text(value: object, where: str) -> str | None:
 
 def _time(value: object, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _bad(where, f"expected a number, got {_kind(value)}")
+        raise _bad(where, f"expected a number, got {json_kind(value)}")
     try:
         number = float(value)
     except OverflowError:
@@ -230,13 +219,13 @@ def _opt_time(value: object, where: str) -> float | None:
 
 def _list(value: object, where: str) -> list[Any]:
     if not isinstance(value, list):
-        raise _bad(where, f"expected an array, got {_kind(value)}")
+        raise _bad(where, f"expected an array, got {json_kind(value)}")
     return value
 
 
 def _object(value: object, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise _bad(where, f"expected an object, got {_kind(value)}")
+        raise _bad(where, f"expected an object, got {json_kind(value)}")
     return value
 
 
@@ -291,7 +280,7 @@ def _routes(raw: object, where: str) -> tuple[Route, ...]:
     for number, item in enumerate(_list(raw, where)):
         here = f"{where}[{number}]"
         if not isinstance(item, list) or len(item) != 2:
-            raise _bad(here, f"expected [space, key], got {_kind(item)}")
+            raise _bad(here, f"expected [space, key], got {json_kind(item)}")
         space, key = _text(item[0], here), _text(item[1], here)
         if space not in ROUTE_SPACES:
             raise _bad(here, f"unknown routing space {space!r} (known: {sorted(ROUTE_SPACES)})")
@@ -304,7 +293,7 @@ def _seen(raw: object) -> tuple[tuple[str, str, str | None, str], ...]:
     for number, item in enumerate(_list(raw, "seen")):
         here = f"seen[{number}]"
         if not isinstance(item, list) or len(item) != 4:
-            raise _bad(here, f"expected [key, type, status, digest], got {_kind(item)}")
+            raise _bad(here, f"expected [key, type, status, digest], got {json_kind(item)}")
         out.append((_text(item[0], here), _text(item[1], here), _opt_text(item[2], here), _text(item[3], here)))
     return tuple(out)
 

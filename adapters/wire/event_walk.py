@@ -25,13 +25,13 @@ from adapters.wire.event_model import (
     Sender,
     _EnvelopeLink,
 )
-from adapters.wire.parse_errors import EventParseError, _Fail, _kind
+from adapters.wire.parse_errors import EventParseError, _Fail
 from adapters.wire.representations import _LINKS_MAX
 from adapters.wire.slot_setters import _new_object, _slot_setters
 from adapters.wire.structuring import _structure
 from fsm.outcome import CompletionStatus
 from fsm.reasons import parse_error_code
-from fsm.wire import bare_rel
+from fsm.wire import bare_rel, json_kind
 
 _MISSING: Final = object()
 
@@ -68,16 +68,16 @@ class _Walk:
 
     def response(self, doc: object, require_links: bool) -> EventsResponse:
         if type(doc) is not dict and not isinstance(doc, Mapping):
-            raise _Fail("$", f"expected an object, got {_kind(doc)}")
+            raise _Fail("$", f"expected an object, got {json_kind(doc)}")
         self.envelope_links(doc.get("_links", _MISSING), require_links)
         baseuri = doc.get("baseuri")
         if baseuri is not None and not isinstance(baseuri, str):
-            raise _Fail("$.baseuri", f"expected a string, got {_kind(baseuri)}")
+            raise _Fail("$.baseuri", f"expected a string, got {json_kind(baseuri)}")
         raw_senders = doc.get("sender")
         if raw_senders is None:
             raw_senders = []
         if not isinstance(raw_senders, list):
-            raise _Fail("$.sender", f"expected an array of senders, got {_kind(raw_senders)}")
+            raise _Fail("$.sender", f"expected an array of senders, got {json_kind(raw_senders)}")
         senders = tuple(self.sender(raw, f"$.sender[{i}]") for i, raw in enumerate(raw_senders))
         for key in doc:
             if key not in _TOP_FIELDS:
@@ -98,7 +98,7 @@ class _Walk:
                 raise _Fail("$._links", "missing: an event response must carry its next (or resume/resync) link")
             return
         if not isinstance(raw, Mapping):
-            raise _Fail("$._links", f"expected an object (rel -> link), got {_kind(raw)}")
+            raise _Fail("$._links", f"expected an object (rel -> link), got {json_kind(raw)}")
         for rel, value in raw.items():
             if rel not in _ENVELOPE_RELS:
                 self.note(f"$._links: unknown rel {rel!r} ignored")
@@ -115,20 +115,20 @@ class _Walk:
 
     def sender(self, raw: object, path: str) -> Sender:
         if type(raw) is not dict and not isinstance(raw, Mapping):
-            raise _Fail(path, f"expected a sender object, got {_kind(raw)}")
+            raise _Fail(path, f"expected a sender object, got {json_kind(raw)}")
         rel = raw.get("rel", _MISSING)
         href = raw.get("href", _MISSING)
         for name, value in (("rel", rel), ("href", href)):
             if value is _MISSING:
                 raise _Fail(f"{path}.{name}", "missing")
             if not isinstance(value, str):
-                raise _Fail(f"{path}.{name}", f"expected a string, got {_kind(value)}")
+                raise _Fail(f"{path}.{name}", f"expected a string, got {json_kind(value)}")
         raw_events = raw.get("events")
         if raw_events is None:
             raw_events = []
             self.note(f"{path}: sender with no events")
         if not isinstance(raw_events, list):
-            raise _Fail(f"{path}.events", f"expected an array of events, got {_kind(raw_events)}")
+            raise _Fail(f"{path}.events", f"expected an array of events, got {json_kind(raw_events)}")
         for key in raw:
             if key not in _SENDER_FIELDS:
                 self.note(f"{path}: unknown field {key!r} ignored")
@@ -140,7 +140,7 @@ class _Walk:
 
     def event(self, raw: object, path: str) -> Event:
         if not isinstance(raw, Mapping):
-            raise _Fail(path, f"expected an event object, got {_kind(raw)}")
+            raise _Fail(path, f"expected an event object, got {json_kind(raw)}")
         if "link" not in raw:
             raise _Fail(f"{path}.link", "missing: an event must name its target")
         link = _structure(raw["link"], EventLink, f"{path}.link")
@@ -150,15 +150,15 @@ class _Walk:
         if type_ is _MISSING:
             raise _Fail(f"{path}.type", "missing")
         if not isinstance(type_, str):
-            raise _Fail(f"{path}.type", f"expected a string, got {_kind(type_)}")
+            raise _Fail(f"{path}.type", f"expected a string, got {json_kind(type_)}")
         status = raw.get("status")
         if status is not None and not isinstance(status, str):
-            raise _Fail(f"{path}.status", f"expected a string, got {_kind(status)}")
+            raise _Fail(f"{path}.status", f"expected a string, got {json_kind(status)}")
         reason_raw = raw.get("reason")
         reason = None if reason_raw is None else _structure(reason_raw, ReasonBody, f"{path}.reason")
         embedded = raw.get("_embedded")
         if embedded is not None and not isinstance(embedded, Mapping):
-            raise _Fail(f"{path}._embedded", f"expected an object (rel -> resource), got {_kind(embedded)}")
+            raise _Fail(f"{path}._embedded", f"expected an object (rel -> resource), got {json_kind(embedded)}")
         known = EventType.parse(type_) is not None
         if not known:
             self.note(f"{path}: unknown event type {type_!r} kept, not applied")

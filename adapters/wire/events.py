@@ -82,11 +82,12 @@ from adapters.wire.event_model import (
     Sender,
 )
 from adapters.wire.event_walk import _EVENT_LINKS, _Walk
-from adapters.wire.parse_errors import EventParseError, ParseError, ResourceParseError, _Fail, _kind
+from adapters.wire.parse_errors import EventParseError, ParseError, ResourceParseError, _Fail
 from adapters.wire.representations import _LINKS, representation_of
 from adapters.wire.slot_setters import _new_object, _slot_setters
 from adapters.wire.structuring import parse_reason_object
 from adapters.wire.xml_events import _xml_events
+from fsm.wire import json_kind
 
 #: Largest event response accepted, in bytes (4 MiB). A real response holds a
 #: few dozen events of a few KiB each; anything near this limit is an attack
@@ -151,7 +152,7 @@ def parse_resource(body: bytes, content_type: str | None) -> dict[str, object]:
         if fmt == "json":
             doc = _load_json(body, media_type(content_type)[1].get("charset"))
             if not isinstance(doc, dict):
-                raise _Fail("$", f"expected an object, got {_kind(doc)}")
+                raise _Fail("$", f"expected an object, got {json_kind(doc)}")
             return doc
         if fmt == "xml":
             root = uxml.parse_xml(body, what="resource")

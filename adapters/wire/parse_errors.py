@@ -9,8 +9,6 @@ walk because every reader of the codec (events, resources, reasons, XML) raises 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from fsm.errors import CallFsmError
 
 
@@ -62,18 +60,4 @@ class _Fail(Exception):
         super().__init__(f"{where}: {why}")
 
 
-def _kind(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, Mapping):
-        return "an object"
-    return type(value).__name__
 

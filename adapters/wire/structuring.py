@@ -16,7 +16,8 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, override
 
 from adapters.wire.event_model import ReasonBody, ReasonParameter
-from adapters.wire.parse_errors import ParseError, _Fail, _kind
+from adapters.wire.parse_errors import ParseError, _Fail
+from fsm.wire import json_kind
 
 _converter = cattrs.Converter(forbid_extra_keys=False)
 
@@ -27,7 +28,7 @@ class _ShapeError(ValueError):
 
 def _strict_str(value: object, _: object) -> str:
     if not isinstance(value, str):
-        raise _ShapeError(f"expected a string, got {_kind(value)}")
+        raise _ShapeError(f"expected a string, got {json_kind(value)}")
     return value
 
 
@@ -56,9 +57,9 @@ def _parameters(value: object, _: object) -> tuple[ReasonParameter, ...]:
             elif isinstance(item, Mapping) and isinstance(item.get("name"), str):
                 out.append(ReasonParameter(item["name"], _param_value(item.get("value"))))
             else:
-                raise _ShapeError(f"a parameter must be a name or a {{name, value}} object, got {_kind(item)}")
+                raise _ShapeError(f"a parameter must be a name or a {{name, value}} object, got {json_kind(item)}")
         return tuple(out)
-    raise _ShapeError(f"expected an array or an object, got {_kind(value)}")
+    raise _ShapeError(f"expected an array or an object, got {json_kind(value)}")
 
 
 _converter.register_structure_hook(str, _strict_str)
@@ -78,7 +79,7 @@ R = TypeVar("R")
 def _structure(raw: object, cls: type[R], path: str) -> R:
     """cattrs, with its errors turned into a message that names the path."""
     if not isinstance(raw, Mapping):
-        raise _Fail(path, f"expected an object, got {_kind(raw)}")
+        raise _Fail(path, f"expected an object, got {json_kind(raw)}")
     try:
         return _converter.structure(raw, cls)
     except (cattrs.BaseValidationError, TypeError, ValueError) as exc:
