@@ -227,23 +227,22 @@ class Simulator:
             return self._unauthorized(request)
         return None
 
+    async def _admit(self, request: Request) -> SimRequest | Response:
+        """The request read, once its token passed (auth before the body: an unauthenticated body is never read)."""
+        refused = self._authorize(request)
+        return refused if refused is not None else await self._read(request)
+
     # -- UCWA ------------------------------------------------------------------------------------
 
     def ucwa_routes(self, root: str) -> list[Route]:
         async def create(request: Request) -> Response:
-            refused = self._authorize(request)
-            if refused is not None:
-                return refused
-            read = await self._read(request)
+            read = await self._admit(request)
             if isinstance(read, Response):
                 return read
             return self._write(request, self.world.create_application(root, read))
 
         async def events(request: Request) -> Response:
-            refused = self._authorize(request)
-            if refused is not None:
-                return refused
-            read = await self._read(request)
+            read = await self._admit(request)
             if isinstance(read, Response):
                 return read
             ident = request.path_params["app"]
@@ -261,10 +260,7 @@ class Simulator:
             return self._write(request, result)
 
         async def anything(request: Request) -> Response:
-            refused = self._authorize(request)
-            if refused is not None:
-                return refused
-            read = await self._read(request)
+            read = await self._admit(request)
             if isinstance(read, Response):
                 return read
             reply = self.world.ucwa(request.path_params["app"], read)
